@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gpumirror: what a user types. See README.md.
+
+.PHONY: all check run patches tree deps clean distclean
+
+all: check
+
+## make check - all tests; the last line is "N passed, N failed"
+check:
+	@scripts/check.sh
+
+## make run - boot the gpumirror + vgpu kernel, run workloads and benchmarks
+run:
+	@scripts/run.sh
+
+## make patches - write the upstream series to patches/
+patches: tree
+	@scripts/tree.py patches patches
+	@scripts/tree.py verify-patches patches
+
+## make tree - unpack the pristine tree and overlay the project onto a copy
+tree: deps
+	@scripts/tree.py overlay
+
+deps:
+	@scripts/deps.sh
+
+## make clean - drop the build outputs, keep the unpacked trees
+clean:
+	rm -rf build/kunit build/run build/check patches results
+
+distclean:
+	rm -rf build patches results

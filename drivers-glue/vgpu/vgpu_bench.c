@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vgpu: gpumirror benchmarks, run by reading /sys/kernel/debug/vgpu/bench/.
+ *
+ * Each file runs its benchmark in the reader's own address space and prints
+ * one JSON object per line. Times are nanoseconds of ktime_get_ns(); ratios
+ * are left to the reader (scripts/run.sh), which prints them.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "vgpu.h"
+
+#define VGPU_RW		(PROT_READ | PROT_WRITE)
+#define VGPU_ANON	(MAP_PRIVATE | MAP_ANONYMOUS)
+
+struct vgpu_bench {
+	struct gpumirror mirror;
+	struct vgpu_as as[GPUMIRROR_MAX_DEVICES];
+};
+
+static struct dentry *vgpu_debugfs;
+
+static struct vgpu_bench *vgpu_bench_setup(unsigned int ndev)
+{
+	struct vgpu_bench *b;
+	unsigned int i;
+	int ret;
+
+	if (!current->mm || ndev > vgpu_count())
+		return ERR_PTR(-EINVAL);
+	b = kzalloc(sizeof(*b), GFP_KERNEL);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	ret = gpumirror_init(&b->mirror, current->mm);
+	if (ret)
+		goto out_free;
+	for (i = 0; i < ndev; i++) {
+		vgpu_as_init(&b->as[i], vgpu_get(i));
+		ret = gpumirror_device_attach(&b->mirror, &b->as[i].gdev);
+		if (ret)
+			goto out_fini;
+	}
+	return b;
+
+out_fini:
+	gpumirror_fini(&b->mirror);
+out_free:
+	kfree(b);
+	return ERR_PTR(ret);
+}
+
+static void vgpu_bench_teardown(struct vgpu_bench *b)
+{
+	gpumirror_fini(&b->mirror);
+	kfree(b);
+}
+
+/* Anonymous memory, populated so that CPU page faults are not measured. */
+static unsigned long vgpu_bench_mmap(unsigned long len)
+{
+	unsigned long addr = vm_mmap(NULL, 0, len, VGPU_RW,
+				     VGPU_ANON | MAP_POPULATE, 0);
+
+	return IS_ERR_VALUE(addr) ? 0 : addr;
+}
+
+/* ---- B1: K scattered segments, one object vs K objects ------------------ */
+
+static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_range *r,
+		       unsigned int k)
+{
+	struct gpumirror_object *obj;
+	u64 t = ktime_get_ns();
+	int ret;
+
+	obj = gpumirror_object_create(&b->mirror, r, k, 0);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
+	t = ktime_get_ns() - t;
+	gpumirror_object_destroy(obj);
+	return ret ?: t;
+}
+
+static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_range *r,
+			unsigned int k)
+{
+	struct gpumirror_object **objs;
+	unsigned int i, n;
+	u64 gpu = 0, t;
+	int ret = 0;
+
+	objs = kvcalloc(k, sizeof(*objs), GFP_KERNEL);
+	if (!objs)
+		return -ENOMEM;
+	t = ktime_get_ns();
+	for (n = 0; n < k && !ret; n++) {
+		objs[n] = gpumirror_object_create(&b->mirror, &r[n], 1, gpu);
+		if (IS_ERR(objs[n])) {
+			ret = PTR_ERR(objs[n]);
+			break;
+		}
+		ret = gpumirror_object_map(objs[n], BIT(0),
+					   GPUMIRROR_MAP_WRITE);
+		gpu += r[n].len;
+	}
+	t = ktime_get_ns() - t;
+	for (i = 0; i < n; i++)
+		gpumirror_object_destroy(objs[i]);
+	kvfree(objs);
+	return ret ?: t;
+}
+
+static s64 vgpu_best(s64 a, s64 b)
+{
+	if (a < 0 || b < 0)
+		return min(a, b);
+	return a && a < b ? a : b;
+}
+
+static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
+			unsigned int k, unsigned long seglen)
+{
+	unsigned long len = k * (seglen + PAGE_SIZE), addr;
+	struct gpumirror_range *r;
+	s64 one = 0, many = 0;
+	unsigned int i;
+
+	addr = vgpu_bench_mmap(len);
+	if (!addr)
+		return -ENOMEM;
+	r = kvcalloc(k, sizeof(*r), GFP_KERNEL);
+	if (!r) {
+		vm_munmap(addr, len);
+		return -ENOMEM;
+	}
+	for (i = 0; i < k; i++) {
+		r[i].addr = addr + i * (seglen + PAGE_SIZE);
+		r[i].len = seglen;
+	}
+	for (i = 0; i < 3; i++) {
+		one = vgpu_best(one, vgpu_b1_one(b, r, k));
+		many = vgpu_best(many, vgpu_b1_many(b, r, k));
+	}
+	kvfree(r);
+	vm_munmap(addr, len);
+	if (one < 0 || many < 0)
+		return min(one, many);
+	seq_printf(m, "{\"bench\":\"B1\",\"segments\":%u,\"seg_kib\":%lu,\"one_object_ns\":%lld,\"separate_objects_ns\":%lld}\n",
+		   k, seglen >> 10, one, many);
+	return 0;
+}
+
+static int vgpu_b1_show(struct seq_file *m, void *unused)
+{
+	static const unsigned int ks[] = { 1, 16, 256, 4096 };
+	static const unsigned long lens[] = { SZ_4K, SZ_64K };
+	struct vgpu_bench *b = vgpu_bench_setup(1);
+	unsigned int i, j;
+	int ret = 0;
+
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	for (j = 0; j < ARRAY_SIZE(lens) && !ret; j++)
+		for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
+			ret = vgpu_b1_case(m, b, ks[i], lens[j]);
+	vgpu_bench_teardown(b);
+	return ret;
+}
+
+/* ---- B2: unrelated munmap churn inside the notifier span ---------------- */
+
+struct vgpu_churn {
+	struct mm_struct *mm;
+	unsigned long base;	/* hole i is at base + (2i + 1) pages */
+	unsigned int nholes;
+	unsigned long ops;
+};
+
+static int vgpu_churn_fn(void *data)
+{
+	struct vgpu_churn *c = data;
+	unsigned long addr;
+	unsigned int i = 0;
+
+	kthread_use_mm(c->mm);
+	while (!kthread_should_stop()) {
+		addr = c->base + (2 * (i++ % c->nholes) + 1) * PAGE_SIZE;
+		vm_munmap(addr, PAGE_SIZE);
+		vm_mmap(NULL, addr, PAGE_SIZE, VGPU_RW,
+			VGPU_ANON | MAP_FIXED | MAP_POPULATE, 0);
+		WRITE_ONCE(c->ops, c->ops + 1);
+		cond_resched();
+	}
+	kthread_unuse_mm(c->mm);
+	return 0;
+}
+
+static int vgpu_b2_mode(struct seq_file *m, struct vgpu_bench *b,
+			struct gpumirror_object *obj, struct vgpu_churn *c,
+			bool wide)
+{
+	struct gpumirror_device *gdev = &b->as[0].gdev;
+	struct gpumirror_device_counters c0, c1;
+	unsigned int iters = 0, busy = 0;
+	struct task_struct *t;
+	u64 start, elapsed;
+	unsigned long ops0;
+	int ret = 0;
+
+	WRITE_ONCE(b->mirror.flags, wide ? GPUMIRROR_F_WIDE_NOTIFIER : 0);
+	t = kthread_run(vgpu_churn_fn, c, "vgpu-churn");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	gpumirror_device_stats_read(gdev, &c0);
+	ops0 = READ_ONCE(c->ops);
+	start = ktime_get_ns();
+	while (iters < 200 && ktime_get_ns() - start < 3 * NSEC_PER_SEC) {
+		gpumirror_object_unmap(obj, gdev);
+		ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
+		if (ret == -EBUSY)
+			busy++;
+		else if (ret)
+			break;
+		ret = 0;
+		iters++;
+	}
+	elapsed = ktime_get_ns() - start;
+	kthread_stop(t);
+	gpumirror_device_stats_read(gdev, &c1);
+	WRITE_ONCE(b->mirror.flags, 0);
+	if (ret)
+		return ret;
+	seq_printf(m, "{\"bench\":\"B2\",\"mode\":\"%s\",\"faults\":%u,\"retries\":%llu,\"busy\":%u,\"churn_ops\":%lu,\"ns_per_fault\":%llu}\n",
+		   wide ? "wide" : "filtered", iters, c1.retries - c0.retries,
+		   busy, READ_ONCE(c->ops) - ops0,
+		   iters ? elapsed / iters : 0);
+	return 0;
+}
+
+static int vgpu_b2_show(struct seq_file *m, void *unused)
+{
+	const unsigned int nseg = 64;
+	struct vgpu_churn churn = { .nholes = nseg };
+	struct gpumirror_range r[64];
+	struct gpumirror_object *obj;
+	unsigned long len = 2 * nseg * PAGE_SIZE;
+	struct vgpu_bench *b;
+	unsigned int i;
+	int ret;
+
+	b = vgpu_bench_setup(1);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	churn.base = vgpu_bench_mmap(len);
+	if (!churn.base) {
+		ret = -ENOMEM;
+		goto out_teardown;
+	}
+	for (i = 0; i < nseg; i++) {
+		r[i].addr = churn.base + 2 * i * PAGE_SIZE;
+		r[i].len = PAGE_SIZE;
+	}
+	obj = gpumirror_object_create(&b->mirror, r, nseg, 0);
+	ret = PTR_ERR_OR_ZERO(obj);
+	if (ret)
+		goto out_munmap;
+	churn.mm = current->mm;
+	/* Pairs with the mmput() below; the churn thread borrows the mm. */
+	mmget(churn.mm);
+	ret = vgpu_b2_mode(m, b, obj, &churn, false);
+	if (!ret)
+		ret = vgpu_b2_mode(m, b, obj, &churn, true);
+	mmput(churn.mm);
+	gpumirror_object_destroy(obj);
+out_munmap:
+	vm_munmap(churn.base, len);
+out_teardown:
+	vgpu_bench_teardown(b);
+	return ret;
+}
+
+/* ---- B3: N devices on one object vs N objects --------------------------- */
+
+static int vgpu_b3_case(struct seq_file *m, unsigned long addr,
+			unsigned long len, unsigned int ndev)
+{
+	struct gpumirror_range r = { addr, len };
+	struct gpumirror_object *objs[8] = { };
+	struct vgpu_bench *b;
+	u64 t_one, t_sep, walks = 0;
+	unsigned int i;
+	int ret;
+
+	b = vgpu_bench_setup(ndev);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	objs[0] = gpumirror_object_create(&b->mirror, &r, 1, 0);
+	ret = PTR_ERR_OR_ZERO(objs[0]);
+	if (ret)
+		goto out_teardown;
+	t_one = ktime_get_ns();
+	ret = gpumirror_object_map(objs[0], GENMASK(ndev - 1, 0),
+				   GPUMIRROR_MAP_WRITE);
+	t_one = ktime_get_ns() - t_one;
+	walks = atomic64_read(&objs[0]->walks);
+	gpumirror_object_destroy(objs[0]);
+	if (ret)
+		goto out_teardown;
+
+	for (i = 0; i < ndev; i++) {
+		objs[i] = gpumirror_object_create(&b->mirror, &r, 1, 0);
+		ret = PTR_ERR_OR_ZERO(objs[i]);
+		if (ret) {
+			objs[i] = NULL;
+			goto out_destroy;
+		}
+	}
+	t_sep = ktime_get_ns();
+	for (i = 0; i < ndev && !ret; i++)
+		ret = gpumirror_object_map(objs[i], BIT(i),
+					   GPUMIRROR_MAP_WRITE);
+	t_sep = ktime_get_ns() - t_sep;
+	if (!ret)
+		seq_printf(m, "{\"bench\":\"B3\",\"devices\":%u,\"mib\":%lu,\"one_object_walks\":%llu,\"one_object_ns\":%llu,\"separate_walks\":%u,\"separate_ns\":%llu}\n",
+			   ndev, len >> 20, walks, t_one, ndev, t_sep);
+out_destroy:
+	for (i = 0; i < ndev && objs[i]; i++)
+		gpumirror_object_destroy(objs[i]);
+out_teardown:
+	vgpu_bench_teardown(b);
+	return ret;
+}
+
+static int vgpu_b3_show(struct seq_file *m, void *unused)
+{
+	unsigned long len = SZ_64M, addr = vgpu_bench_mmap(len);
+	unsigned int n;
+	int ret = 0;
+
+	if (!addr)
+		return -ENOMEM;
+	for (n = 1; n <= 8 && n <= vgpu_count() && !ret; n *= 2)
+		ret = vgpu_b3_case(m, addr, len, n);
+	vm_munmap(addr, len);
+	return ret;
+}
+
+/* ---- debugfs ------------------------------------------------------------ */
+
+#define VGPU_BENCH_FILE(name)						\
+static int name##_open(struct inode *inode, struct file *file)		\
+{									\
+	/* One buffer big enough: a retried show would rerun the bench. */ \
+	return single_open_size(file, name##_show, NULL, SZ_64K);	\
+}									\
+static const struct file_operations name##_fops = {			\
+	.owner = THIS_MODULE,						\
+	.open = name##_open,						\
+	.read = seq_read,						\
+	.llseek = seq_lseek,						\
+	.release = single_release,					\
+}
+
+VGPU_BENCH_FILE(vgpu_b1);
+VGPU_BENCH_FILE(vgpu_b2);
+VGPU_BENCH_FILE(vgpu_b3);
+
+/**
+ * vgpu_bench_init() - create /sys/kernel/debug/vgpu/bench/
+ *
+ * Return: 0 (debugfs failures are not fatal).
+ */
+int vgpu_bench_init(void)
+{
+	struct dentry *dir;
+
+	vgpu_debugfs = debugfs_create_dir("vgpu", NULL);
+	dir = debugfs_create_dir("bench", vgpu_debugfs);
+	debugfs_create_file("b1", 0400, dir, NULL, &vgpu_b1_fops);
+	debugfs_create_file("b2", 0400, dir, NULL, &vgpu_b2_fops);
+	debugfs_create_file("b3", 0400, dir, NULL, &vgpu_b3_fops);
+	return 0;
+}
+
+/** vgpu_bench_exit() - remove /sys/kernel/debug/vgpu/ */
+void vgpu_bench_exit(void)
+{
+	debugfs_remove_recursive(vgpu_debugfs);
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vgpu: virtual GPU instances for gpumirror.
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/slab.h>
+
+#include "vgpu.h"
+
+static unsigned int ndevs = 4;
+module_param(ndevs, uint, 0444);
+MODULE_PARM_DESC(ndevs, "number of virtual GPUs (1-64, default 4)");
+
+static struct vgpu *vgpus;
+static unsigned int nvgpus;
+
+/**
+ * vgpu_count() - number of vgpu instances
+ *
+ * Return: how many instances vgpu_get() accepts.
+ */
+unsigned int vgpu_count(void)
+{
+	return nvgpus;
+}
+
+/**
+ * vgpu_get() - look an instance up
+ * @id: instance number, below vgpu_count()
+ *
+ * Return: the instance, or NULL.
+ */
+struct vgpu *vgpu_get(unsigned int id)
+{
+	return id < nvgpus ? &vgpus[id] : NULL;
+}
+
+static void vgpu_invalidate(struct gpumirror_device *gdev,
+			    struct gpumirror_object *obj,
+			    u64 gpu_start, u64 gpu_end)
+{
+	struct vgpu_as *as = container_of(gdev, struct vgpu_as, gdev);
+
+	atomic64_inc(&as->invalidations);
+}
+
+static const struct gpumirror_device_ops vgpu_gpumirror_ops = {
+	.invalidate = vgpu_invalidate,
+};
+
+/**
+ * vgpu_as_init() - prepare an address space of @vgpu for attaching
+ * @as: the address space
+ * @vgpu: the GPU
+ */
+void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu)
+{
+	memset(as, 0, sizeof(*as));
+	as->vgpu = vgpu;
+	as->gdev.dev = &vgpu->pdev->dev;
+	as->gdev.ops = &vgpu_gpumirror_ops;
+	as->gdev.va_limit = 1ULL << 48;
+}
+
+static void vgpu_destroy_all(void)
+{
+	while (nvgpus)
+		platform_device_unregister(vgpus[--nvgpus].pdev);
+	kfree(vgpus);
+	vgpus = NULL;
+}
+
+static int __init vgpu_init(void)
+{
+	struct platform_device_info info = {
+		.name = "vgpu",
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	int ret;
+
+	if (!ndevs || ndevs > GPUMIRROR_MAX_DEVICES)
+		return -EINVAL;
+	vgpus = kcalloc(ndevs, sizeof(*vgpus), GFP_KERNEL);
+	if (!vgpus)
+		return -ENOMEM;
+	for (nvgpus = 0; nvgpus < ndevs; nvgpus++) {
+		info.id = nvgpus;
+		vgpus[nvgpus].id = nvgpus;
+		vgpus[nvgpus].pdev = platform_device_register_full(&info);
+		if (IS_ERR(vgpus[nvgpus].pdev)) {
+			ret = PTR_ERR(vgpus[nvgpus].pdev);
+			goto out_destroy;
+		}
+	}
+	ret = vgpu_bench_init();
+	if (ret)
+		goto out_destroy;
+	pr_info("vgpu: %u virtual GPU(s)\n", nvgpus);
+	return 0;
+
+out_destroy:
+	vgpu_destroy_all();
+	return ret;
+}
+
+static void __exit vgpu_exit(void)
+{
+	vgpu_bench_exit();
+	vgpu_destroy_all();
+}
+
+module_init(vgpu_init);
+module_exit(vgpu_exit);
+MODULE_DESCRIPTION("Virtual GPU on gpumirror");
+MODULE_LICENSE("GPL");

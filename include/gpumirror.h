@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gpumirror: mirror CPU virtual address ranges into GPU address spaces.
+ *
+ * See Documentation/mm/gpumirror/index.rst for the design and the locking.
+ */
+#ifndef _LINUX_GPUMIRROR_H
+#define _LINUX_GPUMIRROR_H
+
+#include <linux/bitops.h>
+#include <linux/interval_tree.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/types.h>
+
+struct device;
+struct mm_struct;
+struct gpumirror;
+struct gpumirror_device;
+struct gpumirror_object;
+
+/** GPUMIRROR_MAX_DEVICES - devices one mirror can have attached at once */
+#define GPUMIRROR_MAX_DEVICES		BITS_PER_LONG
+
+/**
+ * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror.flags: every invalidation inside an
+ * object's notifier span moves its sequence, holes included, as a plain
+ * span-wide notifier does. A measurement aid; drivers leave it clear.
+ */
+#define GPUMIRROR_F_WIDE_NOTIFIER	BIT(0)
+
+/** GPUMIRROR_DEFAULT_MAX_SEGMENTS - default segment limit of one object */
+#define GPUMIRROR_DEFAULT_MAX_SEGMENTS	BIT(18)
+
+/**
+ * struct gpumirror_device_ops - what a GPU driver provides to gpumirror
+ *
+ * One const table per driver. Every member says whether it is required and
+ * which gpumirror lock is held when it is called.
+ */
+struct gpumirror_device_ops {
+	/**
+	 * @invalidate: Required. Zap the device's PTEs for the GPU VA range
+	 * [@gpu_start, @gpu_end) of @obj and complete the TLB invalidation
+	 * before returning: once it returns, the device must not access the
+	 * pages any more. Called from the mmu notifier with the mirror's
+	 * notifier_lock held for write, possibly under reclaim: it must not
+	 * allocate memory that can enter reclaim nor take a lock that is held
+	 * around such allocations.
+	 */
+	void (*invalidate)(struct gpumirror_device *gdev,
+			   struct gpumirror_object *obj,
+			   u64 gpu_start, u64 gpu_end);
+
+	/**
+	 * @detach: Optional. Called once the device has left the mirror and
+	 * all its DMA mappings are gone, from gpumirror_device_detach() or
+	 * gpumirror_fini(), with no gpumirror lock held.
+	 */
+	void (*detach)(struct gpumirror_device *gdev);
+};
+
+/**
+ * struct gpumirror_device_stats - per-device counters
+ * @faults: object faults that produced pages for this device
+ * @retries: faults restarted because the notifier sequence moved
+ * @dma_maps: pages DMA-mapped for this device
+ * @dma_unmaps: pages DMA-unmapped for this device
+ * @invalidations: invalidate callbacks issued to this device
+ *
+ * Updated with atomic64 operations; read them with
+ * gpumirror_device_stats_read().
+ */
+struct gpumirror_device_stats {
+	atomic64_t faults;
+	atomic64_t retries;
+	atomic64_t dma_maps;
+	atomic64_t dma_unmaps;
+	atomic64_t invalidations;
+};
+
+/**
+ * struct gpumirror_device - one GPU address space attached to a mirror
+ *
+ * Embedded in the driver's per-VM device structure. The driver fills @dev,
+ * @ops, @va_limit and @pagemap_owner and calls gpumirror_device_attach();
+ * everything else belongs to gpumirror.
+ */
+struct gpumirror_device {
+	/** @dev: the device DMA mappings are made for; required. */
+	struct device *dev;
+	/** @ops: the driver's operations; required. */
+	const struct gpumirror_device_ops *ops;
+	/** @va_limit: exclusive end of the GPU VA space, page aligned. */
+	u64 va_limit;
+	/**
+	 * @pagemap_owner: owner of the device-private pages this device maps
+	 * natively (dev_pagemap.owner); NULL if it has none.
+	 */
+	void *pagemap_owner;
+
+	/** @mirror: the mirror this device is attached to, or NULL. */
+	struct gpumirror *mirror;
+	/** @index: slot of this device in its mirror's page sets. */
+	unsigned int index;
+	/** @stats: counters, see &struct gpumirror_device_stats. */
+	struct gpumirror_device_stats stats;
+};
+
+/**
+ * struct gpumirror - one mirror per (mm, GPU address space)
+ *
+ * Embedded in the driver's VM structure, set up with gpumirror_init() and
+ * torn down with gpumirror_fini().
+ */
+struct gpumirror {
+	/** @mm: the mirrored address space, pinned with mmgrab(). */
+	struct mm_struct *mm;
+	/**
+	 * @lock: protects @devices, @device_mask, @objects and @max_segments
+	 * updates. The outermost gpumirror lock: taken before any object's
+	 * lock and before mmap_lock; never taken in the notifier path.
+	 */
+	struct mutex lock;
+	/**
+	 * @notifier_lock: taken for write by the invalidation path, for read
+	 * to commit pages (mmu_interval_read_retry()) and to read page sets.
+	 * The innermost gpumirror lock; nothing may allocate under it.
+	 */
+	struct rw_semaphore notifier_lock;
+	/**
+	 * @devices: attached devices by slot; modified under both @lock and
+	 * @notifier_lock, so either one is enough to read it.
+	 */
+	struct gpumirror_device *devices[GPUMIRROR_MAX_DEVICES];
+	/** @device_mask: occupied slots of @devices, same locking. */
+	unsigned long device_mask;
+	/** @objects: mirrored objects, under @lock. */
+	struct list_head objects;
+	/** @max_segments: segment limit of gpumirror_object_create(). */
+	unsigned int max_segments;
+	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
+	unsigned int flags;
+};
+
+/**
+ * struct gpumirror_range - one CPU VA segment of a mirrored object
+ * @addr: start address, page aligned
+ * @len: length in bytes, page aligned, not zero
+ */
+struct gpumirror_range {
+	unsigned long addr;
+	unsigned long len;
+};
+
+/**
+ * typedef gpumirror_addr_t - one page of a device's page set
+ *
+ * A device address (DMA address, or the device-private page's physical
+ * frame address when %GPUMIRROR_ADDR_DEVICE is set) with flags in the low
+ * bits. Only meaningful while the set is valid, see gpumirror_object_valid().
+ */
+typedef u64 gpumirror_addr_t;
+
+/** GPUMIRROR_ADDR_WRITE - the CPU mapping was writable when faulted */
+#define GPUMIRROR_ADDR_WRITE	BIT_ULL(0)
+/** GPUMIRROR_ADDR_DEVICE - a device-private page this device owns */
+#define GPUMIRROR_ADDR_DEVICE	BIT_ULL(1)
+/** GPUMIRROR_ADDR_FLAGS - mask of the flag bits */
+#define GPUMIRROR_ADDR_FLAGS	(GPUMIRROR_ADDR_WRITE | GPUMIRROR_ADDR_DEVICE)
+
+/**
+ * gpumirror_addr() - the address part of a page set entry
+ * @entry: a page set entry
+ *
+ * Return: @entry without its flags.
+ */
+static inline u64 gpumirror_addr(gpumirror_addr_t entry)
+{
+	return entry & ~(u64)GPUMIRROR_ADDR_FLAGS;
+}
+
+/** GPUMIRROR_MAP_WRITE - gpumirror_object_map(): fault for write access */
+#define GPUMIRROR_MAP_WRITE	BIT(0)
+
+/**
+ * struct gpumirror_segment - a segment inside a mirrored object
+ * @it: CPU VA interval [@it.start, @it.last] in the object's segment tree
+ * @first_page: index of the segment's first page within the object
+ */
+struct gpumirror_segment {
+	struct interval_tree_node it;
+	unsigned long first_page;
+};
+
+/**
+ * struct gpumirror_object - N CPU VA segments behind one GPU VA extent
+ *
+ * Created with gpumirror_object_create(). The segments never change during
+ * the object's life, so the notifier reads @segtree without a lock.
+ */
+struct gpumirror_object {
+	/** @mirror: the owning mirror. */
+	struct gpumirror *mirror;
+	/** @notifier: one interval notifier over the span of all segments. */
+	struct mmu_interval_notifier notifier;
+	/**
+	 * @lock: serializes faults and page-set updates of this object; taken
+	 * after &gpumirror.lock and before mmap_lock.
+	 */
+	struct mutex lock;
+	/** @link: entry in &gpumirror.objects. */
+	struct list_head link;
+	/** @segtree: interval tree of @segs by CPU VA. */
+	struct rb_root_cached segtree;
+	/** @segs: the segments, in GPU VA order. */
+	struct gpumirror_segment *segs;
+	/** @nsegs: number of @segs. */
+	unsigned int nsegs;
+	/** @gpu_start: GPU VA of the first page of the first segment. */
+	u64 gpu_start;
+	/** @npages: pages in all segments together. */
+	unsigned long npages;
+	/** @pfns: hmm pfns of the last page walk, under @lock. */
+	unsigned long *pfns;
+	/** @sets: per-device page sets by slot, under @lock. */
+	gpumirror_addr_t *sets[GPUMIRROR_MAX_DEVICES];
+	/** @mapped: slots whose set holds DMA mappings, under @lock. */
+	unsigned long mapped;
+	/**
+	 * @valid: slots whose set is current; set under @lock plus
+	 * &gpumirror.notifier_lock for read, cleared under the notifier lock
+	 * for write.
+	 */
+	unsigned long valid;
+	/** @walks: page walks done for this object (one per fault try). */
+	atomic64_t walks;
+};
+
+int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm);
+void gpumirror_fini(struct gpumirror *mirror);
+
+int gpumirror_device_attach(struct gpumirror *mirror,
+			    struct gpumirror_device *gdev);
+void gpumirror_device_detach(struct gpumirror_device *gdev);
+
+struct gpumirror_object *
+gpumirror_object_create(struct gpumirror *mirror,
+			const struct gpumirror_range *ranges, unsigned int nr,
+			u64 gpu_start);
+void gpumirror_object_destroy(struct gpumirror_object *obj);
+int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
+			 unsigned int flags);
+void gpumirror_object_unmap(struct gpumirror_object *obj,
+			    struct gpumirror_device *gdev);
+bool gpumirror_object_valid(struct gpumirror_object *obj,
+			    struct gpumirror_device *gdev);
+gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
+				       struct gpumirror_device *gdev,
+				       unsigned long index);
+
+/**
+ * struct gpumirror_device_counters - a snapshot of &struct gpumirror_device_stats
+ * @faults: see &gpumirror_device_stats.faults
+ * @retries: see &gpumirror_device_stats.retries
+ * @dma_maps: see &gpumirror_device_stats.dma_maps
+ * @dma_unmaps: see &gpumirror_device_stats.dma_unmaps
+ * @invalidations: see &gpumirror_device_stats.invalidations
+ */
+struct gpumirror_device_counters {
+	u64 faults;
+	u64 retries;
+	u64 dma_maps;
+	u64 dma_unmaps;
+	u64 invalidations;
+};
+
+void gpumirror_device_stats_read(const struct gpumirror_device *gdev,
+				 struct gpumirror_device_counters *c);
+
+/**
+ * gpumirror_notifier_lock() - take the notifier lock for read
+ * @mirror: the mirror
+ *
+ * Held while the driver checks gpumirror_object_valid() and programs its
+ * page tables from a page set, so no invalidation can run in between.
+ */
+static inline void gpumirror_notifier_lock(struct gpumirror *mirror)
+{
+	down_read(&mirror->notifier_lock);
+}
+
+/**
+ * gpumirror_notifier_unlock() - drop the notifier lock taken for read
+ * @mirror: the mirror
+ */
+static inline void gpumirror_notifier_unlock(struct gpumirror *mirror)
+{
+	up_read(&mirror->notifier_lock);
+}
+
+#endif /* _LINUX_GPUMIRROR_H */

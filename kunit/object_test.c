@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for gpumirror objects: creation checks, the single-seq
+ * multi-range fault, the notifier filter and per-device page sets.
+ */
+
+#include <kunit/static_stub.h>
+#include <kunit/test.h>
+#include <linux/hmm.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sizes.h>
+#include <linux/uaccess.h>
+
+#include "../internal.h"
+#include "test_dev.h"
+
+#define GM_VA_LIMIT	BIT_ULL(47)
+#define GM_RW		(PROT_READ | PROT_WRITE)
+
+struct gm_obj_ctx {
+	struct gpumirror mirror;
+	struct gm_test_dev *td[4];
+	bool done;
+};
+
+static int gm_obj_init(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx;
+	int i;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	test->priv = ctx;
+	KUNIT_ASSERT_EQ(test, gpumirror_init(&ctx->mirror, gm_test_mm(test)),
+			0);
+	for (i = 0; i < ARRAY_SIZE(ctx->td); i++) {
+		ctx->td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+		KUNIT_ASSERT_EQ(test,
+				gpumirror_device_attach(&ctx->mirror,
+							&ctx->td[i]->gdev), 0);
+	}
+	return 0;
+}
+
+/* The user mm dies with the test thread: tear the mirror down before. */
+static void gm_obj_done(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx = test->priv;
+
+	gpumirror_fini(&ctx->mirror);
+	ctx->done = true;
+}
+
+/* A case that stopped on a failed assertion still releases its mirror. */
+static void gm_obj_exit(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx = test->priv;
+
+	if (ctx && !ctx->done)
+		gpumirror_fini(&ctx->mirror);
+}
+
+/* Stamp every page of [addr, addr + len) with (tag, page index). */
+static void gm_fill(struct kunit *test, unsigned long addr, unsigned long len,
+		    u32 tag)
+{
+	unsigned long off;
+
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		u64 v = ((u64)tag << 32) | (off >> PAGE_SHIFT);
+
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
+						   &v, sizeof(v)), 0);
+	}
+}
+
+/* What a device would read through its page set entry. */
+static u64 gm_read(gpumirror_addr_t entry)
+{
+	return *(u64 *)phys_to_virt(gpumirror_addr(entry));
+}
+
+/* Check @obj's page set for device @td against gm_fill(@tag) of @r. */
+static void gm_check_set(struct kunit *test, struct gpumirror_object *obj,
+			 struct gm_test_dev *td,
+			 const struct gpumirror_range *r, unsigned int nr,
+			 const u32 *tags)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned long idx = 0, bad = 0, p;
+	unsigned int i;
+
+	gpumirror_notifier_lock(mirror);
+	KUNIT_ASSERT_TRUE(test, gpumirror_object_valid(obj, &td->gdev));
+	for (i = 0; i < nr; i++) {
+		for (p = 0; p < r[i].len >> PAGE_SHIFT; p++, idx++) {
+			u64 want = ((u64)tags[i] << 32) | p;
+
+			if (gm_read(gpumirror_object_page(obj, &td->gdev,
+							  idx)) != want)
+				bad++;
+		}
+	}
+	gpumirror_notifier_unlock(mirror);
+	KUNIT_EXPECT_EQ(test, idx, obj->npages);
+	KUNIT_EXPECT_EQ(test, bad, 0UL);
+}
+
+/* ---- creation checks ---------------------------------------------------- */
+
+struct gm_create_case {
+	const char *name;
+	int err;
+};
+
+static const struct gm_create_case gm_create_cases[] = {
+	{ "no_segments", -ENOENT },
+	{ "zero_length", -ENODATA },
+	{ "unaligned_addr", -EINVAL },
+	{ "unaligned_len", -EINVAL },
+	{ "unaligned_gpu_start", -EINVAL },
+	{ "overlap", -EEXIST },
+	{ "wrap", -EOVERFLOW },
+	{ "beyond_user", -EFAULT },
+	{ "beyond_va_limit", -ERANGE },
+	{ "gpu_extent_wraps", -ERANGE },
+	{ "too_many_segments", -E2BIG },
+	{ "valid", 0 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(gm_create, gm_create_cases, name);
+
+static void gm_create_bad_input(struct kunit *test)
+{
+	const struct gm_create_case *c = test->param_value;
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long base = 1UL << 32, task_size = current->mm->task_size;
+	struct gpumirror_range r[8];
+	struct gpumirror_object *obj;
+	unsigned int nr = 1, i;
+	u64 gpu = 0;
+
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		r[i].addr = base + 2 * i * PAGE_SIZE;
+		r[i].len = PAGE_SIZE;
+	}
+	ctx->mirror.max_segments = 4;
+	if (!strcmp(c->name, "no_segments"))
+		nr = 0;
+	else if (!strcmp(c->name, "zero_length"))
+		r[0].len = 0;
+	else if (!strcmp(c->name, "unaligned_addr"))
+		r[0].addr += 8;
+	else if (!strcmp(c->name, "unaligned_len"))
+		r[0].len += 8;
+	else if (!strcmp(c->name, "unaligned_gpu_start"))
+		gpu = PAGE_SIZE / 2;
+	else if (!strcmp(c->name, "overlap"))
+		nr = 3, r[2].addr = r[0].addr, r[2].len = PAGE_SIZE;
+	else if (!strcmp(c->name, "wrap"))
+		r[0].addr = PAGE_MASK, r[0].len = 2 * PAGE_SIZE;
+	else if (!strcmp(c->name, "beyond_user"))
+		r[0].addr = task_size - PAGE_SIZE, r[0].len = 2 * PAGE_SIZE;
+	else if (!strcmp(c->name, "beyond_va_limit"))
+		gpu = GM_VA_LIMIT - PAGE_SIZE, nr = 2;
+	else if (!strcmp(c->name, "gpu_extent_wraps"))
+		gpu = (u64)PAGE_MASK, nr = 2;
+	else if (!strcmp(c->name, "too_many_segments"))
+		nr = 5;
+	else
+		nr = 4;
+
+	obj = gpumirror_object_create(&ctx->mirror, r, nr, gpu);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(obj), c->err);
+	KUNIT_EXPECT_EQ(test, list_empty(&ctx->mirror.objects), c->err != 0);
+	if (!IS_ERR(obj)) {
+		KUNIT_EXPECT_EQ(test, obj->npages, 4UL);
+		gpumirror_object_destroy(obj);
+	}
+	KUNIT_EXPECT_PTR_EQ(test,
+			    gpumirror_object_create(NULL, r, 1, 0),
+			    ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_PTR_EQ(test,
+			    gpumirror_object_create(&ctx->mirror, NULL, 1, 0),
+			    ERR_PTR(-EINVAL));
+	gm_obj_done(test);
+}
+
+/* ---- scattered segments ------------------------------------------------- */
+
+static const unsigned int gm_seg_counts[] = { 1, 2, 64, 4096 };
+
+static void gm_seg_desc(const unsigned int *n, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%u_segments", *n);
+}
+
+KUNIT_ARRAY_PARAM(gm_segs, gm_seg_counts, gm_seg_desc);
+
+/* Segment i's size: 4K..64K, plus one 2M segment in small objects. */
+static unsigned long gm_seg_len(unsigned int n, unsigned int i)
+{
+	static const unsigned long small[] = { SZ_4K, SZ_8K, SZ_16K, SZ_64K };
+
+	if (n <= 64 && i == n / 2)
+		return SZ_2M;
+	return small[i % (n > 64 ? 3 : 4)];
+}
+
+static void gm_map_segments(struct kunit *test)
+{
+	unsigned int n = *(const unsigned int *)test->param_value;
+	struct gm_obj_ctx *ctx = test->priv;
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	struct gpumirror_range *r;
+	unsigned long total = 0, addr;
+	unsigned int i;
+	u32 *tags;
+
+	r = kunit_kcalloc(test, n, sizeof(*r), GFP_KERNEL);
+	tags = kunit_kcalloc(test, n, sizeof(*tags), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	KUNIT_ASSERT_NOT_NULL(test, tags);
+	for (i = 0; i < n; i++)
+		total += gm_seg_len(n, i) + PAGE_SIZE;
+	addr = gm_test_mmap(test, total, GM_RW);
+
+	/* Segments in reverse CPU order, a one-page hole after each. */
+	for (i = 0; i < n; i++) {
+		r[n - 1 - i].addr = addr;
+		r[n - 1 - i].len = gm_seg_len(n, n - 1 - i);
+		tags[n - 1 - i] = n - 1 - i;
+		gm_fill(test, addr, r[n - 1 - i].len, n - 1 - i);
+		addr += r[n - 1 - i].len + PAGE_SIZE;
+	}
+
+	obj = gpumirror_object_create(&ctx->mirror, r, n, SZ_1G);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 1LL);
+	gm_check_set(test, obj, ctx->td[0], r, n, tags);
+	gpumirror_device_stats_read(&ctx->td[0]->gdev, &c);
+	KUNIT_EXPECT_EQ(test, c.faults, 1ULL);
+	KUNIT_EXPECT_EQ(test, c.retries, 0ULL);
+	KUNIT_EXPECT_EQ(test, c.dma_maps, (u64)obj->npages);
+
+	/* Mapping again while valid walks again but maps nothing new. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	gpumirror_device_stats_read(&ctx->td[0]->gdev, &c);
+	KUNIT_EXPECT_EQ(test, c.dma_maps, (u64)obj->npages);
+	gm_obj_done(test);
+}
+
+static void gm_map_thp(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
+	struct gpumirror_range r = { addr, SZ_2M };
+	struct gpumirror_object *obj;
+	u32 tag = 7;
+
+	gm_fill(test, addr, SZ_2M, tag);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1),
+						   GPUMIRROR_MAP_WRITE), 0);
+	/* THP is "always" in this kernel: the walk must see a PMD mapping. */
+	KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
+			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
+	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
+	gpumirror_notifier_lock(&ctx->mirror);
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_page(obj, &ctx->td[1]->gdev,
+						      511) &
+			  GPUMIRROR_ADDR_WRITE);
+	gpumirror_notifier_unlock(&ctx->mirror);
+	gm_obj_done(test);
+}
+
+/* ---- the notifier filter and the single sequence number ----------------- */
+
+static void gm_hole_invalidation(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ addr, PAGE_SIZE },
+		{ addr + 2 * PAGE_SIZE, PAGE_SIZE },
+	};
+	struct gm_test_dev *td = ctx->td[0];
+	struct gpumirror_object *obj;
+	unsigned long seq;
+
+	gm_fill(test, addr, 3 * PAGE_SIZE, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, SZ_1M);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	seq = READ_ONCE(obj->notifier.invalidate_seq);
+
+	/* The hole between the segments: nothing changes. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(obj->notifier.invalidate_seq), seq);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), 0);
+	gpumirror_notifier_lock(&ctx->mirror);
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(obj, &td->gdev));
+	gpumirror_notifier_unlock(&ctx->mirror);
+
+	/* The second segment: seq moves, its GPU page is zapped. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + 2 * PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_NE(test, READ_ONCE(obj->notifier.invalidate_seq), seq);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), 1);
+	KUNIT_EXPECT_EQ(test, td->last_start, (u64)SZ_1M + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, td->last_end, (u64)SZ_1M + 2 * PAGE_SIZE);
+	gpumirror_notifier_lock(&ctx->mirror);
+	KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(obj, &td->gdev));
+	gpumirror_notifier_unlock(&ctx->mirror);
+
+	/* The segment is gone: a clean error, and still nothing valid. */
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), -EFAULT);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
+	gm_obj_done(test);
+}
+
+struct gm_race {
+	unsigned long a;	/* segment A, replaced while B is faulted */
+	unsigned long b;	/* segment B */
+	int replaced;
+};
+
+/* Replace A's page by a new one holding tag 2, with mmap_lock dropped. */
+static void gm_race_replace_a(struct kunit *test, struct gm_race *race,
+			      struct mm_struct *mm)
+{
+	unsigned long addr;
+
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_EQ(test, vm_munmap(race->a, PAGE_SIZE), 0);
+	addr = vm_mmap(NULL, race->a, PAGE_SIZE, GM_RW,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0);
+	KUNIT_EXPECT_EQ(test, addr, race->a);
+	gm_fill(test, race->a, PAGE_SIZE, 2);
+	mmap_read_lock(mm);
+}
+
+/* Inject between segments A and B, where the walk lets waiters in. */
+static void gm_race_yield(struct gpumirror_object *obj, unsigned int seg)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct gm_race *race = test->priv;
+
+	if (seg == 1 && !race->replaced++)
+		gm_race_replace_a(test, race, obj->mirror->mm);
+}
+
+/* Inject after B, the last segment, was faulted: the commit must see it. */
+static int gm_race_fault(struct gpumirror_object *obj, struct hmm_range *range)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct gm_race *race = test->priv;
+	int ret = hmm_range_fault(range);
+
+	if (!ret && range->start == race->b && !race->replaced++)
+		gm_race_replace_a(test, race, obj->mirror->mm);
+	return ret;
+}
+
+struct gm_race_case {
+	const char *name;
+	bool at_commit;
+	u64 dma_maps;	/* per device: 3 per DMA-mapped attempt */
+};
+
+static const struct gm_race_case gm_race_cases[] = {
+	/* hmm_range_fault() of B sees the moved seq: no DMA mapping yet */
+	{ "between_segments", false, 3 },
+	/* the walk and the DMA mapping complete, the commit refuses them */
+	{ "before_commit", true, 6 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(gm_race, gm_race_cases, name);
+
+/*
+ * An invalidation of segment A while segment B is being faulted restarts
+ * the whole set and never commits A's old page.
+ */
+static void gm_retry_whole_set(struct kunit *test)
+{
+	const struct gm_race_case *rc = test->param_value;
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ addr, PAGE_SIZE },			/* A */
+		{ addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE },	/* B */
+	};
+	struct gm_race race = { .a = r[0].addr, .b = r[1].addr };
+	const u32 tags[2] = { 2, 1 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	gm_fill(test, r[0].addr, r[0].len, 1);
+	gm_fill(test, r[1].addr, r[1].len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+
+	test->priv = &race;
+	if (rc->at_commit)
+		kunit_activate_static_stub(test, gpumirror_segment_fault,
+					   gm_race_fault);
+	else
+		kunit_activate_static_stub(test, gpumirror_walk_yield,
+					   gm_race_yield);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(3), 0),
+			0);
+	test->priv = ctx;
+	if (rc->at_commit)
+		kunit_deactivate_static_stub(test, gpumirror_segment_fault);
+	else
+		kunit_deactivate_static_stub(test, gpumirror_walk_yield);
+
+	/* The first attempt saw A's old page: it was thrown away whole. */
+	KUNIT_EXPECT_EQ(test, race.replaced, 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 2LL);
+	for (i = 0; i < 4; i += 3) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.retries, 1ULL);
+		KUNIT_EXPECT_EQ(test, c.faults, 1ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_maps, rc->dma_maps);
+		/* a refused set is unmapped when the next attempt maps */
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, rc->dma_maps - 3);
+		gm_check_set(test, obj, ctx->td[i], r, 2, tags);
+	}
+	gm_obj_done(test);
+}
+
+/* ---- several devices ---------------------------------------------------- */
+
+static void gm_four_devices(struct kunit *test)
+{
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE },
+		{ addr, 4 * PAGE_SIZE },
+	};
+	const u32 tags[2] = { 5, 5 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	gm_fill(test, r[0].addr, r[0].len, 5);
+	gm_fill(test, r[1].addr, r[1].len, 5);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0xf,
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 1LL);
+	for (i = 0; i < 4; i++) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.dma_maps, 12ULL);
+		KUNIT_EXPECT_EQ(test, c.faults, 1ULL);
+		gm_check_set(test, obj, ctx->td[i], r, 2, tags);
+	}
+
+	gpumirror_object_unmap(obj, &ctx->td[2]->gdev);
+	for (i = 0; i < 4; i++) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, i == 2 ? 12ULL : 0ULL);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[i]->invalidates),
+				i == 2 ? 1 : 0);
+		if (i != 2)
+			gm_check_set(test, obj, ctx->td[i], r, 2, tags);
+	}
+	gpumirror_notifier_lock(&ctx->mirror);
+	KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(obj,
+							&ctx->td[2]->gdev));
+	gpumirror_notifier_unlock(&ctx->mirror);
+
+	/* Mapping device 2 again walks once and maps only device 2. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(2), 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 2LL);
+	gpumirror_device_stats_read(&ctx->td[0]->gdev, &c);
+	KUNIT_EXPECT_EQ(test, c.dma_maps, 12ULL);
+	gm_check_set(test, obj, ctx->td[2], r, 2, tags);
+
+	/* A mask naming a free slot is refused. */
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(9), 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0, 0), -EINVAL);
+	gm_obj_done(test);
+}
+
+/* ---- fault errors ------------------------------------------------------- */
+
+struct gm_fault_case {
+	const char *name;
+	unsigned long prot;
+	bool hole;
+	unsigned int flags;
+	int err;
+};
+
+static const struct gm_fault_case gm_fault_cases[] = {
+	{ "prot_none", PROT_NONE, false, 0, -EFAULT },
+	{ "hole", GM_RW, true, 0, -EFAULT },
+	{ "write_to_read_only", PROT_READ, false, GPUMIRROR_MAP_WRITE, -EPERM },
+	{ "read_of_read_only", PROT_READ, false, 0, 0 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(gm_fault, gm_fault_cases, name);
+
+static void gm_fault_errors(struct kunit *test)
+{
+	const struct gm_fault_case *fc = test->param_value;
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long good = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
+	unsigned long bad = gm_test_mmap(test, 2 * PAGE_SIZE, fc->prot);
+	struct gpumirror_range r[2] = {
+		{ good, 2 * PAGE_SIZE },
+		{ bad, 2 * PAGE_SIZE },
+	};
+	struct gpumirror_object *obj;
+
+	if (fc->hole)
+		KUNIT_ASSERT_EQ(test, vm_munmap(bad + PAGE_SIZE, PAGE_SIZE), 0);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3, fc->flags),
+			fc->err);
+	KUNIT_EXPECT_EQ(test, obj->valid, fc->err ? 0UL : 0x3UL);
+	KUNIT_EXPECT_EQ(test, obj->mapped, fc->err ? 0UL : 0x3UL);
+	if (!fc->err) {
+		gpumirror_notifier_lock(&ctx->mirror);
+		KUNIT_EXPECT_FALSE(test,
+				   gpumirror_object_page(obj, &ctx->td[0]->gdev,
+							 3) &
+				   GPUMIRROR_ADDR_WRITE);
+		gpumirror_notifier_unlock(&ctx->mirror);
+	}
+	gm_obj_done(test);
+}
+
+static struct kunit_case gm_object_cases[] = {
+	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
+	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
+	KUNIT_CASE(gm_map_thp),
+	KUNIT_CASE(gm_hole_invalidation),
+	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
+	KUNIT_CASE(gm_four_devices),
+	KUNIT_CASE_PARAM(gm_fault_errors, gm_fault_gen_params),
+	{}
+};
+
+static struct kunit_suite gm_object_suite = {
+	.name = "gpumirror_object",
+	.init = gm_obj_init,
+	.exit = gm_obj_exit,
+	.test_cases = gm_object_cases,
+};
+
+kunit_test_suite(gm_object_suite);

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: the multi-range fault of an object.
+ */
+
+#include <kunit/static_stub.h>
+#include <linux/export.h>
+#include <linux/gpumirror.h>
+#include <linux/hmm.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Multi-range fault
+ *
+ * gpumirror_object_map() reads the object's notifier sequence once with
+ * mmu_interval_read_begin() and calls hmm_range_fault() for every segment
+ * with that same sequence. -EBUSY from any segment (its pages changed, or
+ * the sequence moved) restarts the whole set; so does a commit that finds
+ * the sequence moved. Retrying stops with -EBUSY after
+ * %HMM_RANGE_DEFAULT_TIMEOUT milliseconds.
+ *
+ * One page walk serves every requested device: the pfns are DMA-mapped once
+ * per device into that device's page set (outside the notifier lock, since
+ * DMA mapping may allocate), and the commit is one mmu_interval_read_retry()
+ * under &gpumirror.notifier_lock held for read, which marks all the new sets
+ * valid at once.
+ *
+ * mmap_lock is taken for read around the walk, but it is not held for the
+ * whole of a huge object: between two segments the walk drops and retakes
+ * it when another task waits for it or the CPU should reschedule. That is
+ * safe because validity never depends on mmap_lock: any change to pages
+ * walked before the drop moves the sequence, and the commit then retries.
+ *
+ * Errors leave no partial state: the requested devices' sets that are not
+ * valid have their DMA mappings released before the error is returned;
+ * sets that were valid stay valid.
+ */
+
+/**
+ * gpumirror_segment_fault() - fault one segment of an object
+ * @obj: the object
+ * @range: the segment's hmm range, sharing the object's notifier and seq
+ *
+ * A static stub point for the KUnit suites.
+ *
+ * Return: the result of hmm_range_fault().
+ */
+VISIBLE_IF_KUNIT int gpumirror_segment_fault(struct gpumirror_object *obj,
+					     struct hmm_range *range)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_segment_fault, obj, range);
+	return hmm_range_fault(range);
+}
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_segment_fault);
+
+/**
+ * gpumirror_walk_yield() - let mmap_lock waiters in between two segments
+ * @obj: the object being walked, with its mm's mmap_lock held for read
+ * @seg: index of the segment walked next
+ *
+ * A static stub point for the KUnit suites.
+ */
+VISIBLE_IF_KUNIT void gpumirror_walk_yield(struct gpumirror_object *obj,
+					   unsigned int seg)
+{
+	struct mm_struct *mm = obj->mirror->mm;
+
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_walk_yield, obj, seg);
+	if (!mmap_lock_is_contended(mm) && !need_resched())
+		return;
+	mmap_read_unlock(mm);
+	cond_resched();
+	mmap_read_lock(mm);
+}
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_walk_yield);
+
+static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
+			  unsigned long hmm_flags, void *owner)
+{
+	struct mm_struct *mm = obj->mirror->mm;
+	unsigned int i;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	atomic64_inc(&obj->walks);
+	mmap_read_lock(mm);
+	for (i = 0; i < obj->nsegs; i++) {
+		struct gpumirror_segment *seg = &obj->segs[i];
+		struct hmm_range range = {
+			.notifier = &obj->notifier,
+			.notifier_seq = seq,
+			.start = seg->it.start,
+			.end = seg->it.last + 1,
+			.hmm_pfns = obj->pfns + seg->first_page,
+			.default_flags = hmm_flags,
+			.dev_private_owner = owner,
+		};
+
+		if (i)
+			gpumirror_walk_yield(obj, i);
+		ret = gpumirror_segment_fault(obj, &range);
+		if (ret)
+			break;
+	}
+	mmap_read_unlock(mm);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	return ret;
+}
+
+/* The pagemap owner the walk reports natively: the first one requested. */
+static void *gpumirror_walk_owner(struct gpumirror *mirror,
+				  unsigned long devices)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES)
+		if (mirror->devices[i]->pagemap_owner)
+			return mirror->devices[i]->pagemap_owner;
+	return NULL;
+}
+
+/* DMA-map the fresh walk for every requested device whose set is stale. */
+static int gpumirror_map_sets(struct gpumirror_object *obj,
+			      unsigned long devices)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned int i;
+	int ret;
+
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
+		if (test_bit(i, &obj->valid))
+			continue;
+		ret = gpumirror_pages_map(obj, mirror->devices[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Commit: one read_retry for all sets. Return: true if they are valid. */
+static bool gpumirror_commit(struct gpumirror_object *obj,
+			     unsigned long devices, unsigned long seq)
+{
+	struct gpumirror *mirror = obj->mirror;
+	bool ok;
+	unsigned int i;
+
+	down_read(&mirror->notifier_lock);
+	ok = !mmu_interval_read_retry(&obj->notifier, seq);
+	if (ok) {
+		devices &= READ_ONCE(mirror->device_mask);
+		for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
+			set_bit(i, &obj->valid);
+			atomic64_inc(&mirror->devices[i]->stats.faults);
+		}
+	}
+	up_read(&mirror->notifier_lock);
+	return ok;
+}
+
+/* After a failed map, drop the DMA mappings of the sets left stale. */
+static void gpumirror_release_stale(struct gpumirror_object *obj,
+				    unsigned long devices)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES)
+		if (!test_bit(i, &obj->valid))
+			gpumirror_pages_unmap(obj, obj->mirror->devices[i]);
+}
+
+static void gpumirror_count_retry(struct gpumirror *mirror,
+				  unsigned long devices)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES)
+		atomic64_inc(&mirror->devices[i]->stats.retries);
+}
+
+/**
+ * gpumirror_object_map() - fault an object's pages and map them for devices
+ * @obj: the object
+ * @devices: mask of device slots (BIT(&gpumirror_device.index)) to map for
+ * @flags: %GPUMIRROR_MAP_WRITE to fault for write access
+ *
+ * Walks all segments once, DMA-maps the pages into the page set of every
+ * device in @devices and commits them together. On success the sets are
+ * valid; the driver then takes gpumirror_notifier_lock(), checks
+ * gpumirror_object_valid() and programs its page tables from
+ * gpumirror_object_page(), calling this again if the set went stale.
+ *
+ * A device-private page is mapped natively (%GPUMIRROR_ADDR_DEVICE) by every
+ * device whose &gpumirror_device.pagemap_owner is the page's owner. The walk
+ * reports the device-private pages of the first requested device's owner;
+ * for a requested device with another owner such pages cannot be mapped
+ * and the call fails with -EXDEV: migrate them first.
+ *
+ * Context: process context, no gpumirror lock and no mmap_lock held.
+ * Return: 0; -EINVAL if @devices names a slot that is not attached or is
+ * empty; -EFAULT for a hole, a PROT_NONE, VM_IO or VM_PFNMAP mapping, or an
+ * exited process; -EPERM for write access to read-only memory; -EXDEV as
+ * above; -EBUSY if the pages kept changing for %HMM_RANGE_DEFAULT_TIMEOUT
+ * ms; -ENOMEM.
+ */
+int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
+			 unsigned int flags)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned long timeout, hmm_flags = HMM_PFN_REQ_FAULT;
+	unsigned long seq;
+	void *owner;
+	int ret;
+
+	if (flags & GPUMIRROR_MAP_WRITE)
+		hmm_flags |= HMM_PFN_REQ_WRITE;
+	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+
+	mutex_lock(&obj->lock);
+	/* Devices cannot leave while we hold obj->lock, see detach. */
+	down_read(&mirror->notifier_lock);
+	ret = (!devices || (devices & ~mirror->device_mask)) ? -EINVAL : 0;
+	up_read(&mirror->notifier_lock);
+	if (ret)
+		goto out_unlock;
+	owner = gpumirror_walk_owner(mirror, devices);
+
+	for (;;) {
+		if (time_after(jiffies, timeout)) {
+			ret = -EBUSY;
+			break;
+		}
+		seq = mmu_interval_read_begin(&obj->notifier);
+		ret = gpumirror_walk(obj, seq, hmm_flags, owner);
+		if (!ret)
+			ret = gpumirror_map_sets(obj, devices);
+		if (!ret && gpumirror_commit(obj, devices, seq))
+			break;
+		if (ret && ret != -EBUSY)
+			break;
+		gpumirror_count_retry(mirror, devices);
+	}
+	if (ret)
+		gpumirror_release_stale(obj, devices);
+out_unlock:
+	mutex_unlock(&obj->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_map);

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gpumirror: declarations shared by the library's files (not an API).
+ */
+#ifndef _GPUMIRROR_INTERNAL_H
+#define _GPUMIRROR_INTERNAL_H
+
+#include <kunit/visibility.h>
+#include <linux/gpumirror.h>
+
+struct hmm_range;
+
+/* object.c */
+extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
+void gpumirror_object_zap_device(struct gpumirror_object *obj,
+				 struct gpumirror_device *gdev);
+void gpumirror_object_release_device(struct gpumirror_object *obj,
+				     struct gpumirror_device *gdev);
+
+/* fault.c; redirected by the KUnit suites through static stubs */
+VISIBLE_IF_KUNIT int gpumirror_segment_fault(struct gpumirror_object *obj,
+					     struct hmm_range *range);
+VISIBLE_IF_KUNIT void gpumirror_walk_yield(struct gpumirror_object *obj,
+					   unsigned int seg);
+
+/* pages.c */
+int gpumirror_pages_map(struct gpumirror_object *obj,
+			struct gpumirror_device *gdev);
+void gpumirror_pages_unmap(struct gpumirror_object *obj,
+			   struct gpumirror_device *gdev);
+void gpumirror_pages_free(struct gpumirror_object *obj);
+
+#endif /* _GPUMIRROR_INTERNAL_H */

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: the mirror instance and its attached devices.
+ */
+
+#include <linux/device.h>
+#include <linux/export.h>
+#include <linux/gpumirror.h>
+#include <linux/lockdep.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Mirror and devices
+ *
+ * A &struct gpumirror mirrors one CPU address space (an mm) into one GPU
+ * address space that any number of devices share (up to
+ * %GPUMIRROR_MAX_DEVICES). Each device joins with gpumirror_device_attach()
+ * and gets a slot index; every mirrored object keeps one DMA mapping set per
+ * slot, so one CPU page walk serves all devices.
+ *
+ * The mirror pins the &struct mm_struct (mmgrab()), not the address space:
+ * when the process exits the mm's notifiers fire and every page set is
+ * invalidated, and the mirror stays usable for teardown only.
+ */
+
+/*
+ * Teach lockdep the documented order once per mirror, so that a violation
+ * is reported the first time any path could deadlock, not when it does:
+ *
+ *   gpumirror.lock -> gpumirror_object.lock -> mmap_lock ->
+ *   gpumirror.notifier_lock
+ *
+ * and the notifier lock can be taken under reclaim (the mmu notifier runs
+ * from reclaim), so nothing may allocate while holding it.
+ */
+static void gpumirror_prime_lockdep(struct gpumirror *mirror)
+{
+	if (!IS_ENABLED(CONFIG_LOCKDEP))
+		return;
+
+	fs_reclaim_acquire(GFP_KERNEL);
+	might_lock(&mirror->notifier_lock);
+	fs_reclaim_release(GFP_KERNEL);
+
+	mutex_lock(&mirror->lock);
+	mmap_read_lock(mirror->mm);
+	might_lock(&mirror->notifier_lock);
+	mmap_read_unlock(mirror->mm);
+	mutex_unlock(&mirror->lock);
+}
+
+/**
+ * gpumirror_init() - set up a mirror of an address space
+ * @mirror: the mirror, embedded in the caller's structure
+ * @mm: the address space to mirror; it must have users
+ *
+ * Registers the mm's interval-notifier tree up front, so that creating
+ * objects later never needs mmap_lock for write.
+ *
+ * Context: process context, no locks held (takes mmap_lock).
+ * Return: 0, -EINVAL on a NULL argument, -ESRCH if @mm has no users left,
+ * or the error of mmu_notifier_register().
+ */
+int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
+{
+	int ret;
+
+	if (!mirror || !mm)
+		return -EINVAL;
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	ret = mmu_notifier_register(NULL, mm);
+	mmput(mm);
+	if (ret)
+		return ret;
+
+	/* Pairs with the mmdrop() in gpumirror_fini(). */
+	mmgrab(mm);
+	mirror->mm = mm;
+	mutex_init(&mirror->lock);
+	init_rwsem(&mirror->notifier_lock);
+	memset(mirror->devices, 0, sizeof(mirror->devices));
+	INIT_LIST_HEAD(&mirror->objects);
+	mirror->device_mask = 0;
+	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
+	mirror->flags = 0;
+	gpumirror_prime_lockdep(mirror);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(gpumirror_init);
+
+/**
+ * gpumirror_fini() - tear a mirror down
+ * @mirror: a mirror set up with gpumirror_init()
+ *
+ * Destroys the objects the driver left behind and detaches the devices
+ * still attached (calling their &gpumirror_device_ops.detach), so a driver
+ * may call it from any state. Leftovers are a normal teardown path, for
+ * instance after a process was killed, and do not warn.
+ *
+ * Context: process context, no locks held.
+ */
+void gpumirror_fini(struct gpumirror *mirror)
+{
+	struct gpumirror_object *obj;
+	struct gpumirror_device *gdev;
+
+	for (;;) {
+		mutex_lock(&mirror->lock);
+		obj = list_first_entry_or_null(&mirror->objects,
+					       struct gpumirror_object, link);
+		mutex_unlock(&mirror->lock);
+		if (!obj)
+			break;
+		gpumirror_object_destroy(obj);
+	}
+
+	for (;;) {
+		mutex_lock(&mirror->lock);
+		gdev = mirror->device_mask ?
+			mirror->devices[__ffs(mirror->device_mask)] : NULL;
+		mutex_unlock(&mirror->lock);
+		if (!gdev)
+			break;
+		gpumirror_device_detach(gdev);
+	}
+
+	mutex_destroy(&mirror->lock);
+	/* Pairs with the mmgrab() in gpumirror_init(). */
+	mmdrop(mirror->mm);
+	mirror->mm = NULL;
+}
+EXPORT_SYMBOL_GPL(gpumirror_fini);
+
+static int gpumirror_device_check(const struct gpumirror_device *gdev)
+{
+	if (!gdev->dev || !gdev->ops || !gdev->ops->invalidate)
+		return -EINVAL;
+	if (!gdev->va_limit || !PAGE_ALIGNED(gdev->va_limit))
+		return -EINVAL;
+	if (gdev->mirror)
+		return -EBUSY;
+	return 0;
+}
+
+static bool gpumirror_dev_attached(struct gpumirror *mirror,
+				   struct device *dev)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&mirror->lock);
+	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
+		if (mirror->devices[i]->dev == dev)
+			return true;
+	return false;
+}
+
+static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
+{
+	struct gpumirror_object *obj;
+
+	lockdep_assert_held(&mirror->lock);
+	list_for_each_entry(obj, &mirror->objects, link)
+		if (obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT) > va_limit)
+			return false;
+	return true;
+}
+
+/**
+ * gpumirror_device_attach() - attach a device's address space to a mirror
+ * @mirror: the mirror
+ * @gdev: the device, with @dev, @ops and @va_limit filled in
+ *
+ * From now on objects of @mirror can be mapped for @gdev and invalidations
+ * of their pages reach @gdev->ops. The stats of @gdev start from zero.
+ *
+ * Context: process context, no gpumirror lock held.
+ * Return: 0; -EINVAL on a NULL argument, a missing required op, or a zero
+ * or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
+ * @gdev->dev is already attached to @mirror; -ERANGE if an existing object
+ * lies beyond @va_limit; -ENOSPC if @mirror has %GPUMIRROR_MAX_DEVICES
+ * devices.
+ */
+int gpumirror_device_attach(struct gpumirror *mirror,
+			    struct gpumirror_device *gdev)
+{
+	unsigned int index;
+	int ret;
+
+	if (!mirror || !gdev)
+		return -EINVAL;
+	ret = gpumirror_device_check(gdev);
+	if (ret)
+		return ret;
+
+	mutex_lock(&mirror->lock);
+	if (gpumirror_dev_attached(mirror, gdev->dev)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	if (!gpumirror_objects_fit(mirror, gdev->va_limit)) {
+		ret = -ERANGE;
+		goto out_unlock;
+	}
+	if (mirror->device_mask == ~0UL) {
+		ret = -ENOSPC;
+		goto out_unlock;
+	}
+	index = ffz(mirror->device_mask);
+
+	memset(&gdev->stats, 0, sizeof(gdev->stats));
+	gdev->index = index;
+	gdev->mirror = mirror;
+	down_write(&mirror->notifier_lock);
+	mirror->devices[index] = gdev;
+	__set_bit(index, &mirror->device_mask);
+	up_write(&mirror->notifier_lock);
+out_unlock:
+	mutex_unlock(&mirror->lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gpumirror_device_attach);
+
+/**
+ * gpumirror_device_detach() - detach a device from its mirror
+ * @gdev: an attached device
+ *
+ * Zaps the device's PTEs of every object through
+ * &gpumirror_device_ops.invalidate, removes the device from the mirror,
+ * DMA-unmaps its page sets (other devices' sets are untouched) and then
+ * calls &gpumirror_device_ops.detach. Detaching a device that is not
+ * attached is a no-op.
+ *
+ * Context: process context, no gpumirror lock held.
+ */
+void gpumirror_device_detach(struct gpumirror_device *gdev)
+{
+	struct gpumirror *mirror = gdev ? gdev->mirror : NULL;
+	struct gpumirror_object *obj;
+
+	if (!mirror)
+		return;
+
+	mutex_lock(&mirror->lock);
+	down_write(&mirror->notifier_lock);
+	list_for_each_entry(obj, &mirror->objects, link)
+		gpumirror_object_zap_device(obj, gdev);
+	__clear_bit(gdev->index, &mirror->device_mask);
+	up_write(&mirror->notifier_lock);
+
+	/*
+	 * A fault that saw @gdev before it left the mask holds obj->lock and
+	 * may still use mirror->devices[]: wait for it, then drop the slot.
+	 * Holding mirror->lock throughout keeps the slot from being reused.
+	 */
+	list_for_each_entry(obj, &mirror->objects, link)
+		gpumirror_object_release_device(obj, gdev);
+	down_write(&mirror->notifier_lock);
+	mirror->devices[gdev->index] = NULL;
+	up_write(&mirror->notifier_lock);
+	gdev->mirror = NULL;
+	mutex_unlock(&mirror->lock);
+
+	if (gdev->ops->detach)
+		gdev->ops->detach(gdev);
+}
+EXPORT_SYMBOL_GPL(gpumirror_device_detach);
+
+/**
+ * gpumirror_device_stats_read() - snapshot a device's counters
+ * @gdev: the device
+ * @c: where to store the snapshot
+ *
+ * Context: any context.
+ */
+void gpumirror_device_stats_read(const struct gpumirror_device *gdev,
+				 struct gpumirror_device_counters *c)
+{
+	c->faults = atomic64_read(&gdev->stats.faults);
+	c->retries = atomic64_read(&gdev->stats.retries);
+	c->dma_maps = atomic64_read(&gdev->stats.dma_maps);
+	c->dma_unmaps = atomic64_read(&gdev->stats.dma_unmaps);
+	c->invalidations = atomic64_read(&gdev->stats.invalidations);
+}
+EXPORT_SYMBOL_GPL(gpumirror_device_stats_read);
+
+MODULE_DESCRIPTION("Mirror CPU virtual address ranges into GPU address spaces");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: mirrored objects, their segment tree and their notifier.
+ */
+
+#include <linux/err.h>
+#include <linux/export.h>
+#include <linux/gpumirror.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Objects and the single sequence number
+ *
+ * A &struct gpumirror_object maps N CPU VA segments, in order, to one
+ * contiguous GPU VA extent starting at &gpumirror_object.gpu_start. A
+ * scattered userptr is N segments; an SVM range is one segment whose GPU VA
+ * equals its CPU VA.
+ *
+ * The object has exactly one &struct mmu_interval_notifier, spanning from
+ * the lowest segment start to the highest segment end, and an interval tree
+ * of its segments. All pages of all segments are therefore valid, for every
+ * device, exactly when the notifier's sequence number read before the page
+ * walk is unchanged at commit time: one mmu_interval_read_begin(), one
+ * mmu_interval_read_retry() under &gpumirror.notifier_lock.
+ *
+ * The span also covers the holes between segments. An invalidation that
+ * lies entirely in holes does not call mmu_interval_set_seq(), so it forces
+ * no retry. That is safe: the sequence number only has to change when pages
+ * the object mirrors may change. mmu_interval_read_begin() returns at once
+ * while such an invalidation runs, because it waits only for invalidations
+ * that set this notifier's sequence, and the walk that follows cannot
+ * observe the invalidated pages: hmm_range_fault() visits only the
+ * segments, which the invalidation does not touch. An invalidation that
+ * overlaps any segment sets the sequence before the callback returns, with
+ * the notifier lock held for write, so a commit either sees the new
+ * sequence or has finished before the device's PTEs are zapped.
+ *
+ * The segments are fixed when the object is created and the tree is built
+ * before the notifier is inserted (which publishes it, under the mm's
+ * notifier spinlock), so the callback reads the tree without a lock.
+ */
+
+static int gpumirror_range_check(const struct gpumirror_range *r, u64 limit)
+{
+	if (!r->len)
+		return -ENODATA;
+	if (!PAGE_ALIGNED(r->addr) || !PAGE_ALIGNED(r->len))
+		return -EINVAL;
+	if (r->addr + r->len < r->addr)
+		return -EOVERFLOW;
+	if (r->addr + r->len > limit)
+		return -EFAULT;
+	return 0;
+}
+
+static int gpumirror_segments_build(struct gpumirror_object *obj,
+				    const struct gpumirror_range *ranges,
+				    unsigned long *span_start,
+				    unsigned long *span_end)
+{
+	u64 limit = obj->mirror->mm->task_size;
+	unsigned int i;
+	int ret;
+
+	*span_start = ULONG_MAX;
+	*span_end = 0;
+	for (i = 0; i < obj->nsegs; i++) {
+		const struct gpumirror_range *r = &ranges[i];
+		struct gpumirror_segment *seg = &obj->segs[i];
+
+		ret = gpumirror_range_check(r, limit);
+		if (ret)
+			return ret;
+		if (interval_tree_iter_first(&obj->segtree, r->addr,
+					     r->addr + r->len - 1))
+			return -EEXIST;
+		seg->it.start = r->addr;
+		seg->it.last = r->addr + r->len - 1;
+		seg->first_page = obj->npages;
+		obj->npages += r->len >> PAGE_SHIFT;
+		interval_tree_insert(&seg->it, &obj->segtree);
+		*span_start = min(*span_start, r->addr);
+		*span_end = max(*span_end, r->addr + r->len);
+	}
+	return 0;
+}
+
+static bool gpumirror_extent_fits(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+	u64 size = (u64)obj->npages << PAGE_SHIFT;
+	unsigned int i;
+
+	lockdep_assert_held(&mirror->lock);
+	if (obj->gpu_start + size < obj->gpu_start)
+		return false;
+	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
+		if (obj->gpu_start + size > mirror->devices[i]->va_limit)
+			return false;
+	return true;
+}
+
+static void gpumirror_object_free(struct gpumirror_object *obj)
+{
+	kvfree(obj->pfns);
+	kvfree(obj->segs);
+	kfree(obj);
+}
+
+/**
+ * gpumirror_object_create() - mirror CPU VA segments at one GPU VA extent
+ * @mirror: the mirror
+ * @ranges: the segments, in the order they appear in GPU VA
+ * @nr: number of @ranges
+ * @gpu_start: GPU VA of the first page of @ranges[0], page aligned
+ *
+ * Segment i is mapped right after segment i - 1 in GPU VA, so the object's
+ * extent is [@gpu_start, @gpu_start + sum of lengths). No page is faulted
+ * yet; see gpumirror_object_map().
+ *
+ * Context: process context, no gpumirror lock and no mmap_lock held.
+ * Return: the object, or an ERR_PTR(): -EINVAL for a NULL argument or an
+ * unaligned address, length or @gpu_start; -ENOENT for @nr == 0; -ENODATA
+ * for a zero-length segment; -EEXIST for overlapping segments; -EOVERFLOW
+ * for a segment that wraps around; -EFAULT for a segment beyond the user
+ * address space; -ERANGE for an extent beyond an attached device's VA
+ * limit; -E2BIG for more than &gpumirror.max_segments segments; -ENOMEM.
+ * Nothing is left allocated on error.
+ */
+struct gpumirror_object *
+gpumirror_object_create(struct gpumirror *mirror,
+			const struct gpumirror_range *ranges, unsigned int nr,
+			u64 gpu_start)
+{
+	unsigned long span_start, span_end;
+	struct gpumirror_object *obj;
+	int ret;
+
+	if (!mirror || !ranges || !PAGE_ALIGNED(gpu_start))
+		return ERR_PTR(-EINVAL);
+	if (!nr)
+		return ERR_PTR(-ENOENT);
+	if (nr > READ_ONCE(mirror->max_segments))
+		return ERR_PTR(-E2BIG);
+
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+	if (!obj)
+		return ERR_PTR(-ENOMEM);
+	obj->mirror = mirror;
+	obj->gpu_start = gpu_start;
+	obj->nsegs = nr;
+	obj->segtree = RB_ROOT_CACHED;
+	mutex_init(&obj->lock);
+	obj->segs = kvcalloc(nr, sizeof(*obj->segs), GFP_KERNEL);
+	if (!obj->segs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	ret = gpumirror_segments_build(obj, ranges, &span_start, &span_end);
+	if (ret)
+		goto out_free;
+	obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns), GFP_KERNEL);
+	if (!obj->pfns) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	mutex_lock(&mirror->lock);
+	if (!gpumirror_extent_fits(obj)) {
+		ret = -ERANGE;
+		goto out_unlock;
+	}
+	ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
+					   span_start, span_end - span_start,
+					   &gpumirror_notifier_ops);
+	if (ret)
+		goto out_unlock;
+	list_add_tail(&obj->link, &mirror->objects);
+	mutex_unlock(&mirror->lock);
+	return obj;
+
+out_unlock:
+	mutex_unlock(&mirror->lock);
+out_free:
+	gpumirror_object_free(obj);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_create);
+
+/*
+ * Zap @gdev's PTEs of the whole object and mark its set stale. The DMA
+ * mappings stay until gpumirror_object_release_device().
+ */
+void gpumirror_object_zap_device(struct gpumirror_object *obj,
+				 struct gpumirror_device *gdev)
+{
+	lockdep_assert_held_write(&obj->mirror->notifier_lock);
+	if (!test_bit(gdev->index, &obj->valid))
+		return;
+	gdev->ops->invalidate(gdev, obj, obj->gpu_start,
+			      obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT));
+	atomic64_inc(&gdev->stats.invalidations);
+	clear_bit(gdev->index, &obj->valid);
+}
+
+/* Drop @gdev's DMA mappings of @obj; its PTEs are already zapped. */
+void gpumirror_object_release_device(struct gpumirror_object *obj,
+				     struct gpumirror_device *gdev)
+{
+	mutex_lock(&obj->lock);
+	gpumirror_pages_unmap(obj, gdev);
+	kvfree(obj->sets[gdev->index]);
+	obj->sets[gdev->index] = NULL;
+	mutex_unlock(&obj->lock);
+}
+
+/**
+ * gpumirror_object_unmap() - drop one device's page set of an object
+ * @obj: the object
+ * @gdev: an attached device
+ *
+ * Zaps @gdev's PTEs through &gpumirror_device_ops.invalidate and
+ * DMA-unmaps its set. The other devices' sets stay valid.
+ *
+ * Context: process context, no gpumirror lock held.
+ */
+void gpumirror_object_unmap(struct gpumirror_object *obj,
+			    struct gpumirror_device *gdev)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	if (gdev->mirror != mirror)
+		return;
+	down_write(&mirror->notifier_lock);
+	gpumirror_object_zap_device(obj, gdev);
+	up_write(&mirror->notifier_lock);
+	gpumirror_object_release_device(obj, gdev);
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_unmap);
+
+/**
+ * gpumirror_object_destroy() - stop mirroring an object and free it
+ * @obj: an object from gpumirror_object_create()
+ *
+ * Zaps every device's PTEs of @obj, releases all page sets, removes the
+ * notifier and frees @obj. The caller must not map @obj concurrently.
+ *
+ * Context: process context, no gpumirror lock held.
+ */
+void gpumirror_object_destroy(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned int i;
+
+	mutex_lock(&mirror->lock);
+	list_del(&obj->link);
+	down_write(&mirror->notifier_lock);
+	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
+		gpumirror_object_zap_device(obj, mirror->devices[i]);
+	up_write(&mirror->notifier_lock);
+	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
+		gpumirror_object_release_device(obj, mirror->devices[i]);
+	mutex_unlock(&mirror->lock);
+
+	/* Waits for a callback in flight; it finds no valid set left. */
+	mmu_interval_notifier_remove(&obj->notifier);
+	gpumirror_pages_free(obj);
+	mutex_destroy(&obj->lock);
+	gpumirror_object_free(obj);
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_destroy);
+
+/**
+ * gpumirror_object_valid() - is a device's page set current?
+ * @obj: the object
+ * @gdev: the device
+ *
+ * Context: &gpumirror.notifier_lock held (gpumirror_notifier_lock()); the
+ * answer holds until it is dropped.
+ * Return: true if @gdev may use its page set of @obj.
+ */
+bool gpumirror_object_valid(struct gpumirror_object *obj,
+			    struct gpumirror_device *gdev)
+{
+	lockdep_assert_held(&obj->mirror->notifier_lock);
+	return gdev->mirror == obj->mirror && test_bit(gdev->index, &obj->valid);
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_valid);
+
+/**
+ * gpumirror_object_page() - one entry of a device's page set
+ * @obj: the object
+ * @gdev: the device
+ * @index: page index within the object (GPU VA offset >> PAGE_SHIFT)
+ *
+ * Context: &gpumirror.notifier_lock held, and gpumirror_object_valid()
+ * true for @gdev.
+ * Return: the entry, or 0 if @index is out of range or the set not valid.
+ */
+gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
+				       struct gpumirror_device *gdev,
+				       unsigned long index)
+{
+	if (!gpumirror_object_valid(obj, gdev) || index >= obj->npages)
+		return 0;
+	return obj->sets[gdev->index][index];
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_page);

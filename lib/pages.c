@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: per-device page sets (DMA mappings of one page walk).
+ */
+
+#include <linux/dma-mapping.h>
+#include <linux/gpumirror.h>
+#include <linux/hmm.h>
+#include <linux/memremap.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Page sets
+ *
+ * Every object keeps one array of &gpumirror_addr_t per device slot, filled
+ * from the object's single page walk: a DMA address made with the
+ * dma-mapping API on that device's &struct device, or, for a device-private
+ * page whose pagemap owner is the device's, the page's own frame address
+ * flagged %GPUMIRROR_ADDR_DEVICE (no DMA mapping; the device or a peer with
+ * the same owner reaches it natively). Pages faulted for write are mapped
+ * %DMA_BIDIRECTIONAL and flagged %GPUMIRROR_ADDR_WRITE, read-only pages are
+ * mapped %DMA_TO_DEVICE.
+ *
+ * Sets are built and torn down under &gpumirror_object.lock, never under
+ * the notifier lock. A set's DMA mappings outlive its validity: the
+ * invalidation only zaps the device's PTEs and marks the set stale, and the
+ * mappings are released by the next map, unmap or destroy.
+ */
+
+static enum dma_data_direction gpumirror_dir(gpumirror_addr_t entry)
+{
+	return entry & GPUMIRROR_ADDR_WRITE ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
+}
+
+static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
+				    gpumirror_addr_t *set, unsigned long n)
+{
+	unsigned long i, unmapped = 0;
+
+	for (i = 0; i < n; i++) {
+		if (set[i] & GPUMIRROR_ADDR_DEVICE)
+			continue;
+		dma_unmap_page(gdev->dev, gpumirror_addr(set[i]), PAGE_SIZE,
+			       gpumirror_dir(set[i]));
+		unmapped++;
+	}
+	atomic64_add(unmapped, &gdev->stats.dma_unmaps);
+}
+
+static int gpumirror_map_entry(struct gpumirror_device *gdev,
+			       unsigned long hmm_pfn, gpumirror_addr_t *entry)
+{
+	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	gpumirror_addr_t flags = 0;
+	dma_addr_t dma;
+
+	if (hmm_pfn & HMM_PFN_WRITE)
+		flags |= GPUMIRROR_ADDR_WRITE;
+	if (is_device_private_page(page)) {
+		if (!gdev->pagemap_owner ||
+		    page->pgmap->owner != gdev->pagemap_owner)
+			return -EXDEV;
+		*entry = PFN_PHYS(page_to_pfn(page)) | flags |
+			 GPUMIRROR_ADDR_DEVICE;
+		return 0;
+	}
+	dma = dma_map_page(gdev->dev, page, 0, PAGE_SIZE, gpumirror_dir(flags));
+	if (dma_mapping_error(gdev->dev, dma))
+		return -ENOMEM;
+	*entry = dma | flags;
+	atomic64_inc(&gdev->stats.dma_maps);
+	return 0;
+}
+
+/*
+ * Build @gdev's set from the object's pfns, replacing a stale one. On error
+ * nothing of the new set stays mapped.
+ */
+int gpumirror_pages_map(struct gpumirror_object *obj,
+			struct gpumirror_device *gdev)
+{
+	gpumirror_addr_t *set = obj->sets[gdev->index];
+	unsigned long i;
+	int ret;
+
+	lockdep_assert_held(&obj->lock);
+	gpumirror_pages_unmap(obj, gdev);
+	if (!set) {
+		set = kvcalloc(obj->npages, sizeof(*set), GFP_KERNEL);
+		if (!set)
+			return -ENOMEM;
+		obj->sets[gdev->index] = set;
+	}
+	for (i = 0; i < obj->npages; i++) {
+		ret = gpumirror_map_entry(gdev, obj->pfns[i], &set[i]);
+		if (ret) {
+			gpumirror_unmap_entries(gdev, set, i);
+			return ret;
+		}
+	}
+	__set_bit(gdev->index, &obj->mapped);
+	return 0;
+}
+
+/* Release @gdev's DMA mappings of @obj; its set must not be valid. */
+void gpumirror_pages_unmap(struct gpumirror_object *obj,
+			   struct gpumirror_device *gdev)
+{
+	lockdep_assert_held(&obj->lock);
+	if (!__test_and_clear_bit(gdev->index, &obj->mapped))
+		return;
+	gpumirror_unmap_entries(gdev, obj->sets[gdev->index], obj->npages);
+}
+
+/* Free the set arrays of an object whose sets are all unmapped. */
+void gpumirror_pages_free(struct gpumirror_object *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < GPUMIRROR_MAX_DEVICES; i++)
+		kvfree(obj->sets[i]);
+}

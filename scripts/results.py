@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""results.py CONSOLE.LOG OUTDIR: turn the `make run` console log into a
+table on stdout, OUTDIR/results.json and OUTDIR/scaling.svg.
+
+Exit status 1 if the run did not finish, a benchmark failed or the kernel
+printed a report (WARN, BUG, lockdep, KASAN, ...)."""
+
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logscan  # noqa: E402
+
+
+def ratio(a, b):
+    return a / b if b else float('nan')
+
+
+def table(title, head, rows):
+    print('\n' + title)
+    w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = '  '.join('%*s' % (w[i], h) for i, h in enumerate(head))
+    print(line)
+    print('-' * len(line))
+    for r in rows:
+        print('  '.join('%*s' % (w[i], c) for i, c in enumerate(r)))
+
+
+def report(res):
+    b1 = [r for r in res if r['bench'] == 'B1']
+    if b1:
+        table('B1  K scattered segments: one object vs K objects '
+              '(create + fault + map, 1 device)',
+              ['K', 'seg KiB', 'one obj us', 'K objs us', 'speedup'],
+              [[r['segments'], r['seg_kib'], '%.0f' % (r['one_object_ns'] / 1e3),
+                '%.0f' % (r['separate_objects_ns'] / 1e3),
+                '%.2fx' % ratio(r['separate_objects_ns'], r['one_object_ns'])]
+               for r in b1])
+    b2 = [r for r in res if r['bench'] == 'B2']
+    if b2:
+        table('B2  unrelated munmap/mmap churn in the holes of a 64-segment '
+              'object', ['notifier', 'faults', 'retries', 'busy',
+                         'churn ops', 'us/fault'],
+              [[r['mode'], r['faults'], r['retries'], r['busy'],
+                r['churn_ops'], '%.1f' % (r['ns_per_fault'] / 1e3)]
+               for r in b2])
+    b3 = [r for r in res if r['bench'] == 'B3']
+    if b3:
+        table('B3  N devices mirroring one 64 MiB range: one object vs N '
+              'objects', ['N', 'walks', 'one obj ms', 'walks', 'N objs ms',
+                          'ratio'],
+              [[r['devices'], r['one_object_walks'],
+                '%.1f' % (r['one_object_ns'] / 1e6), r['separate_walks'],
+                '%.1f' % (r['separate_ns'] / 1e6),
+                '%.2fx' % ratio(r['separate_ns'], r['one_object_ns'])]
+               for r in b3])
+
+
+def plot(res, outdir):
+    b1 = [r for r in res if r['bench'] == 'B1']
+    b3 = [r for r in res if r['bench'] == 'B3']
+    if not b1 and not b3:
+        return
+    data = os.path.join(outdir, 'scaling.dat')
+    with open(data, 'w') as f:
+        for kib in sorted({r['seg_kib'] for r in b1}):
+            f.write('# B1 seg_kib=%d\n' % kib)
+            for r in b1:
+                if r['seg_kib'] == kib:
+                    f.write('%d %f\n' % (r['segments'], ratio(
+                        r['separate_objects_ns'], r['one_object_ns'])))
+            f.write('\n\n')
+        f.write('# B3\n')
+        for r in b3:
+            f.write('%d %f\n' % (r['devices'],
+                                 ratio(r['separate_ns'], r['one_object_ns'])))
+    gp = '''set terminal svg size 900,420 dynamic
+set output '%s'
+set multiplot layout 1,2
+set title 'B1: K objects / one object (time ratio)'
+set logscale x 2
+set xlabel 'segments K'
+set ylabel 'speedup'
+set key left top
+plot '%s' index 0 with linespoints title '4 KiB segments', \\
+     '%s' index 1 with linespoints title '64 KiB segments'
+unset logscale x
+set title 'B3: N objects / one object, 64 MiB'
+set xlabel 'devices N'
+plot '%s' index 2 with linespoints title 'time ratio'
+unset multiplot
+''' % (os.path.join(outdir, 'scaling.svg'), data, data, data)
+    subprocess.run(['gnuplot'], input=gp.encode(), check=False)
+
+
+def main():
+    log, outdir = sys.argv[1], sys.argv[2]
+    lines = open(log, errors='replace').read().splitlines()
+    res, errors, ended = [], [], False
+    for l in lines:
+        if '@@RESULT ' in l:
+            res.append(json.loads(l.split('@@RESULT ', 1)[1]))
+        elif '@@ERROR ' in l:
+            errors.append(l.split('@@ERROR ', 1)[1])
+        elif '@@END' in l:
+            ended = True
+    reports = logscan.scan(lines)
+    with open(os.path.join(outdir, 'results.json'), 'w') as f:
+        json.dump({'results': res, 'errors': errors, 'finished': ended,
+                   'kernel_reports': reports}, f, indent=1)
+    report(res)
+    plot(res, outdir)
+    print('\nresults: %s/results.json, %s/scaling.svg' % (outdir, outdir))
+    for e in errors:
+        print('run: benchmark %s failed' % e)
+    for r in reports:
+        print('run: kernel report: %s' % r)
+    if not ended:
+        print('run: the VM did not finish; see %s' % log)
+    sys.exit(0 if ended and not errors and not reports else 1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make run: build the gpumirror + vgpu kernel, boot it in QEMU (TCG) with a
+# busybox initramfs, run the workloads and benchmarks, print the table and
+# keep results/results.json and results/scaling.svg.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+scripts/deps.sh
+scripts/tree.py overlay
+tree=$(scripts/tree.py where | sed -n 2p)
+kb=$top/build/run
+res=$top/results
+mkdir -p "$kb" "$res"
+jobs=${JOBS:-$(nproc)}
+
+# Configure from allnoconfig + scripts/run.config whenever the fragment
+# changes, and check that every option of the fragment took.
+if ! cmp -s scripts/run.config "$kb/.run.config"; then
+	echo "  CONFIG  allnoconfig + scripts/run.config"
+	make -s -C "$tree" O="$kb" ARCH=x86_64 \
+		KCONFIG_ALLCONFIG="$top/scripts/run.config" allnoconfig
+	missing=$(grep -E '^CONFIG_' scripts/run.config |
+		while read -r opt; do
+			grep -qx "$opt" "$kb/.config" || echo "$opt"
+		done)
+	if [ -n "$missing" ]; then
+		echo "run: options that did not take: $missing" >&2
+		exit 1
+	fi
+	cp scripts/run.config "$kb/.run.config"
+fi
+echo "  BUILD   $kb (bzImage)"
+make -s -C "$tree" O="$kb" ARCH=x86_64 -j"$jobs" bzImage
+
+scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init
+
+echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $res/console.log)"
+timeout 1800 qemu-system-x86_64 -nodefaults -nographic -no-reboot \
+	-accel tcg -m 2048 -smp 2 -bios qboot.rom \
+	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 vgpu.ndevs=8 transparent_hugepage=always" \
+	-serial stdio >"$res/console.log" 2>&1 || true
+
+scripts/results.py "$res/console.log" "$res"
