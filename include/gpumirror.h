@@ -7,6 +7,7 @@
 #ifndef _LINUX_GPUMIRROR_H
 #define _LINUX_GPUMIRROR_H
 
+#include <linux/bitfield.h>
 #include <linux/bitops.h>
 #include <linux/interval_tree.h>
 #include <linux/list.h>
@@ -159,17 +160,27 @@ struct gpumirror_range {
  * typedef gpumirror_addr_t - one page of a device's page set
  *
  * A device address (DMA address, or the device-private page's physical
- * frame address when %GPUMIRROR_ADDR_DEVICE is set) with flags in the low
- * bits. Only meaningful while the set is valid, see gpumirror_object_valid().
+ * frame address when %GPUMIRROR_ADDR_DEVICE is set) with flags in the low,
+ * sub-page bits. Only meaningful while the set is valid, see
+ * gpumirror_object_valid().
+ *
+ * Pages of a huge page that the CPU maps whole are DMA-mapped with one
+ * mapping: the first entry carries its order (gpumirror_addr_order()) and
+ * the others are flagged %GPUMIRROR_ADDR_TAIL; every entry still holds the
+ * address of its own page, so a driver may ignore both.
  */
 typedef u64 gpumirror_addr_t;
 
 /** GPUMIRROR_ADDR_WRITE - the CPU mapping was writable when faulted */
-#define GPUMIRROR_ADDR_WRITE	BIT_ULL(0)
+#define GPUMIRROR_ADDR_WRITE		BIT_ULL(0)
 /** GPUMIRROR_ADDR_DEVICE - a device-private page this device owns */
-#define GPUMIRROR_ADDR_DEVICE	BIT_ULL(1)
+#define GPUMIRROR_ADDR_DEVICE		BIT_ULL(1)
+/** GPUMIRROR_ADDR_TAIL - inside a multi-page mapping, not its first page */
+#define GPUMIRROR_ADDR_TAIL		BIT_ULL(2)
+/** GPUMIRROR_ADDR_ORDER - order of the mapping that starts at this page */
+#define GPUMIRROR_ADDR_ORDER		GENMASK_ULL(8, 3)
 /** GPUMIRROR_ADDR_FLAGS - mask of the flag bits */
-#define GPUMIRROR_ADDR_FLAGS	(GPUMIRROR_ADDR_WRITE | GPUMIRROR_ADDR_DEVICE)
+#define GPUMIRROR_ADDR_FLAGS		GENMASK_ULL(8, 0)
 
 /**
  * gpumirror_addr() - the address part of a page set entry
@@ -179,7 +190,18 @@ typedef u64 gpumirror_addr_t;
  */
 static inline u64 gpumirror_addr(gpumirror_addr_t entry)
 {
-	return entry & ~(u64)GPUMIRROR_ADDR_FLAGS;
+	return entry & ~GPUMIRROR_ADDR_FLAGS;
+}
+
+/**
+ * gpumirror_addr_order() - order of the mapping a page set entry starts
+ * @entry: a page set entry without %GPUMIRROR_ADDR_TAIL
+ *
+ * Return: log2 of the number of pages mapped contiguously from @entry on.
+ */
+static inline unsigned int gpumirror_addr_order(gpumirror_addr_t entry)
+{
+	return FIELD_GET(GPUMIRROR_ADDR_ORDER, entry);
 }
 
 /** GPUMIRROR_MAP_WRITE - gpumirror_object_map(): fault for write access */

@@ -131,25 +131,30 @@ static void gm_attach_conflicts(struct kunit *test)
 {
 	struct mm_struct *mm = gm_test_mm(test);
 	struct gm_test_dev *td, *twin, *spare;
-	struct gpumirror mirror, other;
+	struct gpumirror *mirrors, *mirror, *other;
 	struct gm_test_dev **many;
 	int i;
 
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&mirror, mm), 0);
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&other, mm), 0);
+	/* Two mirrors are too big for the stack. */
+	mirrors = kunit_kcalloc(test, 2, sizeof(*mirrors), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mirrors);
+	mirror = &mirrors[0];
+	other = &mirrors[1];
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, mm), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_init(other, mm), 0);
 	td = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&mirror, &td->gdev), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror, &td->gdev), 0);
 	/* Already attached, here or elsewhere. */
-	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&mirror, &td->gdev),
+	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(mirror, &td->gdev),
 			-EBUSY);
-	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&other, &td->gdev),
+	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(other, &td->gdev),
 			-EBUSY);
 	/* Another gpumirror_device for the same struct device. */
 	twin = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
 	twin->gdev.dev = td->gdev.dev;
-	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&mirror, &twin->gdev),
+	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(mirror, &twin->gdev),
 			-EEXIST);
-	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&other, &twin->gdev), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(other, &twin->gdev), 0);
 
 	/* Fill every slot, then one more. */
 	many = kunit_kcalloc(test, GPUMIRROR_MAX_DEVICES, sizeof(*many),
@@ -157,18 +162,18 @@ static void gm_attach_conflicts(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, many);
 	for (i = 1; i < GPUMIRROR_MAX_DEVICES; i++) {
 		many[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&mirror,
+		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror,
 							      &many[i]->gdev),
 				0);
 	}
-	KUNIT_EXPECT_EQ(test, mirror.device_mask, ~0UL);
+	KUNIT_EXPECT_EQ(test, mirror->device_mask, ~0UL);
 	spare = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&mirror, &spare->gdev),
+	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(mirror, &spare->gdev),
 			-ENOSPC);
 	KUNIT_EXPECT_NULL(test, spare->gdev.mirror);
 
-	gpumirror_fini(&mirror);
-	gpumirror_fini(&other);
+	gpumirror_fini(mirror);
+	gpumirror_fini(other);
 	for (i = 1; i < GPUMIRROR_MAX_DEVICES; i++)
 		KUNIT_EXPECT_EQ(test, atomic_read(&many[i]->detaches), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&twin->detaches), 1);

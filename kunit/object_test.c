@@ -261,6 +261,7 @@ static void gm_map_thp(struct kunit *test)
 	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
 	struct gpumirror_range r = { addr, SZ_2M };
 	struct gpumirror_object *obj;
+	gpumirror_addr_t e0, e511;
 	u32 tag = 7;
 
 	gm_fill(test, addr, SZ_2M, tag);
@@ -273,10 +274,17 @@ static void gm_map_thp(struct kunit *test)
 			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
 	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
 	gpumirror_notifier_lock(&ctx->mirror);
-	KUNIT_EXPECT_TRUE(test, gpumirror_object_page(obj, &ctx->td[1]->gdev,
-						      511) &
-			  GPUMIRROR_ADDR_WRITE);
+	e0 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 0);
+	e511 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 511);
 	gpumirror_notifier_unlock(&ctx->mirror);
+	/* One DMA mapping for the whole huge page, every page addressable. */
+	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e0),
+			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
+	KUNIT_EXPECT_FALSE(test, e0 & GPUMIRROR_ADDR_TAIL);
+	KUNIT_EXPECT_TRUE(test, e511 & GPUMIRROR_ADDR_TAIL);
+	KUNIT_EXPECT_TRUE(test, e511 & GPUMIRROR_ADDR_WRITE);
+	KUNIT_EXPECT_EQ(test, gpumirror_addr(e511),
+			gpumirror_addr(e0) + 511 * PAGE_SIZE);
 	gm_obj_done(test);
 }
 

@@ -17,11 +17,12 @@ void gpumirror_object_zap_device(struct gpumirror_object *obj,
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /* fault.c; redirected by the KUnit suites through static stubs */
-VISIBLE_IF_KUNIT int gpumirror_segment_fault(struct gpumirror_object *obj,
-					     struct hmm_range *range);
-VISIBLE_IF_KUNIT void gpumirror_walk_yield(struct gpumirror_object *obj,
-					   unsigned int seg);
+int gpumirror_segment_fault(struct gpumirror_object *obj,
+			    struct hmm_range *range);
+void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
+#endif
 
 /* pages.c */
 int gpumirror_pages_map(struct gpumirror_object *obj,

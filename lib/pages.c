@@ -3,6 +3,7 @@
  * gpumirror: per-device page sets (DMA mappings of one page walk).
  */
 
+#include <linux/bitfield.h>
 #include <linux/dma-mapping.h>
 #include <linux/gpumirror.h>
 #include <linux/hmm.h>
@@ -22,7 +23,8 @@
  * flagged %GPUMIRROR_ADDR_DEVICE (no DMA mapping; the device or a peer with
  * the same owner reaches it natively). Pages faulted for write are mapped
  * %DMA_BIDIRECTIONAL and flagged %GPUMIRROR_ADDR_WRITE, read-only pages are
- * mapped %DMA_TO_DEVICE.
+ * mapped %DMA_TO_DEVICE. A huge page that the CPU maps whole inside one
+ * segment gets one DMA mapping for all its pages.
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -39,39 +41,77 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 				    gpumirror_addr_t *set, unsigned long n)
 {
 	unsigned long i, unmapped = 0;
+	size_t size;
 
 	for (i = 0; i < n; i++) {
-		if (set[i] & GPUMIRROR_ADDR_DEVICE)
+		if (set[i] & (GPUMIRROR_ADDR_DEVICE | GPUMIRROR_ADDR_TAIL))
 			continue;
-		dma_unmap_page(gdev->dev, gpumirror_addr(set[i]), PAGE_SIZE,
+		size = PAGE_SIZE << gpumirror_addr_order(set[i]);
+		dma_unmap_page(gdev->dev, gpumirror_addr(set[i]), size,
 			       gpumirror_dir(set[i]));
-		unmapped++;
+		unmapped += size >> PAGE_SHIFT;
 	}
 	atomic64_add(unmapped, &gdev->stats.dma_unmaps);
 }
 
-static int gpumirror_map_entry(struct gpumirror_device *gdev,
-			       unsigned long hmm_pfn, gpumirror_addr_t *entry)
+/*
+ * Map the pages from @hmm_pfns on, at most @max of them: a device-private
+ * page, or a page or whole huge page with one DMA mapping.
+ * Return: the number of entries filled, or -errno.
+ */
+static long gpumirror_map_chunk(struct gpumirror_device *gdev,
+				const unsigned long *hmm_pfns,
+				unsigned long max, gpumirror_addr_t *set)
 {
-	struct page *page = hmm_pfn_to_page(hmm_pfn);
+	struct page *page = hmm_pfn_to_page(hmm_pfns[0]);
+	unsigned int order = hmm_pfn_to_map_order(hmm_pfns[0]);
 	gpumirror_addr_t flags = 0;
+	unsigned long i, n;
 	dma_addr_t dma;
 
-	if (hmm_pfn & HMM_PFN_WRITE)
+	if (hmm_pfns[0] & HMM_PFN_WRITE)
 		flags |= GPUMIRROR_ADDR_WRITE;
 	if (is_device_private_page(page)) {
 		if (!gdev->pagemap_owner ||
 		    page->pgmap->owner != gdev->pagemap_owner)
 			return -EXDEV;
-		*entry = PFN_PHYS(page_to_pfn(page)) | flags |
+		set[0] = PFN_PHYS(page_to_pfn(page)) | flags |
 			 GPUMIRROR_ADDR_DEVICE;
-		return 0;
+		return 1;
 	}
-	dma = dma_map_page(gdev->dev, page, 0, PAGE_SIZE, gpumirror_dir(flags));
+	n = 1UL << order;
+	if (n > max || !IS_ALIGNED(page_to_pfn(page), n)) {
+		order = 0;
+		n = 1;
+	}
+	dma = dma_map_page(gdev->dev, page, 0, PAGE_SIZE << order,
+			   gpumirror_dir(flags));
 	if (dma_mapping_error(gdev->dev, dma))
 		return -ENOMEM;
-	*entry = dma | flags;
-	atomic64_inc(&gdev->stats.dma_maps);
+	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
+	for (i = 1; i < n; i++)
+		set[i] = (dma + i * PAGE_SIZE) | flags | GPUMIRROR_ADDR_TAIL;
+	atomic64_add(n, &gdev->stats.dma_maps);
+	return n;
+}
+
+static int gpumirror_map_segment(struct gpumirror_object *obj,
+				 struct gpumirror_device *gdev,
+				 const struct gpumirror_segment *seg)
+{
+	gpumirror_addr_t *set = obj->sets[gdev->index] + seg->first_page;
+	const unsigned long *pfns = obj->pfns + seg->first_page;
+	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
+	unsigned long i;
+	long ret;
+
+	for (i = 0; i < n; i += ret) {
+		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i);
+		if (ret < 0) {
+			gpumirror_unmap_entries(gdev, set, i);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -83,7 +123,7 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev)
 {
 	gpumirror_addr_t *set = obj->sets[gdev->index];
-	unsigned long i;
+	unsigned int s;
 	int ret;
 
 	lockdep_assert_held(&obj->lock);
@@ -94,10 +134,11 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 			return -ENOMEM;
 		obj->sets[gdev->index] = set;
 	}
-	for (i = 0; i < obj->npages; i++) {
-		ret = gpumirror_map_entry(gdev, obj->pfns[i], &set[i]);
+	for (s = 0; s < obj->nsegs; s++) {
+		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s]);
 		if (ret) {
-			gpumirror_unmap_entries(gdev, set, i);
+			gpumirror_unmap_entries(gdev, set,
+						obj->segs[s].first_page);
 			return ret;
 		}
 	}

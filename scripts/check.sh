@@ -86,7 +86,7 @@ result kernel-doc "$n" "$n warnings"
 # sparse over every object of ours, in the KUnit build (already configured);
 # every project .c file must have been checked.
 dirs=$(scripts/tree.py map lib/ kunit/ drivers-glue/vgpu/ | tr '\n' ' ')
-make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 -j"$jobs" $dirs \
+make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $dirs \
 	>"$out/sparse.out" 2>&1
 rc=$?
 n=$(grep -cE '(warning|error):' "$out/sparse.out")
@@ -99,6 +99,15 @@ done)
 [ -z "$unchecked" ] || echo "  not checked by sparse:" $unchecked
 [ "$rc" = 0 ] && [ -z "$unchecked" ] || n=$((n + 1))
 result sparse "$n" "$n warnings"
+
+# our objects in the `make run` kernel (no KUnit, no debug options), W=1
+scripts/runkernel.sh config >/dev/null &&
+	scripts/runkernel.sh build W=1 $dirs >"$out/build-run.out" 2>&1
+rc=$?
+n=$(grep -cE '(warning|error):' "$out/build-run.out")
+[ "$n" = 0 ] && [ "$rc" = 0 ] || cat "$out/build-run.out"
+[ "$rc" = 0 ] || n=$((n + 1))
+result build-run-config "$n" "$n warnings, W=1"
 
 # --- the upstream patch series ----------------------------------------------
 scripts/tree.py patches "$out/patches" >/dev/null &&

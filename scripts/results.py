@@ -50,9 +50,9 @@ def report(res):
     b3 = [r for r in res if r['bench'] == 'B3']
     if b3:
         table('B3  N devices mirroring one 64 MiB range: one object vs N '
-              'objects', ['N', 'walks', 'one obj ms', 'walks', 'N objs ms',
-                          'ratio'],
-              [[r['devices'], r['one_object_walks'],
+              'objects', ['backing', 'N', 'walks', 'one obj ms', 'walks',
+                          'N objs ms', 'ratio'],
+              [[r['backing'], r['devices'], r['one_object_walks'],
                 '%.1f' % (r['one_object_ns'] / 1e6), r['separate_walks'],
                 '%.1f' % (r['separate_ns'] / 1e6),
                 '%.2fx' % ratio(r['separate_ns'], r['one_object_ns'])]
@@ -73,10 +73,13 @@ def plot(res, outdir):
                     f.write('%d %f\n' % (r['segments'], ratio(
                         r['separate_objects_ns'], r['one_object_ns'])))
             f.write('\n\n')
-        f.write('# B3\n')
-        for r in b3:
-            f.write('%d %f\n' % (r['devices'],
-                                 ratio(r['separate_ns'], r['one_object_ns'])))
+        for backing in ('anon-thp', 'shmem-4k'):
+            f.write('# B3 %s\n' % backing)
+            for r in b3:
+                if r['backing'] == backing:
+                    f.write('%d %f\n' % (r['devices'], ratio(
+                        r['separate_ns'], r['one_object_ns'])))
+            f.write('\n\n')
     gp = '''set terminal svg size 900,420 dynamic
 set output '%s'
 set multiplot layout 1,2
@@ -90,9 +93,10 @@ plot '%s' index 0 with linespoints title '4 KiB segments', \\
 unset logscale x
 set title 'B3: N objects / one object, 64 MiB'
 set xlabel 'devices N'
-plot '%s' index 2 with linespoints title 'time ratio'
+plot '%s' index 2 with linespoints title 'THP-backed', \\
+     '%s' index 3 with linespoints title '4 KiB pages (shmem)'
 unset multiplot
-''' % (os.path.join(outdir, 'scaling.svg'), data, data, data)
+''' % (os.path.join(outdir, 'scaling.svg'), data, data, data, data)
     subprocess.run(['gnuplot'], input=gp.encode(), check=False)
 
 

@@ -13,26 +13,9 @@ tree=$(scripts/tree.py where | sed -n 2p)
 kb=$top/build/run
 res=$top/results
 mkdir -p "$kb" "$res"
-jobs=${JOBS:-$(nproc)}
 
-# Configure from allnoconfig + scripts/run.config whenever the fragment
-# changes, and check that every option of the fragment took.
-if ! cmp -s scripts/run.config "$kb/.run.config"; then
-	echo "  CONFIG  allnoconfig + scripts/run.config"
-	make -s -C "$tree" O="$kb" ARCH=x86_64 \
-		KCONFIG_ALLCONFIG="$top/scripts/run.config" allnoconfig
-	missing=$(grep -E '^CONFIG_' scripts/run.config |
-		while read -r opt; do
-			grep -qx "$opt" "$kb/.config" || echo "$opt"
-		done)
-	if [ -n "$missing" ]; then
-		echo "run: options that did not take: $missing" >&2
-		exit 1
-	fi
-	cp scripts/run.config "$kb/.run.config"
-fi
 echo "  BUILD   $kb (bzImage)"
-make -s -C "$tree" O="$kb" ARCH=x86_64 -j"$jobs" bzImage
+scripts/runkernel.sh build bzImage
 
 scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init
 

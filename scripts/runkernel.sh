@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# runkernel.sh config|build [make args...]: the `make run` kernel in
+# build/run, configured from allnoconfig + scripts/run.config (again whenever
+# the fragment changes; every option of it must take).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+tree=$(scripts/tree.py where | sed -n 2p)
+kb=$top/build/run
+mkdir -p "$kb"
+what=$1
+shift
+
+if ! cmp -s scripts/run.config "$kb/.run.config"; then
+	echo "  CONFIG  allnoconfig + scripts/run.config"
+	make -s -C "$tree" O="$kb" ARCH=x86_64 \
+		KCONFIG_ALLCONFIG="$top/scripts/run.config" allnoconfig
+	missing=$(grep -E '^CONFIG_' scripts/run.config |
+		while read -r opt; do
+			grep -qx "$opt" "$kb/.config" || echo "$opt"
+		done)
+	if [ -n "$missing" ]; then
+		echo "runkernel: options that did not take: $missing" >&2
+		exit 1
+	fi
+	cp scripts/run.config "$kb/.run.config"
+fi
+[ "$what" = config ] && exit 0
+make -s -C "$tree" O="$kb" ARCH=x86_64 -j"${JOBS:-$(nproc)}" "$@"
