@@ -14,6 +14,8 @@
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/types.h>
 
 struct device;
@@ -43,17 +45,40 @@ struct gpumirror_object;
  */
 struct gpumirror_device_ops {
 	/**
-	 * @invalidate: Required. Zap the device's PTEs for the GPU VA range
-	 * [@gpu_start, @gpu_end) of @obj and complete the TLB invalidation
-	 * before returning: once it returns, the device must not access the
-	 * pages any more. Called from the mmu notifier with the mirror's
-	 * notifier_lock held for write, possibly under reclaim: it must not
-	 * allocate memory that can enter reclaim nor take a lock that is held
-	 * around such allocations.
+	 * @invalidate: Single-pass invalidation; required unless both
+	 * @invalidate_start and @invalidate_finish are set, ignored then. Zap
+	 * the device's PTEs for the GPU VA range [@gpu_start, @gpu_end) of
+	 * @obj and complete the TLB invalidation before returning: once it
+	 * returns, the device must not access the pages any more. Called with
+	 * the mirror's notifier_lock held for write, possibly under reclaim:
+	 * it must not allocate memory that can enter reclaim nor take a lock
+	 * that is held around such allocations.
 	 */
 	void (*invalidate)(struct gpumirror_device *gdev,
 			   struct gpumirror_object *obj,
 			   u64 gpu_start, u64 gpu_end);
+
+	/**
+	 * @invalidate_start: Optional, together with @invalidate_finish.
+	 * Pass 1 of a two-pass invalidation: zap the device's PTEs for
+	 * [@gpu_start, @gpu_end) of @obj and start the TLB invalidation
+	 * without waiting for it. Called once per object an event touches,
+	 * with the notifier_lock held for write and the same restrictions as
+	 * @invalidate; preallocate whatever it needs.
+	 */
+	void (*invalidate_start)(struct gpumirror_device *gdev,
+				 struct gpumirror_object *obj,
+				 u64 gpu_start, u64 gpu_end);
+
+	/**
+	 * @invalidate_finish: Optional, together with @invalidate_start.
+	 * Pass 2: wait until every TLB invalidation started by
+	 * @invalidate_start since the previous @invalidate_finish has
+	 * completed. Called once per event for each device that had at least
+	 * one @invalidate_start, after pass 1 ran on all devices, with the
+	 * notifier_lock held for write; may sleep, must not allocate.
+	 */
+	void (*invalidate_finish)(struct gpumirror_device *gdev);
 
 	/**
 	 * @detach: Optional. Called once the device has left the mirror and
@@ -69,7 +94,10 @@ struct gpumirror_device_ops {
  * @retries: faults restarted because the notifier sequence moved
  * @dma_maps: pages DMA-mapped for this device
  * @dma_unmaps: pages DMA-unmapped for this device
- * @invalidations: invalidate callbacks issued to this device
+ * @invalidations: invalidate or invalidate_start calls to this device
+ * @tlb_flushes: completed TLB invalidations: invalidate or invalidate_finish
+ *	calls
+ * @released: pages whose DMA mapping the release worker dropped
  *
  * Updated with atomic64 operations; read them with
  * gpumirror_device_stats_read().
@@ -80,6 +108,8 @@ struct gpumirror_device_stats {
 	atomic64_t dma_maps;
 	atomic64_t dma_unmaps;
 	atomic64_t invalidations;
+	atomic64_t tlb_flushes;
+	atomic64_t released;
 };
 
 /**
@@ -144,6 +174,21 @@ struct gpumirror {
 	unsigned int max_segments;
 	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
 	unsigned int flags;
+	/**
+	 * @mn: a plain mmu notifier whose invalidate_range_start runs after
+	 * all interval notifiers of an event: pass 2 of the invalidation.
+	 */
+	struct mmu_notifier mn;
+	/** @pending: slots with a started TLB invalidation, notifier_lock. */
+	unsigned long pending;
+	/** @released: the mm is exiting, @mn no longer runs; notifier_lock. */
+	bool released;
+	/** @release_lock: protects @release_list. */
+	spinlock_t release_lock;
+	/** @release_list: objects with stale page sets to DMA-unmap. */
+	struct list_head release_list;
+	/** @release_work: the release worker. */
+	struct work_struct release_work;
 };
 
 /**
@@ -235,6 +280,13 @@ struct gpumirror_object {
 	struct mutex lock;
 	/** @link: entry in &gpumirror.objects. */
 	struct list_head link;
+	/** @release_link: entry in &gpumirror.release_list. */
+	struct list_head release_link;
+	/**
+	 * @unmapped: an %MMU_NOTIFY_UNMAP event removed (part of) a segment;
+	 * set under the notifier_lock and never cleared.
+	 */
+	bool unmapped;
 	/** @segtree: interval tree of @segs by CPU VA. */
 	struct rb_root_cached segtree;
 	/** @segs: the segments, in GPU VA order. */
@@ -290,6 +342,8 @@ gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
  * @dma_maps: see &gpumirror_device_stats.dma_maps
  * @dma_unmaps: see &gpumirror_device_stats.dma_unmaps
  * @invalidations: see &gpumirror_device_stats.invalidations
+ * @tlb_flushes: see &gpumirror_device_stats.tlb_flushes
+ * @released: see &gpumirror_device_stats.released
  */
 struct gpumirror_device_counters {
 	u64 faults;
@@ -297,6 +351,8 @@ struct gpumirror_device_counters {
 	u64 dma_maps;
 	u64 dma_unmaps;
 	u64 invalidations;
+	u64 tlb_flushes;
+	u64 released;
 };
 
 void gpumirror_device_stats_read(const struct gpumirror_device *gdev,

@@ -5,13 +5,73 @@
 
 #include <kunit/device.h>
 #include <linux/dma-mapping.h>
+#include <linux/io.h>
 #include <linux/mman.h>
 
 #include "test_dev.h"
 
+atomic_t gm_test_clock = ATOMIC_INIT(0);
+
 static struct gm_test_dev *to_test_dev(struct gpumirror_device *gdev)
 {
 	return container_of(gdev, struct gm_test_dev, gdev);
+}
+
+/* Zap the bound object's PTEs in [gpu_start, gpu_end). */
+static void gm_test_zap(struct gm_test_dev *td, struct gpumirror_object *obj,
+			u64 gpu_start, u64 gpu_end)
+{
+	unsigned long i;
+
+	if (obj != td->bound)
+		return;
+	for (i = (gpu_start - obj->gpu_start) >> PAGE_SHIFT;
+	     i < (gpu_end - obj->gpu_start) >> PAGE_SHIFT; i++)
+		WRITE_ONCE(td->pte[i], 0);
+}
+
+/*
+ * A TLB flush: forget every cached translation and wait for the accesses
+ * in flight, which may still use one. Accesses that start later find the
+ * PTEs zapped by pass 1.
+ */
+static void gm_test_tlb_flush(struct gm_test_dev *td)
+{
+	unsigned long i, n = td->bound ? td->bound->npages : 0;
+
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(td->tlb[i], 0);
+	/* Pairs with smp_mb__after_atomic() in gm_test_dev_read(). */
+	smp_mb();
+	while (atomic_read(&td->inflight))
+		cpu_relax();
+	/* An access drained above may have refilled an entry. */
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(td->tlb[i], 0);
+}
+
+static void gm_test_invalidate_start(struct gpumirror_device *gdev,
+				     struct gpumirror_object *obj,
+				     u64 gpu_start, u64 gpu_end)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+
+	WRITE_ONCE(td->last_start, gpu_start);
+	WRITE_ONCE(td->last_end, gpu_end);
+	gm_test_zap(td, obj, gpu_start, gpu_end);
+	WRITE_ONCE(td->start_clock, atomic_inc_return(&gm_test_clock));
+	atomic_inc(&td->invalidates);
+}
+
+static void gm_test_invalidate_finish(struct gpumirror_device *gdev)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+	int now = atomic_inc_return(&gm_test_clock);
+
+	gm_test_tlb_flush(td);
+	if (!td->finish_clock)
+		WRITE_ONCE(td->finish_clock, now);
+	atomic_inc(&td->finishes);
 }
 
 static void gm_test_invalidate(struct gpumirror_device *gdev,
@@ -20,9 +80,8 @@ static void gm_test_invalidate(struct gpumirror_device *gdev,
 {
 	struct gm_test_dev *td = to_test_dev(gdev);
 
-	WRITE_ONCE(td->last_start, gpu_start);
-	WRITE_ONCE(td->last_end, gpu_end);
-	atomic_inc(&td->invalidates);
+	gm_test_invalidate_start(gdev, obj, gpu_start, gpu_end);
+	gm_test_tlb_flush(td);
 }
 
 static void gm_test_detach(struct gpumirror_device *gdev)
@@ -32,6 +91,12 @@ static void gm_test_detach(struct gpumirror_device *gdev)
 
 const struct gpumirror_device_ops gm_test_ops = {
 	.invalidate = gm_test_invalidate,
+	.detach = gm_test_detach,
+};
+
+const struct gpumirror_device_ops gm_test_ops_two_pass = {
+	.invalidate_start = gm_test_invalidate_start,
+	.invalidate_finish = gm_test_invalidate_finish,
 	.detach = gm_test_detach,
 };
 
@@ -58,6 +123,64 @@ struct gm_test_dev *gm_test_dev_create(struct kunit *test, u64 va_limit,
 	td->gdev.va_limit = va_limit;
 	td->gdev.pagemap_owner = owner;
 	return td;
+}
+
+/* Give @td a page table and TLB for @obj (before it is mapped). */
+void gm_test_dev_bind_alloc(struct kunit *test, struct gm_test_dev *td,
+			    struct gpumirror_object *obj)
+{
+	td->pte = kunit_kcalloc(test, obj->npages, sizeof(u64), GFP_KERNEL);
+	td->tlb = kunit_kcalloc(test, obj->npages, sizeof(u64), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, td->pte);
+	KUNIT_ASSERT_NOT_NULL(test, td->tlb);
+	td->bound = obj;
+}
+
+/*
+ * Program the PTEs from the device's page set, as a driver does after
+ * gpumirror_object_map(): under the notifier lock, only if still valid.
+ */
+int gm_test_dev_bind(struct gm_test_dev *td)
+{
+	struct gpumirror_object *obj = td->bound;
+	struct gpumirror *mirror = obj->mirror;
+	unsigned long i;
+	int ret = -EAGAIN;
+
+	gpumirror_notifier_lock(mirror);
+	if (gpumirror_object_valid(obj, &td->gdev)) {
+		for (i = 0; i < obj->npages; i++)
+			WRITE_ONCE(td->pte[i],
+				   gpumirror_object_page(obj, &td->gdev, i));
+		ret = 0;
+	}
+	gpumirror_notifier_unlock(mirror);
+	return ret;
+}
+
+/*
+ * A GPU read of the first word of object page @idx through the TLB and
+ * the page table. Return: 0, or -EFAULT if the PTE is not present.
+ */
+int gm_test_dev_read(struct gm_test_dev *td, unsigned long idx, u64 *val)
+{
+	u64 e;
+
+	atomic_inc(&td->inflight);
+	/* Pairs with smp_mb() in gm_test_tlb_flush(). */
+	smp_mb__after_atomic();
+	e = READ_ONCE(td->tlb[idx]);
+	if (!e) {
+		e = READ_ONCE(td->pte[idx]);
+		if (e)
+			WRITE_ONCE(td->tlb[idx], e);
+	}
+	if (e)
+		*val = READ_ONCE(*(u64 *)phys_to_virt(gpumirror_addr(e)));
+	/* Pairs with atomic_read() in gm_test_tlb_flush(). */
+	smp_mb__before_atomic();
+	atomic_dec(&td->inflight);
+	return e ? 0 : -EFAULT;
 }
 
 /* Anonymous user memory in the test's own mm. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A minimal in-kernel GPU for the gpumirror KUnit suites: a real struct
- * device with a 64-bit DMA mask and ops that record what they are asked.
+ * device with a 64-bit DMA mask, ops that record what they are asked, and a
+ * page table + TLB model for one bound object.
  */
 #ifndef _GPUMIRROR_TEST_DEV_H
 #define _GPUMIRROR_TEST_DEV_H
@@ -12,25 +13,45 @@
 /**
  * struct gm_test_dev - a test device
  * @gdev: the gpumirror device, attached by the tests
- * @invalidates: &gpumirror_device_ops.invalidate calls
+ * @invalidates: invalidate or invalidate_start calls
+ * @finishes: invalidate_finish calls
  * @detaches: &gpumirror_device_ops.detach calls
  * @last_start: GPU VA start of the last invalidation
  * @last_end: GPU VA end of the last invalidation
+ * @start_clock: gm_test_clock value of the last invalidate_start
+ * @finish_clock: gm_test_clock value of the first invalidate_finish
+ * @bound: the object whose pages @pte maps, or NULL
+ * @pte: the GPU page table of @bound, one entry per object page
+ * @tlb: translations the "hardware" caches from @pte
+ * @inflight: GPU accesses in progress, drained by a TLB flush
  */
 struct gm_test_dev {
 	struct gpumirror_device gdev;
 	atomic_t invalidates;
+	atomic_t finishes;
 	atomic_t detaches;
 	u64 last_start;
 	u64 last_end;
+	int start_clock;
+	int finish_clock;
+	struct gpumirror_object *bound;
+	u64 *pte;
+	u64 *tlb;
+	atomic_t inflight;
 };
 
 extern const struct gpumirror_device_ops gm_test_ops;
+extern const struct gpumirror_device_ops gm_test_ops_two_pass;
+extern atomic_t gm_test_clock;
 
 struct gm_test_dev *gm_test_dev_create(struct kunit *test, u64 va_limit,
 				       void *owner);
 struct mm_struct *gm_test_mm(struct kunit *test);
 unsigned long gm_test_mmap(struct kunit *test, unsigned long len,
 			   unsigned long prot);
+void gm_test_dev_bind_alloc(struct kunit *test, struct gm_test_dev *td,
+			    struct gpumirror_object *obj);
+int gm_test_dev_bind(struct gm_test_dev *td);
+int gm_test_dev_read(struct gm_test_dev *td, unsigned long idx, u64 *val);
 
 #endif /* _GPUMIRROR_TEST_DEV_H */

@@ -11,11 +11,20 @@
 struct hmm_range;
 
 /* object.c */
-extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
-void gpumirror_object_zap_device(struct gpumirror_object *obj,
-				 struct gpumirror_device *gdev);
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
+
+/* invalidate.c */
+extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
+extern const struct mmu_notifier_ops gpumirror_mn_ops;
+void gpumirror_object_zap(struct gpumirror_object *obj,
+			  unsigned long devices);
+void gpumirror_finish_pending(struct gpumirror *mirror);
+
+/* worker.c */
+void gpumirror_release_init(struct gpumirror *mirror);
+void gpumirror_release_queue(struct gpumirror_object *obj);
+void gpumirror_release_cancel(struct gpumirror_object *obj);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /* fault.c; redirected by the KUnit suites through static stubs */

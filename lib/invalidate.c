@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gpumirror: the mmu interval notifier callback.
+ * gpumirror: the notifier callbacks, two-pass invalidation across devices.
  */
 
 #include <linux/gpumirror.h>
@@ -12,39 +12,146 @@
 /**
  * DOC: Invalidation
  *
- * The callback first looks the invalidated range up in the object's segment
- * tree. No overlap: return without touching the sequence number (see
- * "Objects and the single sequence number"). Overlap: take
- * &gpumirror.notifier_lock for write, set the sequence, and call
- * &gpumirror_device_ops.invalidate for every device whose page set is
- * valid, over the GPU VA span that covers the overlapped segments. The
- * device's set is then stale until the next gpumirror_object_map().
+ * Every object's interval notifier callback first looks the invalidated
+ * range up in the object's segment tree. No overlap: return without touching
+ * the sequence number (see "Objects and the single sequence number").
+ * Overlap: take &gpumirror.notifier_lock for write, set the sequence, and
+ * invalidate the object's whole GPU extent on every device whose page set is
+ * valid; those sets are stale from then on and the release worker drops
+ * their DMA mappings outside the notifier path.
  *
- * The callback can run from reclaim: it allocates nothing and takes only
- * the notifier lock, which nothing holds across an allocation (lockdep is
- * primed to prove it, see gpumirror_init()). When the caller cannot block
- * (mmu_notifier_range_blockable() is false, the OOM reaper) the lock is
- * only tried, and the callback returns false if it is contended.
+ * Why the whole extent, not just the pages the event touches: validity is
+ * per object and device, and a device must not keep any PTE of a set that
+ * is no longer valid. If it kept the untouched part, a later event on that
+ * part would find the set already stale and call nobody, while the device
+ * still translated to the pages being freed. Objects that want finer
+ * invalidation are made smaller (an SVM range is one object).
+ *
+ * Devices that offer &gpumirror_device_ops.invalidate_start and
+ * &gpumirror_device_ops.invalidate_finish are invalidated in two passes.
+ * Pass 1 runs in the interval callbacks: each device zaps its PTEs and
+ * starts its TLB invalidation, once per touched object, and is marked in
+ * &gpumirror.pending. Pass 2 runs in the invalidate_range_start callback of
+ * the mirror's plain &struct mmu_notifier, which the core mm calls after all
+ * interval notifiers of the event (mm/mmu_notifier.c runs the interval tree
+ * first): each pending device waits once for all it started. An event that
+ * covers many objects therefore costs every device one TLB wait, and N
+ * devices cost the slowest one, not the sum. Both passes complete before
+ * mmu_notifier_invalidate_range_start() returns to the core mm, that is
+ * before the CPU page tables change and before pages can be freed.
+ * Devices with only &gpumirror_device_ops.invalidate are invalidated and
+ * waited for in pass 1. Devices without a valid set are not called.
+ *
+ * Concurrent events share &gpumirror.pending: an event's pass 2 may wait for
+ * another event's starts, which is harmless, and because pass 2 runs under
+ * the notifier lock, an event that finds its bits already cleared knows the
+ * waits are complete. Once the mm is exiting (&gpumirror.released, after
+ * the mmu notifier's release), the plain notifier no longer runs, so the
+ * interval callback runs pass 2 itself.
+ *
+ * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.unmapped.
+ * An %MMU_NOTIFY_MIGRATE event whose owner is the pagemap owner of every
+ * device holding a valid set is the migration code of those devices moving
+ * the pages itself (see migrate_vma_setup()): it is skipped, as the
+ * migration rebuilds the sets.
+ *
+ * The callbacks can run from reclaim: they allocate nothing and take only
+ * the notifier lock (and the release list's spinlock), which nothing holds
+ * across an allocation; gpumirror_init() primes lockdep to prove it. When
+ * the caller cannot block (mmu_notifier_range_blockable() is false, the OOM
+ * reaper), the lock is only tried, and an object with valid sets makes the
+ * callback return false, since invalidating devices may sleep.
  */
 
-/* GPU VA span [*gs, *ge) of the segments overlapping [start, last]. */
-static void gpumirror_gpu_span(struct gpumirror_object *obj,
-			       struct interval_tree_node *it,
-			       unsigned long start, unsigned long last,
-			       u64 *gs, u64 *ge)
+static bool gpumirror_two_pass(const struct gpumirror_device *gdev)
 {
-	*gs = U64_MAX;
-	*ge = 0;
-	for (; it; it = interval_tree_iter_next(it, start, last)) {
-		struct gpumirror_segment *seg =
-			container_of(it, struct gpumirror_segment, it);
-		u64 base = obj->gpu_start + ((u64)seg->first_page << PAGE_SHIFT);
-		unsigned long s = max(start, it->start);
-		unsigned long e = min(last, it->last) + 1;
+	return gdev->ops->invalidate_start && gdev->ops->invalidate_finish;
+}
 
-		*gs = min(*gs, base + (s - it->start));
-		*ge = max(*ge, base + (e - it->start));
+/* Pass 1 for one device; single-pass devices also complete here. */
+static void gpumirror_device_start(struct gpumirror_device *gdev,
+				   struct gpumirror_object *obj,
+				   u64 gpu_start, u64 gpu_end)
+{
+	struct gpumirror *mirror = gdev->mirror;
+
+	lockdep_assert_held_write(&mirror->notifier_lock);
+	atomic64_inc(&gdev->stats.invalidations);
+	if (gpumirror_two_pass(gdev)) {
+		gdev->ops->invalidate_start(gdev, obj, gpu_start, gpu_end);
+		__set_bit(gdev->index, &mirror->pending);
+		return;
 	}
+	gdev->ops->invalidate(gdev, obj, gpu_start, gpu_end);
+	atomic64_inc(&gdev->stats.tlb_flushes);
+}
+
+/* Pass 2: every device with a started invalidation waits once. */
+void gpumirror_finish_pending(struct gpumirror *mirror)
+{
+	unsigned int i;
+
+	lockdep_assert_held_write(&mirror->notifier_lock);
+	for_each_set_bit(i, &mirror->pending, GPUMIRROR_MAX_DEVICES) {
+		struct gpumirror_device *gdev = mirror->devices[i];
+
+		gdev->ops->invalidate_finish(gdev);
+		atomic64_inc(&gdev->stats.tlb_flushes);
+	}
+	WRITE_ONCE(mirror->pending, 0);
+}
+
+/*
+ * Pass 1 over the whole GPU extent of @obj for the valid sets of @devices,
+ * which become stale; the caller runs gpumirror_finish_pending() once after
+ * all its objects.
+ */
+void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
+{
+	struct gpumirror *mirror = obj->mirror;
+	u64 end = obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT);
+	unsigned int i;
+
+	lockdep_assert_held_write(&mirror->notifier_lock);
+	devices &= obj->valid;
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
+		gpumirror_device_start(mirror->devices[i], obj, obj->gpu_start,
+				       end);
+		clear_bit(i, &obj->valid);
+	}
+	if (devices)
+		gpumirror_release_queue(obj);
+}
+
+/* A migration by the devices holding the pages themselves. */
+static bool gpumirror_own_migration(struct gpumirror_object *obj,
+				    const struct mmu_notifier_range *range)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned int i;
+
+	if (range->event != MMU_NOTIFY_MIGRATE || !range->owner)
+		return false;
+	for_each_set_bit(i, &obj->valid, GPUMIRROR_MAX_DEVICES)
+		if (mirror->devices[i]->pagemap_owner != range->owner)
+			return false;
+	return true;
+}
+
+static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
+					  unsigned long cur_seq)
+{
+	struct gpumirror *mirror = obj->mirror;
+	bool done = false;
+
+	if (!down_write_trylock(&mirror->notifier_lock))
+		return false;
+	if (!obj->valid) {
+		mmu_interval_set_seq(&obj->notifier, cur_seq);
+		done = true;
+	}
+	up_write(&mirror->notifier_lock);
+	return done;
 }
 
 static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
@@ -56,33 +163,63 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 	struct gpumirror *mirror = obj->mirror;
 	unsigned long last = range->end - 1;
 	struct interval_tree_node *it;
-	unsigned int i;
-	u64 gs, ge;
 
 	it = interval_tree_iter_first(&obj->segtree, range->start, last);
 	if (!it && !(READ_ONCE(mirror->flags) & GPUMIRROR_F_WIDE_NOTIFIER))
 		return true;
+	if (!mmu_notifier_range_blockable(range))
+		return gpumirror_invalidate_nonblock(obj, cur_seq);
 
-	if (mmu_notifier_range_blockable(range))
-		down_write(&mirror->notifier_lock);
-	else if (!down_write_trylock(&mirror->notifier_lock))
-		return false;
-
+	down_write(&mirror->notifier_lock);
+	if (it && gpumirror_own_migration(obj, range))
+		goto out_unlock;
 	mmu_interval_set_seq(mni, cur_seq);
-	if (it && obj->valid) {
-		gpumirror_gpu_span(obj, it, range->start, last, &gs, &ge);
-		for_each_set_bit(i, &obj->valid, GPUMIRROR_MAX_DEVICES) {
-			struct gpumirror_device *gdev = mirror->devices[i];
-
-			gdev->ops->invalidate(gdev, obj, gs, ge);
-			atomic64_inc(&gdev->stats.invalidations);
-			clear_bit(i, &obj->valid);
-		}
+	if (!it)
+		goto out_unlock;
+	if (range->event == MMU_NOTIFY_UNMAP)
+		obj->unmapped = true;
+	if (obj->valid) {
+		gpumirror_object_zap(obj, obj->valid);
+		/* No pass 2 from the plain notifier once the mm is exiting. */
+		if (mirror->released)
+			gpumirror_finish_pending(mirror);
 	}
+out_unlock:
 	up_write(&mirror->notifier_lock);
 	return true;
 }
 
 const struct mmu_interval_notifier_ops gpumirror_notifier_ops = {
 	.invalidate = gpumirror_invalidate,
+};
+
+/* Pass 2, after every interval notifier of the event has run. */
+static int gpumirror_mn_start(struct mmu_notifier *mn,
+			      const struct mmu_notifier_range *range)
+{
+	struct gpumirror *mirror = container_of(mn, struct gpumirror, mn);
+
+	/* Non-blockable events start nothing, see the interval callback. */
+	if (!READ_ONCE(mirror->pending) || !mmu_notifier_range_blockable(range))
+		return 0;
+	down_write(&mirror->notifier_lock);
+	gpumirror_finish_pending(mirror);
+	up_write(&mirror->notifier_lock);
+	return 0;
+}
+
+/* The mm is exiting: from now on the interval callbacks run pass 2. */
+static void gpumirror_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct gpumirror *mirror = container_of(mn, struct gpumirror, mn);
+
+	down_write(&mirror->notifier_lock);
+	mirror->released = true;
+	gpumirror_finish_pending(mirror);
+	up_write(&mirror->notifier_lock);
+}
+
+const struct mmu_notifier_ops gpumirror_mn_ops = {
+	.invalidate_range_start = gpumirror_mn_start,
+	.release = gpumirror_mn_release,
 };

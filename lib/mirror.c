@@ -73,7 +73,10 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 		return -EINVAL;
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
-	ret = mmu_notifier_register(NULL, mm);
+	memset(mirror, 0, sizeof(*mirror));
+	mirror->mn.ops = &gpumirror_mn_ops;
+	/* Also sets up the mm's interval tree: objects never need it. */
+	ret = mmu_notifier_register(&mirror->mn, mm);
 	mmput(mm);
 	if (ret)
 		return ret;
@@ -83,11 +86,9 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	mirror->mm = mm;
 	mutex_init(&mirror->lock);
 	init_rwsem(&mirror->notifier_lock);
-	memset(mirror->devices, 0, sizeof(mirror->devices));
 	INIT_LIST_HEAD(&mirror->objects);
-	mirror->device_mask = 0;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
-	mirror->flags = 0;
+	gpumirror_release_init(mirror);
 	gpumirror_prime_lockdep(mirror);
 	return 0;
 }
@@ -129,6 +130,9 @@ void gpumirror_fini(struct gpumirror *mirror)
 		gpumirror_device_detach(gdev);
 	}
 
+	/* Every object is gone, so nothing can queue release work. */
+	cancel_work_sync(&mirror->release_work);
+	mmu_notifier_unregister(&mirror->mn, mirror->mm);
 	mutex_destroy(&mirror->lock);
 	/* Pairs with the mmgrab() in gpumirror_init(). */
 	mmdrop(mirror->mm);
@@ -136,9 +140,18 @@ void gpumirror_fini(struct gpumirror *mirror)
 }
 EXPORT_SYMBOL_GPL(gpumirror_fini);
 
+static bool gpumirror_ops_valid(const struct gpumirror_device_ops *ops)
+{
+	if (!ops)
+		return false;
+	if (!ops->invalidate_start != !ops->invalidate_finish)
+		return false;
+	return ops->invalidate || ops->invalidate_start;
+}
+
 static int gpumirror_device_check(const struct gpumirror_device *gdev)
 {
-	if (!gdev->dev || !gdev->ops || !gdev->ops->invalidate)
+	if (!gdev->dev || !gpumirror_ops_valid(gdev->ops))
 		return -EINVAL;
 	if (!gdev->va_limit || !PAGE_ALIGNED(gdev->va_limit))
 		return -EINVAL;
@@ -179,8 +192,9 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * of their pages reach @gdev->ops. The stats of @gdev start from zero.
  *
  * Context: process context, no gpumirror lock held.
- * Return: 0; -EINVAL on a NULL argument, a missing required op, or a zero
- * or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
+ * Return: 0; -EINVAL on a NULL argument, ops without @invalidate nor the
+ * @invalidate_start and @invalidate_finish pair (or with only one of the
+ * pair), or a zero or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
  * @gdev->dev is already attached to @mirror; -ERANGE if an existing object
  * lies beyond @va_limit; -ENOSPC if @mirror has %GPUMIRROR_MAX_DEVICES
  * devices.
@@ -248,7 +262,8 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 	mutex_lock(&mirror->lock);
 	down_write(&mirror->notifier_lock);
 	list_for_each_entry(obj, &mirror->objects, link)
-		gpumirror_object_zap_device(obj, gdev);
+		gpumirror_object_zap(obj, BIT(gdev->index));
+	gpumirror_finish_pending(mirror);
 	__clear_bit(gdev->index, &mirror->device_mask);
 	up_write(&mirror->notifier_lock);
 
@@ -285,6 +300,8 @@ void gpumirror_device_stats_read(const struct gpumirror_device *gdev,
 	c->dma_maps = atomic64_read(&gdev->stats.dma_maps);
 	c->dma_unmaps = atomic64_read(&gdev->stats.dma_unmaps);
 	c->invalidations = atomic64_read(&gdev->stats.invalidations);
+	c->tlb_flushes = atomic64_read(&gdev->stats.tlb_flushes);
+	c->released = atomic64_read(&gdev->stats.released);
 }
 EXPORT_SYMBOL_GPL(gpumirror_device_stats_read);
 

@@ -153,6 +153,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	obj->gpu_start = gpu_start;
 	obj->nsegs = nr;
 	obj->segtree = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&obj->release_link);
 	mutex_init(&obj->lock);
 	obj->segs = kvcalloc(nr, sizeof(*obj->segs), GFP_KERNEL);
 	if (!obj->segs) {
@@ -190,22 +191,6 @@ out_free:
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_create);
 
-/*
- * Zap @gdev's PTEs of the whole object and mark its set stale. The DMA
- * mappings stay until gpumirror_object_release_device().
- */
-void gpumirror_object_zap_device(struct gpumirror_object *obj,
-				 struct gpumirror_device *gdev)
-{
-	lockdep_assert_held_write(&obj->mirror->notifier_lock);
-	if (!test_bit(gdev->index, &obj->valid))
-		return;
-	gdev->ops->invalidate(gdev, obj, obj->gpu_start,
-			      obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT));
-	atomic64_inc(&gdev->stats.invalidations);
-	clear_bit(gdev->index, &obj->valid);
-}
-
 /* Drop @gdev's DMA mappings of @obj; its PTEs are already zapped. */
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev)
@@ -222,8 +207,8 @@ void gpumirror_object_release_device(struct gpumirror_object *obj,
  * @obj: the object
  * @gdev: an attached device
  *
- * Zaps @gdev's PTEs through &gpumirror_device_ops.invalidate and
- * DMA-unmaps its set. The other devices' sets stay valid.
+ * Zaps @gdev's PTEs (both passes of the invalidation) and DMA-unmaps its
+ * set. The other devices' sets stay valid.
  *
  * Context: process context, no gpumirror lock held.
  */
@@ -235,7 +220,8 @@ void gpumirror_object_unmap(struct gpumirror_object *obj,
 	if (gdev->mirror != mirror)
 		return;
 	down_write(&mirror->notifier_lock);
-	gpumirror_object_zap_device(obj, gdev);
+	gpumirror_object_zap(obj, BIT(gdev->index));
+	gpumirror_finish_pending(mirror);
 	up_write(&mirror->notifier_lock);
 	gpumirror_object_release_device(obj, gdev);
 }
@@ -258,9 +244,10 @@ void gpumirror_object_destroy(struct gpumirror_object *obj)
 	mutex_lock(&mirror->lock);
 	list_del(&obj->link);
 	down_write(&mirror->notifier_lock);
-	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
-		gpumirror_object_zap_device(obj, mirror->devices[i]);
+	gpumirror_object_zap(obj, obj->valid);
+	gpumirror_finish_pending(mirror);
 	up_write(&mirror->notifier_lock);
+	gpumirror_release_cancel(obj);
 	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
 		gpumirror_object_release_device(obj, mirror->devices[i]);
 	mutex_unlock(&mirror->lock);

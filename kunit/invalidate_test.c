@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for gpumirror invalidation: two passes across devices, one
+ * TLB wait per device per event, event types, the non-blockable path, the
+ * release worker, and GPU readers racing munmap.
+ */
+
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/uaccess.h>
+
+#include "test_dev.h"
+
+#define GM_VA_LIMIT	BIT_ULL(47)
+#define GM_RW		(PROT_READ | PROT_WRITE)
+#define GM_NDEV		4
+
+struct gm_inv_ctx {
+	struct gpumirror mirror;
+	struct gm_test_dev *td[GM_NDEV];
+	bool done;
+};
+
+/* Devices 0 and 1 are two-pass, 2 and 3 single-pass unless a case says. */
+static int gm_inv_init(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx;
+	int i;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	test->priv = ctx;
+	KUNIT_ASSERT_EQ(test, gpumirror_init(&ctx->mirror, gm_test_mm(test)),
+			0);
+	for (i = 0; i < GM_NDEV; i++) {
+		ctx->td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+		if (i < 2)
+			ctx->td[i]->gdev.ops = &gm_test_ops_two_pass;
+		KUNIT_ASSERT_EQ(test,
+				gpumirror_device_attach(&ctx->mirror,
+							&ctx->td[i]->gdev), 0);
+	}
+	return 0;
+}
+
+static void gm_inv_done(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+
+	gpumirror_fini(&ctx->mirror);
+	ctx->done = true;
+}
+
+static void gm_inv_exit(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+
+	if (ctx && !ctx->done)
+		gpumirror_fini(&ctx->mirror);
+}
+
+static void gm_fill(struct kunit *test, unsigned long addr, unsigned long len,
+		    u64 v)
+{
+	unsigned long off;
+
+	for (off = 0; off < len; off += PAGE_SIZE)
+		KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)(addr + off),
+						   &v, sizeof(v)), 0);
+}
+
+static bool gm_valid(struct gpumirror_object *obj, struct gm_test_dev *td)
+{
+	bool v;
+
+	gpumirror_notifier_lock(obj->mirror);
+	v = gpumirror_object_valid(obj, &td->gdev);
+	gpumirror_notifier_unlock(obj->mirror);
+	return v;
+}
+
+/* All devices run pass 1 before any runs pass 2. */
+static void gm_two_pass_order(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 4 * PAGE_SIZE };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	/* All four two-pass for this case. */
+	for (i = 2; i < GM_NDEV; i++) {
+		gpumirror_device_detach(&ctx->td[i]->gdev);
+		ctx->td[i]->gdev.ops = &gm_test_ops_two_pass;
+		KUNIT_ASSERT_EQ(test,
+				gpumirror_device_attach(&ctx->mirror,
+							&ctx->td[i]->gdev), 0);
+	}
+	gm_fill(test, addr, r.len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0xf, 0), 0);
+
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + PAGE_SIZE, PAGE_SIZE), 0);
+	for (i = 0; i < GM_NDEV; i++) {
+		struct gm_test_dev *td = ctx->td[i];
+		int j;
+
+		KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), 1);
+		KUNIT_EXPECT_EQ(test, atomic_read(&td->finishes), 1);
+		KUNIT_EXPECT_EQ(test, td->last_start, 0ULL);
+		KUNIT_EXPECT_EQ(test, td->last_end, (u64)4 * PAGE_SIZE);
+		for (j = 0; j < GM_NDEV; j++)
+			KUNIT_EXPECT_LT(test, ctx->td[j]->start_clock,
+					td->finish_clock);
+		gpumirror_device_stats_read(&td->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.tlb_flushes, 1ULL);
+		KUNIT_EXPECT_FALSE(test, gm_valid(obj, td));
+	}
+	KUNIT_EXPECT_TRUE(test, obj->unmapped);
+	gm_inv_done(test);
+}
+
+/*
+ * One event over three objects: one start per touched object, one finish
+ * per device that had a valid set, nothing for the others.
+ */
+static void gm_batch_per_event(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 6 * PAGE_SIZE, GM_RW);
+	static const unsigned long masks[3] = { 0x3, 0xb, 0x3 };
+	static const int starts[GM_NDEV] = { 3, 3, 0, 1 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj[3];
+	int i;
+
+	gm_fill(test, addr, 6 * PAGE_SIZE, 1);
+	for (i = 0; i < 3; i++) {
+		struct gpumirror_range r = { addr + 2 * i * PAGE_SIZE,
+					     2 * PAGE_SIZE };
+
+		obj[i] = gpumirror_object_create(&ctx->mirror, &r, 1,
+						 (u64)i << 30);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj[i]);
+		KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj[i], masks[i],
+							   0), 0);
+	}
+
+	/* One UNMAP event over all three objects. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, 6 * PAGE_SIZE), 0);
+	for (i = 0; i < GM_NDEV; i++) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.invalidations, (u64)starts[i]);
+		KUNIT_EXPECT_EQ(test, c.tlb_flushes,
+				/* single-pass devices flush per object */
+				i < 2 ? (u64)!!starts[i] : (u64)starts[i]);
+	}
+	gm_inv_done(test);
+}
+
+struct gm_lock_holder {
+	struct gpumirror *mirror;
+	struct completion held, release;
+};
+
+/* Hold the notifier lock for read until told to let go. */
+static int gm_lock_holder_fn(void *data)
+{
+	struct gm_lock_holder *h = data;
+
+	gpumirror_notifier_lock(h->mirror);
+	complete(&h->held);
+	wait_for_completion(&h->release);
+	gpumirror_notifier_unlock(h->mirror);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/* Non-blockable (OOM reaper) events: no sleeping, a clean false. */
+static void gm_nonblock(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
+	struct mmu_notifier_range range;
+	struct gm_lock_holder holder;
+	struct gpumirror_object *obj;
+	struct task_struct *task;
+	unsigned long seq;
+
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+
+	/* No valid set: completes, and the sequence moves. */
+	seq = READ_ONCE(obj->notifier.invalidate_seq);
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, current->mm,
+				addr, addr + PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			0);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_NE(test, READ_ONCE(obj->notifier.invalidate_seq), seq);
+
+	/* Valid sets would need devices that may sleep: -EAGAIN, intact. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
+	KUNIT_EXPECT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			-EAGAIN);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 0);
+	KUNIT_EXPECT_TRUE(test, gm_valid(obj, ctx->td[0]));
+
+	/* The notifier lock held elsewhere: -EAGAIN as well, never a sleep. */
+	gpumirror_object_unmap(obj, &ctx->td[0]->gdev);
+	gpumirror_object_unmap(obj, &ctx->td[1]->gdev);
+	init_completion(&holder.held);
+	init_completion(&holder.release);
+	holder.mirror = &ctx->mirror;
+	task = kthread_run(gm_lock_holder_fn, &holder, "gm-holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	wait_for_completion(&holder.held);
+	KUNIT_EXPECT_EQ(test, mmu_notifier_invalidate_range_start_nonblock(&range),
+			-EAGAIN);
+	complete(&holder.release);
+	kthread_stop(task);
+	gm_inv_done(test);
+}
+
+/* A migration by the owner of every valid set is left to that owner. */
+static void gm_migrate_owner_skip(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
+	struct mmu_notifier_range range;
+	struct gpumirror_object *obj;
+	static int owner, other;
+
+	ctx->td[0]->gdev.pagemap_owner = &owner;
+	ctx->td[1]->gdev.pagemap_owner = &owner;
+	ctx->td[2]->gdev.pagemap_owner = &other;
+	gm_fill(test, addr, r.len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
+
+	mmu_notifier_range_init_owner(&range, MMU_NOTIFY_MIGRATE,
+				      MMU_NOTIFIER_RANGE_BLOCKABLE,
+				      current->mm, addr, addr + PAGE_SIZE,
+				      &owner);
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_TRUE(test, gm_valid(obj, ctx->td[0]));
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 0);
+
+	/* A device of another owner holds a set too: invalidate them all. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(2), 0), 0);
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
+	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[2]));
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[2]->invalidates), 1);
+	KUNIT_EXPECT_FALSE(test, obj->unmapped);
+	gm_inv_done(test);
+}
+
+/* Stale sets lose their DMA mappings in the release worker. */
+static void gm_release_worker(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+
+	gm_fill(test, addr, r.len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x5, 0), 0);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
+	flush_work(&ctx->mirror.release_work);
+	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
+	gpumirror_device_stats_read(&ctx->td[2]->gdev, &c);
+	KUNIT_EXPECT_EQ(test, c.dma_unmaps, 8ULL);
+	KUNIT_EXPECT_EQ(test, c.released, 8ULL);
+	gm_inv_done(test);
+}
+
+/* ---- GPU readers racing munmap ------------------------------------------ */
+
+#define GM_RACE_SEGS	8
+#define GM_MAGIC	0x6770756d00000000ULL
+
+struct gm_reader {
+	struct gm_test_dev *td;
+	struct gpumirror_object *obj;
+	unsigned long reads, faults, bad;
+	struct task_struct *task;
+};
+
+static int gm_reader_fn(void *data)
+{
+	struct gm_reader *rd = data;
+	unsigned long i;
+	u64 v;
+
+	while (!kthread_should_stop()) {
+		for (i = 0; i < GM_RACE_SEGS; i++) {
+			if (gm_test_dev_read(rd->td, i, &v)) {
+				rd->faults++;
+				if (!gpumirror_object_map(rd->obj,
+							  BIT(rd->td->gdev.index),
+							  0))
+					gm_test_dev_bind(rd->td);
+				continue;
+			}
+			rd->reads++;
+			if (v != (GM_MAGIC | i))
+				rd->bad++;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Four devices read the pages through their TLBs while the test unmaps and
+ * remaps them: no read may see a freed page (KASAN) or a wrong one.
+ */
+static void gm_reader_race(struct kunit *test)
+{
+	struct gm_inv_ctx *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 2 * GM_RACE_SEGS * PAGE_SIZE,
+					  GM_RW);
+	struct gpumirror_range r[GM_RACE_SEGS];
+	struct gm_reader rd[GM_NDEV] = { };
+	struct gpumirror_object *obj;
+	unsigned long reads = 0;
+	int i, n;
+
+	for (i = 0; i < GM_RACE_SEGS; i++) {
+		r[i].addr = addr + 2 * i * PAGE_SIZE;
+		r[i].len = PAGE_SIZE;
+		gm_fill(test, r[i].addr, PAGE_SIZE, GM_MAGIC | i);
+	}
+	obj = gpumirror_object_create(&ctx->mirror, r, GM_RACE_SEGS, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	for (i = 0; i < GM_NDEV; i++) {
+		gm_test_dev_bind_alloc(test, ctx->td[i], obj);
+		rd[i].td = ctx->td[i];
+		rd[i].obj = obj;
+		rd[i].task = kthread_run(gm_reader_fn, &rd[i], "gm-reader%d",
+					 i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(rd[i].task));
+	}
+
+	for (n = 0; n < 200; n++) {
+		unsigned long a = r[n % GM_RACE_SEGS].addr;
+
+		KUNIT_EXPECT_EQ(test, vm_munmap(a, PAGE_SIZE), 0);
+		KUNIT_EXPECT_EQ(test, vm_mmap(NULL, a, PAGE_SIZE, GM_RW,
+					      MAP_PRIVATE | MAP_ANONYMOUS |
+					      MAP_FIXED, 0), a);
+		gm_fill(test, a, PAGE_SIZE, GM_MAGIC | (n % GM_RACE_SEGS));
+		if (n % 16 == 0)
+			usleep_range(1000, 2000);
+	}
+	for (i = 0; i < GM_NDEV; i++) {
+		kthread_stop(rd[i].task);
+		KUNIT_EXPECT_EQ(test, rd[i].bad, 0UL);
+		KUNIT_EXPECT_GT(test, rd[i].faults, 0UL);
+		reads += rd[i].reads;
+	}
+	KUNIT_EXPECT_GT(test, reads, 0UL);
+	kunit_info(test, "%lu GPU reads, 200 munmaps, no stale read\n",
+		   reads);
+	for (i = 0; i < GM_NDEV; i++)
+		ctx->td[i]->bound = NULL;
+	gm_inv_done(test);
+}
+
+static struct kunit_case gm_invalidate_cases[] = {
+	KUNIT_CASE(gm_two_pass_order),
+	KUNIT_CASE(gm_batch_per_event),
+	KUNIT_CASE(gm_nonblock),
+	KUNIT_CASE(gm_migrate_owner_skip),
+	KUNIT_CASE(gm_release_worker),
+	KUNIT_CASE_SLOW(gm_reader_race),
+	{}
+};
+
+static struct kunit_suite gm_invalidate_suite = {
+	.name = "gpumirror_invalidate",
+	.init = gm_inv_init,
+	.exit = gm_inv_exit,
+	.test_cases = gm_invalidate_cases,
+};
+
+kunit_test_suite(gm_invalidate_suite);

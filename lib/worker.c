@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: the release worker, which drops stale DMA mappings.
+ */
+
+#include <linux/gpumirror.h>
+#include <linux/workqueue.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Release worker
+ *
+ * An invalidation only zaps the devices' PTEs and marks their page sets
+ * stale: the sets belong to &gpumirror_object.lock, which the notifier may
+ * not take (a fault holds it across allocations). The notifier queues the
+ * object instead, and the release worker, in process context, takes the
+ * object's lock and DMA-unmaps every set that is mapped but not valid, so
+ * no IOMMU mapping of a page the CPU gave up outlives the event by long.
+ * A later gpumirror_object_map() that finds a stale set does the same.
+ */
+
+/* Queue @obj for the release worker; any context, no allocation. */
+void gpumirror_release_queue(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	spin_lock(&mirror->release_lock);
+	if (list_empty(&obj->release_link))
+		list_add_tail(&obj->release_link, &mirror->release_list);
+	spin_unlock(&mirror->release_lock);
+	queue_work(system_wq, &mirror->release_work);
+}
+
+/* Take @obj off the release list; the caller holds &gpumirror.lock. */
+void gpumirror_release_cancel(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	lockdep_assert_held(&mirror->lock);
+	spin_lock(&mirror->release_lock);
+	list_del_init(&obj->release_link);
+	spin_unlock(&mirror->release_lock);
+}
+
+static void gpumirror_release_stale_sets(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned long stale;
+	unsigned int i;
+
+	mutex_lock(&obj->lock);
+	stale = obj->mapped & ~READ_ONCE(obj->valid);
+	for_each_set_bit(i, &stale, GPUMIRROR_MAX_DEVICES) {
+		gpumirror_pages_unmap(obj, mirror->devices[i]);
+		atomic64_add(obj->npages, &mirror->devices[i]->stats.released);
+	}
+	mutex_unlock(&obj->lock);
+}
+
+static void gpumirror_release_work(struct work_struct *work)
+{
+	struct gpumirror *mirror =
+		container_of(work, struct gpumirror, release_work);
+	struct gpumirror_object *obj;
+
+	/* mirror->lock keeps the objects and the device slots alive. */
+	mutex_lock(&mirror->lock);
+	for (;;) {
+		spin_lock(&mirror->release_lock);
+		obj = list_first_entry_or_null(&mirror->release_list,
+					       struct gpumirror_object,
+					       release_link);
+		if (obj)
+			list_del_init(&obj->release_link);
+		spin_unlock(&mirror->release_lock);
+		if (!obj)
+			break;
+		gpumirror_release_stale_sets(obj);
+	}
+	mutex_unlock(&mirror->lock);
+}
+
+/* Set up the release worker of @mirror. */
+void gpumirror_release_init(struct gpumirror *mirror)
+{
+	spin_lock_init(&mirror->release_lock);
+	INIT_LIST_HEAD(&mirror->release_list);
+	INIT_WORK(&mirror->release_work, gpumirror_release_work);
+}
