@@ -188,7 +188,7 @@ struct gpumirror {
 	/** @release_list: objects with stale page sets to DMA-unmap. */
 	struct list_head release_list;
 	/** @release_work: the release worker. */
-	struct work_struct release_work;
+	struct delayed_work release_work;
 };
 
 /**

@@ -284,7 +284,7 @@ static void gm_release_worker(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x5, 0), 0);
 	KUNIT_ASSERT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
-	flush_work(&ctx->mirror.release_work);
+	flush_delayed_work(&ctx->mirror.release_work);
 	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
 	gpumirror_device_stats_read(&ctx->td[2]->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.dma_unmaps, 8ULL);

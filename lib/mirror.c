@@ -131,7 +131,7 @@ void gpumirror_fini(struct gpumirror *mirror)
 	}
 
 	/* Every object is gone, so nothing can queue release work. */
-	cancel_work_sync(&mirror->release_work);
+	cancel_delayed_work_sync(&mirror->release_work);
 	mmu_notifier_unregister(&mirror->mn, mirror->mm);
 	mutex_destroy(&mirror->lock);
 	/* Pairs with the mmgrab() in gpumirror_init(). */

@@ -16,7 +16,9 @@
  * not take (a fault holds it across allocations). The notifier queues the
  * object instead, and the release worker, in process context, takes the
  * object's lock and DMA-unmaps every set that is mapped but not valid, so
- * no IOMMU mapping of a page the CPU gave up outlives the event by long.
+ * no IOMMU mapping of a page the CPU gave up outlives the event by more
+ * than a tick or so. The device can no longer reach those mappings: its
+ * PTEs are gone.
  * A later gpumirror_object_map() that finds a stale set does the same.
  */
 
@@ -29,7 +31,11 @@ void gpumirror_release_queue(struct gpumirror_object *obj)
 	if (list_empty(&obj->release_link))
 		list_add_tail(&obj->release_link, &mirror->release_list);
 	spin_unlock(&mirror->release_lock);
-	queue_work(system_wq, &mirror->release_work);
+	/*
+	 * A tick later, on any CPU: the unmapping should neither delay nor
+	 * compete with the invalidation that is still running.
+	 */
+	queue_delayed_work(system_unbound_wq, &mirror->release_work, 1);
 }
 
 /* Take @obj off the release list; the caller holds &gpumirror.lock. */
@@ -61,7 +67,7 @@ static void gpumirror_release_stale_sets(struct gpumirror_object *obj)
 static void gpumirror_release_work(struct work_struct *work)
 {
 	struct gpumirror *mirror =
-		container_of(work, struct gpumirror, release_work);
+		container_of(work, struct gpumirror, release_work.work);
 	struct gpumirror_object *obj;
 
 	/* mirror->lock keeps the objects and the device slots alive. */
@@ -86,5 +92,5 @@ void gpumirror_release_init(struct gpumirror *mirror)
 {
 	spin_lock_init(&mirror->release_lock);
 	INIT_LIST_HEAD(&mirror->release_list);
-	INIT_WORK(&mirror->release_work, gpumirror_release_work);
+	INIT_DELAYED_WORK(&mirror->release_work, gpumirror_release_work);
 }

@@ -58,6 +58,30 @@ def report(res):
                 '%.2fx' % ratio(r['separate_ns'], r['one_object_ns'])]
                for r in b3])
 
+    b4 = [r for r in res if r['bench'] == 'B4']
+    if b4:
+        table('B4  one invalidation event, N devices, modelled TLB latency L',
+              ['N', 'L us', 'two-pass us', 'x L', 'serial us', 'x L',
+               'serial/two-pass'],
+              [[r['devices'], '%.0f' % (r['tlb_latency_ns'] / 1e3),
+                '%.1f' % (r['two_pass_ns'] / 1e3),
+                '%.2f' % ratio(r['two_pass_ns'], r['tlb_latency_ns']),
+                '%.1f' % (r['serial_ns'] / 1e3),
+                '%.2f' % ratio(r['serial_ns'], r['tlb_latency_ns']),
+                '%.2fx' % ratio(r['serial_ns'], r['two_pass_ns'])]
+               for r in b4])
+    b5 = [r for r in res if r['bench'] == 'B5']
+    if b5:
+        base = b5[0]
+        table('B5  callback cost vs segments under one notifier (event on '
+              'one segment)', ['segments', 'valid set us', 'stale set us',
+                               'hole us', 'stale vs first row'],
+              [[r['segments'], '%.1f' % (r['valid_set_ns'] / 1e3),
+                '%.1f' % (r['stale_set_ns'] / 1e3),
+                '%.1f' % (r['hole_ns'] / 1e3),
+                '%.2fx' % ratio(r['stale_set_ns'], base['stale_set_ns'])]
+               for r in b5])
+
 
 def plot(res, outdir):
     b1 = [r for r in res if r['bench'] == 'B1']

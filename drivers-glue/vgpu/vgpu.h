@@ -23,17 +23,21 @@ struct vgpu {
  * struct vgpu_as - a vgpu's address space on one mirror
  * @gdev: the gpumirror device
  * @vgpu: the GPU
- * @invalidations: invalidate callbacks received
+ * @tlb_done_ns: when the TLB invalidations started so far complete
+ * @tlb_flushes: TLB invalidations waited for
  */
 struct vgpu_as {
 	struct gpumirror_device gdev;
 	struct vgpu *vgpu;
-	atomic64_t invalidations;
+	u64 tlb_done_ns;
+	atomic64_t tlb_flushes;
 };
 
 unsigned int vgpu_count(void);
 struct vgpu *vgpu_get(unsigned int id);
-void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu);
+void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial);
+u64 vgpu_tlb_latency_ns(void);
+unsigned int vgpu_tlb_latency_set(unsigned int us);
 
 #ifdef CONFIG_VGPU_BENCH
 int vgpu_bench_init(void);

@@ -12,10 +12,12 @@
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "vgpu.h"
 
@@ -29,7 +31,7 @@ struct vgpu_bench {
 
 static struct dentry *vgpu_debugfs;
 
-static struct vgpu_bench *vgpu_bench_setup(unsigned int ndev)
+static struct vgpu_bench *vgpu_bench_setup_ops(unsigned int ndev, bool serial)
 {
 	struct vgpu_bench *b;
 	unsigned int i;
@@ -44,7 +46,7 @@ static struct vgpu_bench *vgpu_bench_setup(unsigned int ndev)
 	if (ret)
 		goto out_free;
 	for (i = 0; i < ndev; i++) {
-		vgpu_as_init(&b->as[i], vgpu_get(i));
+		vgpu_as_init(&b->as[i], vgpu_get(i), serial);
 		ret = gpumirror_device_attach(&b->mirror, &b->as[i].gdev);
 		if (ret)
 			goto out_fini;
@@ -56,6 +58,11 @@ out_fini:
 out_free:
 	kfree(b);
 	return ERR_PTR(ret);
+}
+
+static struct vgpu_bench *vgpu_bench_setup(unsigned int ndev)
+{
+	return vgpu_bench_setup_ops(ndev, false);
 }
 
 static void vgpu_bench_teardown(struct vgpu_bench *b)
@@ -396,6 +403,177 @@ static int vgpu_b3_show(struct seq_file *m, void *unused)
 	return ret;
 }
 
+/* ---- B4: invalidation across N devices, two-pass vs serial -------------- */
+
+/* The duration of one blockable invalidation event over [start, end). */
+static u64 vgpu_event_ns(unsigned long start, unsigned long end)
+{
+	struct mmu_notifier_range range;
+	u64 t;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, current->mm,
+				start, end);
+	t = ktime_get_ns();
+	mmu_notifier_invalidate_range_start(&range);
+	t = ktime_get_ns() - t;
+	mmu_notifier_invalidate_range_end(&range);
+	return t;
+}
+
+static int vgpu_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define VGPU_REPS	15
+
+/* Median over VGPU_REPS events, each on freshly mapped sets. */
+static s64 vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial)
+{
+	struct gpumirror_range r = { addr, PAGE_SIZE };
+	struct gpumirror_object *obj;
+	u64 t[VGPU_REPS];
+	struct vgpu_bench *b;
+	unsigned int i;
+	int ret = 0;
+
+	b = vgpu_bench_setup_ops(ndev, serial);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	obj = gpumirror_object_create(&b->mirror, &r, 1, 0);
+	if (IS_ERR(obj)) {
+		vgpu_bench_teardown(b);
+		return PTR_ERR(obj);
+	}
+	for (i = 0; i < VGPU_REPS && !ret; i++) {
+		ret = gpumirror_object_map(obj, GENMASK(ndev - 1, 0), 0);
+		flush_delayed_work(&b->mirror.release_work);
+		t[i] = vgpu_event_ns(addr, addr + PAGE_SIZE);
+	}
+	gpumirror_object_destroy(obj);
+	vgpu_bench_teardown(b);
+	if (ret)
+		return ret;
+	sort(t, VGPU_REPS, sizeof(t[0]), vgpu_cmp_u64, NULL);
+	return t[VGPU_REPS / 2];
+}
+
+static int vgpu_b4_show(struct seq_file *m, void *unused)
+{
+	unsigned long addr = vgpu_bench_mmap(PAGE_SIZE);
+	s64 two, serial;
+	unsigned int n;
+	int ret = 0;
+
+	if (!addr)
+		return -ENOMEM;
+	for (n = 1; n <= 8 && n <= vgpu_count() && !ret; n *= 2) {
+		two = vgpu_b4_one(addr, n, false);
+		serial = vgpu_b4_one(addr, n, true);
+		if (two < 0 || serial < 0) {
+			ret = min(two, serial);
+			break;
+		}
+		seq_printf(m, "{\"bench\":\"B4\",\"devices\":%u,\"tlb_latency_ns\":%llu,\"two_pass_ns\":%lld,\"serial_ns\":%lld}\n",
+			   n, vgpu_tlb_latency_ns(), two, serial);
+	}
+	vm_munmap(addr, PAGE_SIZE);
+	return ret;
+}
+
+/* ---- B5: callback cost vs segments under one notifier ------------------- */
+
+#define VGPU_B5_REPS	101
+
+static s64 vgpu_median_events(unsigned long start, unsigned long end)
+{
+	u64 t[VGPU_B5_REPS];
+	unsigned int i;
+
+	for (i = 0; i < VGPU_B5_REPS; i++)
+		t[i] = vgpu_event_ns(start, end);
+	sort(t, VGPU_B5_REPS, sizeof(t[0]), vgpu_cmp_u64, NULL);
+	return t[VGPU_B5_REPS / 2];
+}
+
+static int vgpu_b5_case(struct seq_file *m, struct vgpu_bench *b,
+			unsigned int nseg)
+{
+	unsigned long len = 2UL * nseg * PAGE_SIZE, addr, mid;
+	struct gpumirror_object *obj;
+	struct gpumirror_range *r;
+	s64 first, stale, hole;
+	unsigned int i;
+	int ret;
+
+	/* Not populated: the read faults map the zero page, cheaply. */
+	addr = vm_mmap(NULL, 0, len, VGPU_RW, VGPU_ANON, 0);
+	if (IS_ERR_VALUE(addr))
+		return addr;
+	r = kvcalloc(nseg, sizeof(*r), GFP_KERNEL);
+	if (!r) {
+		ret = -ENOMEM;
+		goto out_munmap;
+	}
+	for (i = 0; i < nseg; i++) {
+		r[i].addr = addr + 2UL * i * PAGE_SIZE;
+		r[i].len = PAGE_SIZE;
+	}
+	obj = gpumirror_object_create(&b->mirror, r, nseg, 0);
+	kvfree(r);
+	ret = PTR_ERR_OR_ZERO(obj);
+	if (ret)
+		goto out_munmap;
+	mid = addr + 2UL * (nseg / 2) * PAGE_SIZE;
+	/* One segment, the set valid: pass 1 and pass 2 on the device. */
+	for (i = 0, first = S64_MAX; i < 9 && !ret; i++) {
+		ret = gpumirror_object_map(obj, BIT(0), 0);
+		/*
+		 * Measure the event, not the last one's release work nor the
+		 * caches the walk of every segment just left cold: a hole
+		 * event runs the same notifier path without invalidating.
+		 */
+		flush_delayed_work(&b->mirror.release_work);
+		vgpu_event_ns(mid + PAGE_SIZE, mid + 2 * PAGE_SIZE);
+		first = min_t(s64, first, vgpu_event_ns(mid, mid + PAGE_SIZE));
+	}
+	if (ret)
+		goto out_destroy;
+	/* One segment, the set already stale: lookup and seq only. */
+	stale = vgpu_median_events(mid, mid + PAGE_SIZE);
+	/* The hole after it: lookup only. */
+	hole = vgpu_median_events(mid + PAGE_SIZE, mid + 2 * PAGE_SIZE);
+	seq_printf(m, "{\"bench\":\"B5\",\"segments\":%u,\"valid_set_ns\":%lld,\"stale_set_ns\":%lld,\"hole_ns\":%lld}\n",
+		   nseg, first, stale, hole);
+out_destroy:
+	gpumirror_object_destroy(obj);
+out_munmap:
+	vm_munmap(addr, len);
+	return ret;
+}
+
+static int vgpu_b5_show(struct seq_file *m, void *unused)
+{
+	static const unsigned int nsegs[] = { 10, 100, 1000, 10000, 100000 };
+	struct vgpu_bench *b = vgpu_bench_setup(1);
+	unsigned int i, latency;
+	int ret = 0;
+
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	b->mirror.max_segments = 100000;
+	/* The callback's own cost, not the modelled TLB. */
+	latency = vgpu_tlb_latency_set(0);
+	for (i = 0; i < ARRAY_SIZE(nsegs) && !ret; i++)
+		ret = vgpu_b5_case(m, b, nsegs[i]);
+	vgpu_tlb_latency_set(latency);
+	vgpu_bench_teardown(b);
+	return ret;
+}
+
 /* ---- debugfs ------------------------------------------------------------ */
 
 #define VGPU_BENCH_FILE(name)						\
@@ -415,6 +593,8 @@ static const struct file_operations name##_fops = {			\
 VGPU_BENCH_FILE(vgpu_b1);
 VGPU_BENCH_FILE(vgpu_b2);
 VGPU_BENCH_FILE(vgpu_b3);
+VGPU_BENCH_FILE(vgpu_b4);
+VGPU_BENCH_FILE(vgpu_b5);
 
 /**
  * vgpu_bench_init() - create /sys/kernel/debug/vgpu/bench/
@@ -430,6 +610,8 @@ int vgpu_bench_init(void)
 	debugfs_create_file("b1", 0400, dir, NULL, &vgpu_b1_fops);
 	debugfs_create_file("b2", 0400, dir, NULL, &vgpu_b2_fops);
 	debugfs_create_file("b3", 0400, dir, NULL, &vgpu_b3_fops);
+	debugfs_create_file("b4", 0400, dir, NULL, &vgpu_b4_fops);
+	debugfs_create_file("b5", 0400, dir, NULL, &vgpu_b5_fops);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 
 #include <linux/dma-mapping.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
@@ -38,16 +39,76 @@ struct vgpu *vgpu_get(unsigned int id)
 	return id < nvgpus ? &vgpus[id] : NULL;
 }
 
+static unsigned int tlb_latency_us = 50;
+module_param(tlb_latency_us, uint, 0644);
+MODULE_PARM_DESC(tlb_latency_us,
+		 "modelled TLB invalidation latency in microseconds (default 50)");
+
+/**
+ * vgpu_tlb_latency_ns() - the modelled TLB invalidation latency
+ *
+ * Return: nanoseconds from the start of a TLB invalidation to its end.
+ */
+u64 vgpu_tlb_latency_ns(void)
+{
+	return (u64)READ_ONCE(tlb_latency_us) * NSEC_PER_USEC;
+}
+
+/**
+ * vgpu_tlb_latency_set() - change the modelled TLB invalidation latency
+ * @us: the new latency in microseconds
+ *
+ * Return: the previous latency in microseconds.
+ */
+unsigned int vgpu_tlb_latency_set(unsigned int us)
+{
+	return xchg(&tlb_latency_us, us);
+}
+
+static struct vgpu_as *to_vgpu_as(struct gpumirror_device *gdev)
+{
+	return container_of(gdev, struct vgpu_as, gdev);
+}
+
+/*
+ * The TLB model: an invalidation started now completes after the latency,
+ * on its own, while the CPU goes on; several started ones overlap.
+ */
+static void vgpu_invalidate_start(struct gpumirror_device *gdev,
+				  struct gpumirror_object *obj,
+				  u64 gpu_start, u64 gpu_end)
+{
+	struct vgpu_as *as = to_vgpu_as(gdev);
+
+	as->tlb_done_ns = max(as->tlb_done_ns,
+			      ktime_get_ns() + vgpu_tlb_latency_ns());
+}
+
+/* Poll for completion, as a driver polls a TLB invalidation fence. */
+static void vgpu_invalidate_finish(struct gpumirror_device *gdev)
+{
+	struct vgpu_as *as = to_vgpu_as(gdev);
+
+	while (ktime_get_ns() < as->tlb_done_ns)
+		cpu_relax();
+	atomic64_inc(&as->tlb_flushes);
+}
+
 static void vgpu_invalidate(struct gpumirror_device *gdev,
 			    struct gpumirror_object *obj,
 			    u64 gpu_start, u64 gpu_end)
 {
-	struct vgpu_as *as = container_of(gdev, struct vgpu_as, gdev);
-
-	atomic64_inc(&as->invalidations);
+	vgpu_invalidate_start(gdev, obj, gpu_start, gpu_end);
+	vgpu_invalidate_finish(gdev);
 }
 
 static const struct gpumirror_device_ops vgpu_gpumirror_ops = {
+	.invalidate_start = vgpu_invalidate_start,
+	.invalidate_finish = vgpu_invalidate_finish,
+};
+
+/* A GPU whose driver waits for each invalidation before the next. */
+static const struct gpumirror_device_ops vgpu_gpumirror_serial_ops = {
 	.invalidate = vgpu_invalidate,
 };
 
@@ -55,13 +116,15 @@ static const struct gpumirror_device_ops vgpu_gpumirror_ops = {
  * vgpu_as_init() - prepare an address space of @vgpu for attaching
  * @as: the address space
  * @vgpu: the GPU
+ * @serial: offer only single-pass invalidation
  */
-void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu)
+void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 {
 	memset(as, 0, sizeof(*as));
 	as->vgpu = vgpu;
 	as->gdev.dev = &vgpu->pdev->dev;
-	as->gdev.ops = &vgpu_gpumirror_ops;
+	as->gdev.ops = serial ? &vgpu_gpumirror_serial_ops :
+				&vgpu_gpumirror_ops;
 	as->gdev.va_limit = 1ULL << 48;
 }
 
