@@ -34,6 +34,12 @@ struct gpumirror_object;
  */
 #define GPUMIRROR_F_WIDE_NOTIFIER	BIT(0)
 
+/**
+ * GPUMIRROR_WALK_GAP - segments whose CPU VA gap is at most this many pages
+ * are walked with one hmm range, the holes between them not faulted
+ */
+#define GPUMIRROR_WALK_GAP		16
+
 /** GPUMIRROR_DEFAULT_MAX_SEGMENTS - default segment limit of one object */
 #define GPUMIRROR_DEFAULT_MAX_SEGMENTS	BIT(18)
 
@@ -299,6 +305,13 @@ struct gpumirror_object {
 	unsigned long npages;
 	/** @pfns: hmm pfns of the last page walk, under @lock. */
 	unsigned long *pfns;
+	/** @by_addr: the segments in CPU VA order, for the walk. */
+	struct gpumirror_segment **by_addr;
+	/**
+	 * @scratch: hmm pfns of one walk batch (close segments walked as one
+	 * range, holes included), under @lock; NULL if no batch has two.
+	 */
+	unsigned long *scratch;
 	/** @sets: per-device page sets by slot, under @lock. */
 	gpumirror_addr_t *sets[GPUMIRROR_MAX_DEVICES];
 	/** @mapped: slots whose set holds DMA mappings, under @lock. */

@@ -6,10 +6,13 @@
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/hmm.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/uaccess.h>
 
@@ -288,6 +291,93 @@ static void gm_map_thp(struct kunit *test)
 	gm_obj_done(test);
 }
 
+/* ---- backings ------------------------------------------------------------ */
+
+static int gm_pfnmap_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct page *page = file->private_data;
+
+	return remap_pfn_range(vma, vma->vm_start, page_to_pfn(page),
+			       PAGE_SIZE, vma->vm_page_prot);
+}
+
+static const struct file_operations gm_pfnmap_fops = {
+	.owner = THIS_MODULE,
+	.mmap = gm_pfnmap_mmap,
+};
+
+enum gm_backing { GM_PRIVATE, GM_SHARED, GM_SHMEM_FILE, GM_PFNMAP };
+
+struct gm_backing_case {
+	const char *name;
+	enum gm_backing backing;
+	int err;
+};
+
+static const struct gm_backing_case gm_backing_cases[] = {
+	{ "private_anonymous", GM_PRIVATE, 0 },
+	{ "shared_anonymous", GM_SHARED, 0 },
+	{ "shmem_file", GM_SHMEM_FILE, 0 },
+	{ "vm_pfnmap", GM_PFNMAP, -EFAULT },
+};
+
+KUNIT_ARRAY_PARAM_DESC(gm_backing, gm_backing_cases, name);
+
+static void gm_map_backings(struct kunit *test)
+{
+	const struct gm_backing_case *bc = test->param_value;
+	struct gm_obj_ctx *ctx = test->priv;
+	unsigned long len = 4 * PAGE_SIZE, flags = MAP_SHARED, addr;
+	struct gpumirror_object *obj;
+	struct gpumirror_range r;
+	struct file *file = NULL;
+	struct page *page = NULL;
+	u32 tag = 9;
+
+	switch (bc->backing) {
+	case GM_PRIVATE:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
+	case GM_SHARED:
+		flags = MAP_SHARED | MAP_ANONYMOUS;
+		break;
+	case GM_SHMEM_FILE:
+		file = shmem_file_setup("gm-shmem", len, 0);
+		break;
+	case GM_PFNMAP:
+		len = PAGE_SIZE;
+		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		file = anon_inode_getfile("gm-pfnmap", &gm_pfnmap_fops, page,
+					  O_RDWR);
+		break;
+	}
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	addr = vm_mmap(file, 0, len, GM_RW, flags, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	r.addr = addr;
+	r.len = len;
+	if (!bc->err)
+		gm_fill(test, addr, len, tag);
+
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE),
+			bc->err);
+	if (!bc->err)
+		gm_check_set(test, obj, ctx->td[0], &r, 1, &tag);
+	else
+		KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
+	gpumirror_object_destroy(obj);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, len), 0);
+	if (file)
+		fput(file);
+	if (page)
+		__free_page(page);
+	gm_obj_done(test);
+}
+
 /* ---- the notifier filter and the single sequence number ----------------- */
 
 static void gm_hole_invalidation(struct kunit *test)
@@ -399,10 +489,12 @@ static void gm_retry_whole_set(struct kunit *test)
 {
 	const struct gm_race_case *rc = test->param_value;
 	struct gm_obj_ctx *ctx = test->priv;
-	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	/* Far enough apart to be walked as two hmm ranges. */
+	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
 	struct gpumirror_range r[2] = {
-		{ addr, PAGE_SIZE },			/* A */
-		{ addr + 2 * PAGE_SIZE, 2 * PAGE_SIZE },	/* B */
+		{ addr, PAGE_SIZE },				/* A */
+		{ addr + PAGE_SIZE + gap, 2 * PAGE_SIZE },	/* B */
 	};
 	struct gm_race race = { .a = r[0].addr, .b = r[1].addr };
 	const u32 tags[2] = { 2, 1 };
@@ -555,6 +647,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
 	KUNIT_CASE(gm_map_thp),
+	KUNIT_CASE_PARAM(gm_map_backings, gm_backing_gen_params),
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_four_devices),

@@ -29,11 +29,18 @@
  * under &gpumirror.notifier_lock held for read, which marks all the new sets
  * valid at once.
  *
+ * The walk goes in CPU VA order. Segments no more than
+ * %GPUMIRROR_WALK_GAP pages apart (scattered malloc() blocks usually are)
+ * are walked as one hmm range whose per-page request flags fault the
+ * segments' pages and only read the holes, so K close segments cost one
+ * page table walk, not K.
+ *
  * mmap_lock is taken for read around the walk, but it is not held for the
- * whole of a huge object: between two segments the walk drops and retakes
- * it when another task waits for it or the CPU should reschedule. That is
- * safe because validity never depends on mmap_lock: any change to pages
- * walked before the drop moves the sequence, and the commit then retries.
+ * whole of a huge object: between two walk batches the walk drops and
+ * retakes it when another task waits for it or the CPU should reschedule.
+ * That is safe because validity never depends on mmap_lock: any change to
+ * pages walked before the drop moves the sequence, and the commit then
+ * retries.
  *
  * Errors leave no partial state: the requested devices' sets that are not
  * valid have their DMA mappings released before the error is returned;
@@ -41,9 +48,10 @@
  */
 
 /**
- * gpumirror_segment_fault() - fault one segment of an object
+ * gpumirror_segment_fault() - fault one walk batch of an object
  * @obj: the object
- * @range: the segment's hmm range, sharing the object's notifier and seq
+ * @range: the hmm range of a segment or of a batch of close segments,
+ *	sharing the object's notifier and seq
  *
  * A static stub point for the KUnit suites.
  *
@@ -58,9 +66,9 @@ VISIBLE_IF_KUNIT int gpumirror_segment_fault(struct gpumirror_object *obj,
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_segment_fault);
 
 /**
- * gpumirror_walk_yield() - let mmap_lock waiters in between two segments
+ * gpumirror_walk_yield() - let mmap_lock waiters in between two batches
  * @obj: the object being walked, with its mm's mmap_lock held for read
- * @seg: index of the segment walked next
+ * @seg: index in &gpumirror_object.by_addr of the segment walked next
  *
  * A static stub point for the KUnit suites.
  */
@@ -78,32 +86,88 @@ VISIBLE_IF_KUNIT void gpumirror_walk_yield(struct gpumirror_object *obj,
 }
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_walk_yield);
 
+/*
+ * Walk the @n segments from @segs on (CPU VA order) as one hmm range over
+ * [@start, @end): the holes between them are read, never faulted.
+ */
+static int gpumirror_walk_batch(struct gpumirror_object *obj,
+				struct gpumirror_segment **segs,
+				unsigned int n, struct hmm_range *range,
+				unsigned long hmm_flags)
+{
+	unsigned long *scratch = obj->scratch;
+	unsigned long npages, off, len;
+	unsigned int i;
+	int ret;
+
+	if (n == 1) {
+		range->hmm_pfns = obj->pfns + segs[0]->first_page;
+		range->default_flags = hmm_flags;
+		return gpumirror_segment_fault(obj, range);
+	}
+	npages = (range->end - range->start) >> PAGE_SHIFT;
+	memset(scratch, 0, npages * sizeof(*scratch));
+	for (i = 0; i < n; i++) {
+		off = (segs[i]->it.start - range->start) >> PAGE_SHIFT;
+		len = (segs[i]->it.last + 1 - segs[i]->it.start) >> PAGE_SHIFT;
+		memset_l(scratch + off, hmm_flags, len);
+	}
+	range->hmm_pfns = scratch;
+	range->pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	ret = gpumirror_segment_fault(obj, range);
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++) {
+		off = (segs[i]->it.start - range->start) >> PAGE_SHIFT;
+		len = (segs[i]->it.last + 1 - segs[i]->it.start) >> PAGE_SHIFT;
+		memcpy(obj->pfns + segs[i]->first_page, scratch + off,
+		       len * sizeof(*scratch));
+	}
+	return 0;
+}
+
+/* Segments from @b on that form one walk batch; returns the batch's end. */
+static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
+					unsigned int b, unsigned long *end)
+{
+	struct gpumirror_segment **segs = obj->by_addr;
+	unsigned int e;
+
+	*end = segs[b]->it.last + 1;
+	for (e = b + 1; e < obj->nsegs; e++) {
+		if (segs[e]->it.start - *end > GPUMIRROR_WALK_GAP * PAGE_SIZE)
+			break;
+		*end = segs[e]->it.last + 1;
+	}
+	return e;
+}
+
 static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
 			  unsigned long hmm_flags, void *owner)
 {
 	struct mm_struct *mm = obj->mirror->mm;
-	unsigned int i;
+	unsigned int b, e;
+	unsigned long end;
 	int ret = 0;
 
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
 	atomic64_inc(&obj->walks);
 	mmap_read_lock(mm);
-	for (i = 0; i < obj->nsegs; i++) {
-		struct gpumirror_segment *seg = &obj->segs[i];
+	for (b = 0; b < obj->nsegs; b = e) {
 		struct hmm_range range = {
 			.notifier = &obj->notifier,
 			.notifier_seq = seq,
-			.start = seg->it.start,
-			.end = seg->it.last + 1,
-			.hmm_pfns = obj->pfns + seg->first_page,
-			.default_flags = hmm_flags,
+			.start = obj->by_addr[b]->it.start,
 			.dev_private_owner = owner,
 		};
 
-		if (i)
-			gpumirror_walk_yield(obj, i);
-		ret = gpumirror_segment_fault(obj, &range);
+		e = gpumirror_batch_end(obj, b, &end);
+		range.end = end;
+		if (b)
+			gpumirror_walk_yield(obj, b);
+		ret = gpumirror_walk_batch(obj, obj->by_addr + b, e - b, &range,
+					   hmm_flags);
 		if (ret)
 			break;
 	}

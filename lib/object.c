@@ -103,8 +103,43 @@ static bool gpumirror_extent_fits(struct gpumirror_object *obj)
 	return true;
 }
 
+/*
+ * Sort the segments by CPU VA (the tree's order) and size the scratch
+ * buffer for the largest walk batch of two or more segments (see
+ * gpumirror_walk()).
+ */
+static int gpumirror_batches_build(struct gpumirror_object *obj)
+{
+	unsigned long start = 0, end = 0, max = 0;
+	struct interval_tree_node *it;
+	unsigned int i = 0, n = 0;
+
+	obj->by_addr = kvcalloc(obj->nsegs, sizeof(*obj->by_addr), GFP_KERNEL);
+	if (!obj->by_addr)
+		return -ENOMEM;
+	for (it = interval_tree_iter_first(&obj->segtree, 0, ULONG_MAX); it;
+	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
+		obj->by_addr[i++] = container_of(it, struct gpumirror_segment, it);
+		if (n && it->start - end <= GPUMIRROR_WALK_GAP * PAGE_SIZE) {
+			n++;
+		} else {
+			start = it->start;
+			n = 1;
+		}
+		end = it->last + 1;
+		if (n > 1)
+			max = max(max, (end - start) >> PAGE_SHIFT);
+	}
+	if (!max)
+		return 0;
+	obj->scratch = kvcalloc(max, sizeof(*obj->scratch), GFP_KERNEL);
+	return obj->scratch ? 0 : -ENOMEM;
+}
+
 static void gpumirror_object_free(struct gpumirror_object *obj)
 {
+	kvfree(obj->scratch);
+	kvfree(obj->by_addr);
 	kvfree(obj->pfns);
 	kvfree(obj->segs);
 	kfree(obj);
@@ -168,6 +203,9 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ENOMEM;
 		goto out_free;
 	}
+	ret = gpumirror_batches_build(obj);
+	if (ret)
+		goto out_free;
 
 	mutex_lock(&mirror->lock);
 	if (!gpumirror_extent_fits(obj)) {
