@@ -16,53 +16,13 @@
 
 #include "test_dev.h"
 
-#define GM_VA_LIMIT	BIT_ULL(47)
 #define GM_RW		(PROT_READ | PROT_WRITE)
-#define GM_NDEV		4
-
-struct gm_inv_ctx {
-	struct gpumirror mirror;
-	struct gm_test_dev *td[GM_NDEV];
-	bool done;
-};
+#define GM_NDEV		GM_FIXTURE_NDEV
 
 /* Devices 0 and 1 are two-pass, 2 and 3 single-pass unless a case says. */
 static int gm_inv_init(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx;
-	int i;
-
-	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	test->priv = ctx;
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&ctx->mirror, gm_test_mm(test)),
-			0);
-	for (i = 0; i < GM_NDEV; i++) {
-		ctx->td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-		if (i < 2)
-			ctx->td[i]->gdev.ops = &gm_test_ops_two_pass;
-		KUNIT_ASSERT_EQ(test,
-				gpumirror_device_attach(&ctx->mirror,
-							&ctx->td[i]->gdev), 0);
-	}
-	return 0;
-}
-
-static void gm_inv_done(struct kunit *test)
-{
-	struct gm_inv_ctx *ctx = test->priv;
-
-	gpumirror_fini(&ctx->mirror);
-	ctx->done = true;
-}
-
-static void gm_inv_exit(struct kunit *test)
-{
-	struct gm_inv_ctx *ctx = test->priv;
-
-	if (ctx && !ctx->done)
-		gpumirror_fini(&ctx->mirror);
+	return gm_fixture_init(test, 0x3);
 }
 
 static void gm_fill(struct kunit *test, unsigned long addr, unsigned long len,
@@ -88,7 +48,7 @@ static bool gm_valid(struct gpumirror_object *obj, struct gm_test_dev *td)
 /* All devices run pass 1 before any runs pass 2. */
 static void gm_two_pass_order(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 4 * PAGE_SIZE };
 	struct gpumirror_device_counters c;
@@ -125,7 +85,7 @@ static void gm_two_pass_order(struct kunit *test)
 		KUNIT_EXPECT_FALSE(test, gm_valid(obj, td));
 	}
 	KUNIT_EXPECT_TRUE(test, obj->unmapped);
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 /*
@@ -134,7 +94,7 @@ static void gm_two_pass_order(struct kunit *test)
  */
 static void gm_batch_per_event(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 6 * PAGE_SIZE, GM_RW);
 	static const unsigned long masks[3] = { 0x3, 0xb, 0x3 };
 	static const int starts[GM_NDEV] = { 3, 3, 0, 1 };
@@ -163,7 +123,7 @@ static void gm_batch_per_event(struct kunit *test)
 				/* single-pass devices flush per object */
 				i < 2 ? (u64)!!starts[i] : (u64)starts[i]);
 	}
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 struct gm_lock_holder {
@@ -188,7 +148,7 @@ static int gm_lock_holder_fn(void *data)
 /* Non-blockable (OOM reaper) events: no sleeping, a clean false. */
 static void gm_nonblock(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
 	struct mmu_notifier_range range;
@@ -229,13 +189,13 @@ static void gm_nonblock(struct kunit *test)
 			-EAGAIN);
 	complete(&holder.release);
 	kthread_stop(task);
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 /* A migration by the owner of every valid set is left to that owner. */
 static void gm_migrate_owner_skip(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
 	struct mmu_notifier_range range;
@@ -267,13 +227,13 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[2]));
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[2]->invalidates), 1);
 	KUNIT_EXPECT_FALSE(test, obj->unmapped);
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 /* Stale sets lose their DMA mappings in the release worker. */
 static void gm_release_worker(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
 	struct gpumirror_device_counters c;
@@ -289,7 +249,7 @@ static void gm_release_worker(struct kunit *test)
 	gpumirror_device_stats_read(&ctx->td[2]->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.dma_unmaps, 8ULL);
 	KUNIT_EXPECT_EQ(test, c.released, 8ULL);
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- GPU readers racing munmap ------------------------------------------ */
@@ -335,7 +295,7 @@ static int gm_reader_fn(void *data)
  */
 static void gm_reader_race(struct kunit *test)
 {
-	struct gm_inv_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * GM_RACE_SEGS * PAGE_SIZE,
 					  GM_RW);
 	struct gpumirror_range r[GM_RACE_SEGS];
@@ -382,7 +342,7 @@ static void gm_reader_race(struct kunit *test)
 		   reads);
 	for (i = 0; i < GM_NDEV; i++)
 		ctx->td[i]->bound = NULL;
-	gm_inv_done(test);
+	gm_fixture_done(test);
 }
 
 static struct kunit_case gm_invalidate_cases[] = {
@@ -398,7 +358,7 @@ static struct kunit_case gm_invalidate_cases[] = {
 static struct kunit_suite gm_invalidate_suite = {
 	.name = "gpumirror_invalidate",
 	.init = gm_inv_init,
-	.exit = gm_inv_exit,
+	.exit = gm_fixture_exit,
 	.test_cases = gm_invalidate_cases,
 };
 

@@ -10,8 +10,6 @@
 
 #include "test_dev.h"
 
-#define GM_VA_LIMIT	BIT_ULL(47)
-
 static void gm_init_fini(struct kunit *test)
 {
 	struct mm_struct *mm = gm_test_mm(test);

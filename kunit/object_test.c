@@ -19,51 +19,11 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-#define GM_VA_LIMIT	BIT_ULL(47)
 #define GM_RW		(PROT_READ | PROT_WRITE)
-
-struct gm_obj_ctx {
-	struct gpumirror mirror;
-	struct gm_test_dev *td[4];
-	bool done;
-};
 
 static int gm_obj_init(struct kunit *test)
 {
-	struct gm_obj_ctx *ctx;
-	int i;
-
-	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-	test->priv = ctx;
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&ctx->mirror, gm_test_mm(test)),
-			0);
-	for (i = 0; i < ARRAY_SIZE(ctx->td); i++) {
-		ctx->td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-		KUNIT_ASSERT_EQ(test,
-				gpumirror_device_attach(&ctx->mirror,
-							&ctx->td[i]->gdev), 0);
-	}
-	return 0;
-}
-
-/* The user mm dies with the test thread: tear the mirror down before. */
-static void gm_obj_done(struct kunit *test)
-{
-	struct gm_obj_ctx *ctx = test->priv;
-
-	gpumirror_fini(&ctx->mirror);
-	ctx->done = true;
-}
-
-/* A case that stopped on a failed assertion still releases its mirror. */
-static void gm_obj_exit(struct kunit *test)
-{
-	struct gm_obj_ctx *ctx = test->priv;
-
-	if (ctx && !ctx->done)
-		gpumirror_fini(&ctx->mirror);
+	return gm_fixture_init(test, 0);
 }
 
 /* Stamp every page of [addr, addr + len) with (tag, page index). */
@@ -139,7 +99,7 @@ KUNIT_ARRAY_PARAM_DESC(gm_create, gm_create_cases, name);
 static void gm_create_bad_input(struct kunit *test)
 {
 	const struct gm_create_case *c = test->param_value;
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long base = 1UL << 32, task_size = current->mm->task_size;
 	struct gpumirror_range r[8];
 	struct gpumirror_object *obj;
@@ -189,7 +149,7 @@ static void gm_create_bad_input(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test,
 			    gpumirror_object_create(&ctx->mirror, NULL, 1, 0),
 			    ERR_PTR(-EINVAL));
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- scattered segments ------------------------------------------------- */
@@ -216,7 +176,7 @@ static unsigned long gm_seg_len(unsigned int n, unsigned int i)
 static void gm_map_segments(struct kunit *test)
 {
 	unsigned int n = *(const unsigned int *)test->param_value;
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj;
 	struct gpumirror_range *r;
@@ -255,12 +215,12 @@ static void gm_map_segments(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
 	gpumirror_device_stats_read(&ctx->td[0]->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.dma_maps, (u64)obj->npages);
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 static void gm_map_thp(struct kunit *test)
 {
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
 	struct gpumirror_range r = { addr, SZ_2M };
 	struct gpumirror_object *obj;
@@ -288,7 +248,7 @@ static void gm_map_thp(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, e511 & GPUMIRROR_ADDR_WRITE);
 	KUNIT_EXPECT_EQ(test, gpumirror_addr(e511),
 			gpumirror_addr(e0) + 511 * PAGE_SIZE);
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- backings ------------------------------------------------------------ */
@@ -326,7 +286,7 @@ KUNIT_ARRAY_PARAM_DESC(gm_backing, gm_backing_cases, name);
 static void gm_map_backings(struct kunit *test)
 {
 	const struct gm_backing_case *bc = test->param_value;
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long len = 4 * PAGE_SIZE, flags = MAP_SHARED, addr;
 	struct gpumirror_object *obj;
 	struct gpumirror_range r;
@@ -375,14 +335,14 @@ static void gm_map_backings(struct kunit *test)
 		fput(file);
 	if (page)
 		__free_page(page);
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- the notifier filter and the single sequence number ----------------- */
 
 static void gm_hole_invalidation(struct kunit *test)
 {
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r[2] = {
 		{ addr, PAGE_SIZE },
@@ -420,7 +380,7 @@ static void gm_hole_invalidation(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), -EFAULT);
 	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
 	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 struct gm_race {
@@ -488,7 +448,7 @@ KUNIT_ARRAY_PARAM_DESC(gm_race, gm_race_cases, name);
 static void gm_retry_whole_set(struct kunit *test)
 {
 	const struct gm_race_case *rc = test->param_value;
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	/* Far enough apart to be walked as two hmm ranges. */
 	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
 	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
@@ -534,14 +494,14 @@ static void gm_retry_whole_set(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, c.dma_unmaps, rc->dma_maps - 3);
 		gm_check_set(test, obj, ctx->td[i], r, 2, tags);
 	}
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- several devices ---------------------------------------------------- */
 
 static void gm_four_devices(struct kunit *test)
 {
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r[2] = {
 		{ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE },
@@ -590,7 +550,7 @@ static void gm_four_devices(struct kunit *test)
 	/* A mask naming a free slot is refused. */
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(9), 0), -EINVAL);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0, 0), -EINVAL);
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 /* ---- fault errors ------------------------------------------------------- */
@@ -615,7 +575,7 @@ KUNIT_ARRAY_PARAM_DESC(gm_fault, gm_fault_cases, name);
 static void gm_fault_errors(struct kunit *test)
 {
 	const struct gm_fault_case *fc = test->param_value;
-	struct gm_obj_ctx *ctx = test->priv;
+	struct gm_fixture *ctx = test->priv;
 	unsigned long good = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
 	unsigned long bad = gm_test_mmap(test, 2 * PAGE_SIZE, fc->prot);
 	struct gpumirror_range r[2] = {
@@ -640,7 +600,7 @@ static void gm_fault_errors(struct kunit *test)
 				   GPUMIRROR_ADDR_WRITE);
 		gpumirror_notifier_unlock(&ctx->mirror);
 	}
-	gm_obj_done(test);
+	gm_fixture_done(test);
 }
 
 static struct kunit_case gm_object_cases[] = {
@@ -658,7 +618,7 @@ static struct kunit_case gm_object_cases[] = {
 static struct kunit_suite gm_object_suite = {
 	.name = "gpumirror_object",
 	.init = gm_obj_init,
-	.exit = gm_obj_exit,
+	.exit = gm_fixture_exit,
 	.test_cases = gm_object_cases,
 };
 

@@ -203,3 +203,47 @@ struct mm_struct *gm_test_mm(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, current->mm);
 	return current->mm;
 }
+
+/*
+ * test->priv = a mirror of the test's mm with GM_FIXTURE_NDEV devices;
+ * those in the @two_pass mask offer the two-pass invalidation.
+ */
+int gm_fixture_init(struct kunit *test, unsigned long two_pass)
+{
+	struct gm_fixture *fx;
+	int i;
+
+	fx = kunit_kzalloc(test, sizeof(*fx), GFP_KERNEL);
+	if (!fx)
+		return -ENOMEM;
+	test->priv = fx;
+	KUNIT_ASSERT_EQ(test, gpumirror_init(&fx->mirror, gm_test_mm(test)),
+			0);
+	for (i = 0; i < GM_FIXTURE_NDEV; i++) {
+		fx->td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+		if (two_pass & BIT(i))
+			fx->td[i]->gdev.ops = &gm_test_ops_two_pass;
+		KUNIT_ASSERT_EQ(test,
+				gpumirror_device_attach(&fx->mirror,
+							&fx->td[i]->gdev), 0);
+	}
+	return 0;
+}
+
+/* The user mm dies with the test thread: tear the mirror down before. */
+void gm_fixture_done(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+
+	gpumirror_fini(&fx->mirror);
+	fx->done = true;
+}
+
+/* A case that stopped on a failed assertion still releases its mirror. */
+void gm_fixture_exit(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+
+	if (fx && !fx->done)
+		gpumirror_fini(&fx->mirror);
+}

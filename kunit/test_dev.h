@@ -40,6 +40,23 @@ struct gm_test_dev {
 	atomic_t inflight;
 };
 
+/** GM_VA_LIMIT - the test devices' GPU VA limit */
+#define GM_VA_LIMIT		BIT_ULL(47)
+/** GM_FIXTURE_NDEV - test devices of a &struct gm_fixture */
+#define GM_FIXTURE_NDEV		4
+
+/**
+ * struct gm_fixture - a mirror of the test's mm with attached test devices
+ * @mirror: the mirror
+ * @td: the devices, in slots 0 to %GM_FIXTURE_NDEV - 1
+ * @done: gm_fixture_done() ran
+ */
+struct gm_fixture {
+	struct gpumirror mirror;
+	struct gm_test_dev *td[GM_FIXTURE_NDEV];
+	bool done;
+};
+
 extern const struct gpumirror_device_ops gm_test_ops;
 extern const struct gpumirror_device_ops gm_test_ops_two_pass;
 extern atomic_t gm_test_clock;
@@ -53,5 +70,8 @@ void gm_test_dev_bind_alloc(struct kunit *test, struct gm_test_dev *td,
 			    struct gpumirror_object *obj);
 int gm_test_dev_bind(struct gm_test_dev *td);
 int gm_test_dev_read(struct gm_test_dev *td, unsigned long idx, u64 *val);
+int gm_fixture_init(struct kunit *test, unsigned long two_pass);
+void gm_fixture_done(struct kunit *test);
+void gm_fixture_exit(struct kunit *test);
 
 #endif /* _GPUMIRROR_TEST_DEV_H */

@@ -274,6 +274,7 @@ def verify_patches(outdir):
     """git am the series onto pristine copies, compare with the build tree."""
     maps, hooks = load_table()
     tree = build_dir()
+    outdir = os.path.abspath(outdir)
     series = sorted(f for f in os.listdir(outdir)
                     if f.endswith('.patch') and not f.startswith('0000-'))
     with tempfile.TemporaryDirectory(dir=BUILD) as work:

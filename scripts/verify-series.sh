@@ -21,7 +21,8 @@ cd "$work/linux"
 export GIT_AUTHOR_NAME=verify GIT_AUTHOR_EMAIL=verify@localhost
 export GIT_COMMITTER_NAME=verify GIT_COMMITTER_EMAIL=verify@localhost
 git -c init.defaultBranch=master init -q
-git add -A
+# -f: Debian's .gitignore ignores everything at the top level.
+git add -A -f
 git commit -q -m pristine
 echo "  GIT AM  $(ls "$series"/0*.patch | grep -vc 0000-) patch(es)"
 git am -q $(ls "$series"/0*.patch | grep -v 0000-cover-letter)
