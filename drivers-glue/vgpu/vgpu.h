@@ -6,6 +6,8 @@
 #define _VGPU_H
 
 #include <linux/gpumirror.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
 
 struct platform_device;
 
@@ -19,23 +21,58 @@ struct vgpu {
 	unsigned int id;
 };
 
+/** VGPU_TLB_ENTRIES - translations a vgpu address space caches */
+#define VGPU_TLB_ENTRIES	64
+
+/**
+ * struct vgpu_tlb_entry - one cached translation
+ * @gpfn: GPU page number, or U64_MAX when empty
+ * @entry: the page set entry it translates to
+ */
+struct vgpu_tlb_entry {
+	u64 gpfn;
+	gpumirror_addr_t entry;
+};
+
 /**
  * struct vgpu_as - a vgpu's address space on one mirror
  * @gdev: the gpumirror device
  * @vgpu: the GPU
+ * @pt: the page table: GPU page number -> xa_mk_value(page set entry)
+ * @tlb: the TLB, direct mapped by GPU page number, under @tlb_lock
+ * @tlb_lock: protects @tlb and @epoch
+ * @epoch: TLB flushes begun, under @tlb_lock
+ * @done_epoch: TLB flushes completed: drained of the accesses in flight
+ * @inflight: GPU accesses in progress
  * @tlb_done_ns: when the TLB invalidations started so far complete
  * @tlb_flushes: TLB invalidations waited for
+ * @reads: GPU reads done through @pt and @tlb
+ * @stale_uses: GPU accesses that ended after the flush of their
+ *	translation had completed: must stay 0
  */
 struct vgpu_as {
 	struct gpumirror_device gdev;
 	struct vgpu *vgpu;
+	struct xarray pt;
+	struct vgpu_tlb_entry tlb[VGPU_TLB_ENTRIES];
+	spinlock_t tlb_lock;		/* protects tlb and epoch */
+	u64 epoch;
+	u64 done_epoch;
+	atomic_t inflight;
 	u64 tlb_done_ns;
 	atomic64_t tlb_flushes;
+	atomic64_t reads;
+	atomic64_t stale_uses;
 };
 
 unsigned int vgpu_count(void);
 struct vgpu *vgpu_get(unsigned int id);
 void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial);
+void vgpu_as_fini(struct vgpu_as *as);
+int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj);
+int vgpu_as_read(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len);
+void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
+void vgpu_tlb_flush(struct vgpu_as *as);
 u64 vgpu_tlb_latency_ns(void);
 unsigned int vgpu_tlb_latency_set(unsigned int us);
 

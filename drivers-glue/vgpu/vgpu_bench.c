@@ -27,6 +27,7 @@
 struct vgpu_bench {
 	struct gpumirror mirror;
 	struct vgpu_as as[GPUMIRROR_MAX_DEVICES];
+	unsigned int ndev;
 };
 
 static struct dentry *vgpu_debugfs;
@@ -47,6 +48,7 @@ static struct vgpu_bench *vgpu_bench_setup_ops(unsigned int ndev, bool serial)
 		goto out_free;
 	for (i = 0; i < ndev; i++) {
 		vgpu_as_init(&b->as[i], vgpu_get(i), serial);
+		b->ndev = i + 1;
 		ret = gpumirror_device_attach(&b->mirror, &b->as[i].gdev);
 		if (ret)
 			goto out_fini;
@@ -55,6 +57,8 @@ static struct vgpu_bench *vgpu_bench_setup_ops(unsigned int ndev, bool serial)
 
 out_fini:
 	gpumirror_fini(&b->mirror);
+	for (i = 0; i < b->ndev; i++)
+		vgpu_as_fini(&b->as[i]);
 out_free:
 	kfree(b);
 	return ERR_PTR(ret);
@@ -67,7 +71,11 @@ static struct vgpu_bench *vgpu_bench_setup(unsigned int ndev)
 
 static void vgpu_bench_teardown(struct vgpu_bench *b)
 {
+	unsigned int i;
+
 	gpumirror_fini(&b->mirror);
+	for (i = 0; i < b->ndev; i++)
+		vgpu_as_fini(&b->as[i]);
 	kfree(b);
 }
 

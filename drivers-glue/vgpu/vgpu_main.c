@@ -80,6 +80,7 @@ static void vgpu_invalidate_start(struct gpumirror_device *gdev,
 {
 	struct vgpu_as *as = to_vgpu_as(gdev);
 
+	vgpu_pt_zap(as, gpu_start, gpu_end);
 	as->tlb_done_ns = max(as->tlb_done_ns,
 			      ktime_get_ns() + vgpu_tlb_latency_ns());
 }
@@ -91,6 +92,7 @@ static void vgpu_invalidate_finish(struct gpumirror_device *gdev)
 
 	while (ktime_get_ns() < as->tlb_done_ns)
 		cpu_relax();
+	vgpu_tlb_flush(as);
 	atomic64_inc(&as->tlb_flushes);
 }
 
@@ -120,12 +122,27 @@ static const struct gpumirror_device_ops vgpu_gpumirror_serial_ops = {
  */
 void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 {
+	unsigned int i;
+
 	memset(as, 0, sizeof(*as));
+	xa_init(&as->pt);
+	spin_lock_init(&as->tlb_lock);
+	for (i = 0; i < VGPU_TLB_ENTRIES; i++)
+		as->tlb[i].gpfn = U64_MAX;
 	as->vgpu = vgpu;
 	as->gdev.dev = &vgpu->pdev->dev;
 	as->gdev.ops = serial ? &vgpu_gpumirror_serial_ops :
 				&vgpu_gpumirror_ops;
 	as->gdev.va_limit = 1ULL << 48;
+}
+
+/**
+ * vgpu_as_fini() - free an address space's page table
+ * @as: an address space no longer attached
+ */
+void vgpu_as_fini(struct vgpu_as *as)
+{
+	xa_destroy(&as->pt);
 }
 
 static void vgpu_destroy_all(void)
