@@ -180,6 +180,10 @@ struct gpumirror {
 	unsigned int max_segments;
 	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
 	unsigned int flags;
+	/** @attr_lock: protects @attrs; taken with no other gpumirror lock. */
+	struct mutex attr_lock;
+	/** @attrs: interval tree of the ranges whose attributes differ. */
+	struct rb_root_cached attrs;
 	/**
 	 * @mn: a plain mmu notifier whose invalidate_range_start runs after
 	 * all interval notifiers of an event: pass 2 of the invalidation.
@@ -326,6 +330,48 @@ struct gpumirror_object {
 	atomic64_t walks;
 };
 
+/** GPUMIRROR_LOC_SYSTEM - &gpumirror_attrs.preferred_loc: system memory */
+#define GPUMIRROR_LOC_SYSTEM		(-1)
+
+/**
+ * struct gpumirror_attrs - placement attributes of a CPU VA range
+ * @preferred_loc: %GPUMIRROR_LOC_SYSTEM or the slot of a device
+ * @granularity: log2 of the migration granularity, in pages
+ * @read_only: devices map the range read-only
+ * @always_mapped: keep the range mapped on the devices that may access it
+ * @access_read: slots of the devices that may read the range
+ * @access_write: slots of the devices that may also write it (a subset of
+ *	@access_read)
+ *
+ * One view for all devices of a mirror, kept apart from the objects: an
+ * object created, split or destroyed over a range leaves its attributes as
+ * they are.
+ */
+struct gpumirror_attrs {
+	int preferred_loc;
+	unsigned int granularity;
+	bool read_only;
+	bool always_mapped;
+	unsigned long access_read;
+	unsigned long access_write;
+};
+
+/** GPUMIRROR_ATTR_PREFERRED_LOC - gpumirror_attr_set(): @preferred_loc */
+#define GPUMIRROR_ATTR_PREFERRED_LOC	BIT(0)
+/** GPUMIRROR_ATTR_GRANULARITY - gpumirror_attr_set(): @granularity */
+#define GPUMIRROR_ATTR_GRANULARITY	BIT(1)
+/** GPUMIRROR_ATTR_READ_ONLY - gpumirror_attr_set(): @read_only */
+#define GPUMIRROR_ATTR_READ_ONLY	BIT(2)
+/** GPUMIRROR_ATTR_ALWAYS_MAPPED - gpumirror_attr_set(): @always_mapped */
+#define GPUMIRROR_ATTR_ALWAYS_MAPPED	BIT(3)
+/** GPUMIRROR_ATTR_ACCESS - gpumirror_attr_set(): both access masks */
+#define GPUMIRROR_ATTR_ACCESS		BIT(4)
+/** GPUMIRROR_ATTR_ALL - every attribute */
+#define GPUMIRROR_ATTR_ALL		GENMASK(4, 0)
+
+/** GPUMIRROR_MAX_GRANULARITY - largest &gpumirror_attrs.granularity */
+#define GPUMIRROR_MAX_GRANULARITY	18
+
 int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm);
 void gpumirror_fini(struct gpumirror *mirror);
 
@@ -347,6 +393,13 @@ bool gpumirror_object_valid(struct gpumirror_object *obj,
 gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 				       struct gpumirror_device *gdev,
 				       unsigned long index);
+
+void gpumirror_attr_default(struct gpumirror_attrs *attrs);
+int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
+		       unsigned long end, const struct gpumirror_attrs *attrs,
+		       unsigned int mask);
+void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
+			struct gpumirror_attrs *attrs, unsigned long *end);
 
 /**
  * struct gpumirror_device_counters - a snapshot of &struct gpumirror_device_stats

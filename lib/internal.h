@@ -10,6 +10,9 @@
 
 struct hmm_range;
 
+/* attr.c */
+void gpumirror_attr_fini(struct gpumirror *mirror);
+
 /* object.c */
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);

@@ -87,6 +87,8 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	mutex_init(&mirror->lock);
 	init_rwsem(&mirror->notifier_lock);
 	INIT_LIST_HEAD(&mirror->objects);
+	mutex_init(&mirror->attr_lock);
+	mirror->attrs = RB_ROOT_CACHED;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
 	gpumirror_release_init(mirror);
 	gpumirror_prime_lockdep(mirror);
@@ -133,6 +135,7 @@ void gpumirror_fini(struct gpumirror *mirror)
 	/* Every object is gone, so nothing can queue release work. */
 	cancel_delayed_work_sync(&mirror->release_work);
 	mmu_notifier_unregister(&mirror->mn, mirror->mm);
+	gpumirror_attr_fini(mirror);
 	mutex_destroy(&mirror->lock);
 	/* Pairs with the mmgrab() in gpumirror_init(). */
 	mmdrop(mirror->mm);

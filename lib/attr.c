@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gpumirror: the attribute tree of a mirror.
+ */
+
+#include <linux/export.h>
+#include <linux/gpumirror.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/**
+ * DOC: Attributes
+ *
+ * Placement attributes (&struct gpumirror_attrs) live in one interval tree
+ * per mirror, apart from the objects, so every device sees the same
+ * attributes and objects can be created, re-chunked or destroyed without
+ * touching them. The tree holds only ranges whose attributes differ from
+ * gpumirror_attr_default(); adjacent ranges with equal attributes are
+ * merged, and a range set back to the defaults disappears, so the tree is
+ * always the smallest description of the attributes.
+ *
+ * gpumirror_attr_set() allocates every node it may need before it changes
+ * anything: it either applies completely or fails with the tree untouched.
+ * Ranges end below the mm's task_size, so last + 1 never wraps.
+ */
+
+struct gpumirror_attr_node {
+	struct interval_tree_node it;
+	struct gpumirror_attrs a;
+};
+
+#define to_attr_node(n) container_of(n, struct gpumirror_attr_node, it)
+
+/**
+ * gpumirror_attr_default() - the attributes of a range nobody set
+ * @attrs: filled in: system memory preferred, 2M granularity, writable,
+ *	mapped on demand, every device may read and write
+ */
+void gpumirror_attr_default(struct gpumirror_attrs *attrs)
+{
+	*attrs = (struct gpumirror_attrs){
+		.preferred_loc = GPUMIRROR_LOC_SYSTEM,
+		.granularity = PMD_SHIFT - PAGE_SHIFT,
+		.access_read = ~0UL,
+		.access_write = ~0UL,
+	};
+}
+EXPORT_SYMBOL_GPL(gpumirror_attr_default);
+
+static bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
+				 const struct gpumirror_attrs *b)
+{
+	return a->preferred_loc == b->preferred_loc &&
+	       a->granularity == b->granularity &&
+	       a->read_only == b->read_only &&
+	       a->always_mapped == b->always_mapped &&
+	       a->access_read == b->access_read &&
+	       a->access_write == b->access_write;
+}
+
+static void gpumirror_attr_apply(struct gpumirror_attrs *dst,
+				 const struct gpumirror_attrs *val,
+				 unsigned int mask)
+{
+	if (mask & GPUMIRROR_ATTR_PREFERRED_LOC)
+		dst->preferred_loc = val->preferred_loc;
+	if (mask & GPUMIRROR_ATTR_GRANULARITY)
+		dst->granularity = val->granularity;
+	if (mask & GPUMIRROR_ATTR_READ_ONLY)
+		dst->read_only = val->read_only;
+	if (mask & GPUMIRROR_ATTR_ALWAYS_MAPPED)
+		dst->always_mapped = val->always_mapped;
+	if (mask & GPUMIRROR_ATTR_ACCESS) {
+		dst->access_read = val->access_read;
+		dst->access_write = val->access_write;
+	}
+}
+
+static int gpumirror_attr_check(struct gpumirror *mirror, unsigned long start,
+				unsigned long end,
+				const struct gpumirror_attrs *val,
+				unsigned int mask)
+{
+	if (!mirror || !val || !mask || (mask & ~GPUMIRROR_ATTR_ALL))
+		return -EINVAL;
+	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end))
+		return -EINVAL;
+	if (end > mirror->mm->task_size)
+		return -EFAULT;
+	if ((mask & GPUMIRROR_ATTR_PREFERRED_LOC) &&
+	    (val->preferred_loc < GPUMIRROR_LOC_SYSTEM ||
+	     val->preferred_loc >= GPUMIRROR_MAX_DEVICES))
+		return -EINVAL;
+	if ((mask & GPUMIRROR_ATTR_GRANULARITY) &&
+	    val->granularity > GPUMIRROR_MAX_GRANULARITY)
+		return -EINVAL;
+	if ((mask & GPUMIRROR_ATTR_ACCESS) &&
+	    (val->access_write & ~val->access_read))
+		return -EINVAL;
+	return 0;
+}
+
+/* Gaps gpumirror_attr_set() fills over [start, last]: one new node each. */
+static unsigned int gpumirror_attr_gaps(struct gpumirror *mirror,
+					unsigned long start, unsigned long last)
+{
+	unsigned long cursor = start;
+	struct interval_tree_node *it;
+	unsigned int n = 0;
+
+	for (it = interval_tree_iter_first(&mirror->attrs, start, last); it;
+	     it = interval_tree_iter_next(it, start, last)) {
+		n += it->start > cursor;
+		cursor = it->last + 1;
+	}
+	return n + (cursor <= last);
+}
+
+/* Take one preallocated node. */
+static struct gpumirror_attr_node *
+gpumirror_attr_take(struct gpumirror_attr_node **spare, unsigned int *nspare)
+{
+	struct gpumirror_attr_node *n = spare[--*nspare];
+
+	spare[*nspare] = NULL;
+	return n;
+}
+
+/* Cut the node containing @addr, if it straddles @addr, into two. */
+static void gpumirror_attr_split(struct gpumirror *mirror, unsigned long addr,
+				 struct gpumirror_attr_node **spare,
+				 unsigned int *nspare)
+{
+	struct gpumirror_attr_node *tail;
+	struct interval_tree_node *it;
+
+	it = interval_tree_iter_first(&mirror->attrs, addr, addr);
+	if (!it || it->start == addr)
+		return;
+	tail = gpumirror_attr_take(spare, nspare);
+	interval_tree_remove(it, &mirror->attrs);
+	tail->a = to_attr_node(it)->a;
+	tail->it.start = addr;
+	tail->it.last = it->last;
+	it->last = addr - 1;
+	interval_tree_insert(it, &mirror->attrs);
+	interval_tree_insert(&tail->it, &mirror->attrs);
+}
+
+/*
+ * Over the nodes meeting [lo, hi]: drop those equal to the defaults, merge
+ * each with its right neighbour while they are adjacent and equal.
+ */
+static void gpumirror_attr_tidy(struct gpumirror *mirror, unsigned long lo,
+				unsigned long hi)
+{
+	struct interval_tree_node *it, *next;
+	struct gpumirror_attr_node *n;
+	struct gpumirror_attrs def;
+	unsigned long after;
+
+	gpumirror_attr_default(&def);
+	it = interval_tree_iter_first(&mirror->attrs, lo, hi);
+	while (it) {
+		n = to_attr_node(it);
+		after = it->last + 1;
+		next = interval_tree_iter_first(&mirror->attrs, after, after);
+		if (gpumirror_attr_equal(&n->a, &def)) {
+			interval_tree_remove(it, &mirror->attrs);
+			kfree(n);
+		} else if (next &&
+			   gpumirror_attr_equal(&n->a, &to_attr_node(next)->a)) {
+			interval_tree_remove(it, &mirror->attrs);
+			interval_tree_remove(next, &mirror->attrs);
+			it->last = next->last;
+			kfree(to_attr_node(next));
+			interval_tree_insert(it, &mirror->attrs);
+			continue;	/* again, with the new neighbour */
+		}
+		if (after > hi)
+			break;
+		it = interval_tree_iter_first(&mirror->attrs, after, hi);
+	}
+}
+
+/* Apply @val over [start, last], every node it needs taken from @spare. */
+static void gpumirror_attr_update(struct gpumirror *mirror,
+				  unsigned long start, unsigned long last,
+				  const struct gpumirror_attrs *val,
+				  unsigned int mask,
+				  struct gpumirror_attr_node **spare,
+				  unsigned int *nspare)
+{
+	struct interval_tree_node *it;
+	struct gpumirror_attr_node *n;
+	unsigned long cursor = start;
+
+	gpumirror_attr_split(mirror, start, spare, nspare);
+	gpumirror_attr_split(mirror, last + 1, spare, nspare);
+
+	do {
+		it = interval_tree_iter_first(&mirror->attrs, cursor, last);
+		if (it && it->start == cursor) {
+			n = to_attr_node(it);
+		} else {
+			n = gpumirror_attr_take(spare, nspare);
+			gpumirror_attr_default(&n->a);
+			n->it.start = cursor;
+			n->it.last = it ? it->start - 1 : last;
+			interval_tree_insert(&n->it, &mirror->attrs);
+		}
+		gpumirror_attr_apply(&n->a, val, mask);
+		cursor = n->it.last + 1;
+	} while (cursor <= last);
+	gpumirror_attr_tidy(mirror, start ? start - 1 : 0, last + 1);
+}
+
+/**
+ * gpumirror_attr_set() - set attributes over a CPU VA range
+ * @mirror: the mirror
+ * @start: start of the range, page aligned
+ * @end: end of the range (exclusive), page aligned
+ * @attrs: the values
+ * @mask: %GPUMIRROR_ATTR_* bits: which members of @attrs to set
+ *
+ * Splits the ranges that straddle @start or @end, sets the masked members
+ * everywhere in [@start, @end) and merges what became equal.
+ *
+ * Context: process context; takes &gpumirror.attr_lock.
+ * Return: 0; -EINVAL for a NULL argument, an empty, unaligned or unknown
+ * @mask, a @preferred_loc that is neither %GPUMIRROR_LOC_SYSTEM nor a slot,
+ * a @granularity above %GPUMIRROR_MAX_GRANULARITY or write access without
+ * read access, or an empty or unaligned range; -EFAULT beyond the user
+ * address space; -ENOMEM, with the attributes unchanged.
+ */
+int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
+		       unsigned long end, const struct gpumirror_attrs *attrs,
+		       unsigned int mask)
+{
+	struct gpumirror_attr_node **spare;
+	unsigned int i, n, total;
+	int ret;
+
+	ret = gpumirror_attr_check(mirror, start, end, attrs, mask);
+	if (ret)
+		return ret;
+
+	mutex_lock(&mirror->attr_lock);
+	/* One node per gap, one per split at @start and at @end. */
+	total = gpumirror_attr_gaps(mirror, start, end - 1) + 2;
+	spare = kcalloc(total, sizeof(*spare), GFP_KERNEL);
+	for (n = 0; spare && n < total; n++) {
+		spare[n] = kzalloc(sizeof(**spare), GFP_KERNEL);
+		if (!spare[n])
+			break;
+	}
+	if (spare && n == total)
+		gpumirror_attr_update(mirror, start, end - 1, attrs, mask, spare,
+				      &n);
+	else
+		ret = -ENOMEM;
+	/* What the update did not take, or all of it on failure. */
+	for (i = 0; spare && i < total; i++)
+		kfree(spare[i]);
+	kfree(spare);
+	mutex_unlock(&mirror->attr_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gpumirror_attr_set);
+
+/**
+ * gpumirror_attr_get() - the attributes at an address
+ * @mirror: the mirror
+ * @addr: a CPU VA
+ * @attrs: filled in with the attributes at @addr
+ * @end: if not NULL, set to the end of the run of equal attributes that
+ *	contains @addr
+ *
+ * Context: process context; takes &gpumirror.attr_lock.
+ */
+void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
+			struct gpumirror_attrs *attrs, unsigned long *end)
+{
+	struct interval_tree_node *it;
+
+	mutex_lock(&mirror->attr_lock);
+	it = interval_tree_iter_first(&mirror->attrs, addr, addr);
+	if (it) {
+		*attrs = to_attr_node(it)->a;
+		if (end)
+			*end = it->last + 1;
+	} else {
+		gpumirror_attr_default(attrs);
+		it = interval_tree_iter_first(&mirror->attrs, addr, ULONG_MAX);
+		if (end)
+			*end = it ? it->start : mirror->mm->task_size;
+	}
+	mutex_unlock(&mirror->attr_lock);
+}
+EXPORT_SYMBOL_GPL(gpumirror_attr_get);
+
+/* Free the whole tree; the mirror is going away. */
+void gpumirror_attr_fini(struct gpumirror *mirror)
+{
+	struct interval_tree_node *it;
+
+	while ((it = interval_tree_iter_first(&mirror->attrs, 0, ULONG_MAX))) {
+		interval_tree_remove(it, &mirror->attrs);
+		kfree(to_attr_node(it));
+	}
+	mutex_destroy(&mirror->attr_lock);
+}
