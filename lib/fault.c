@@ -135,7 +135,7 @@ static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 
 	*end = segs[b]->it.last + 1;
 	for (e = b + 1; e < obj->nsegs; e++) {
-		if (segs[e]->it.start - *end > GPUMIRROR_WALK_GAP * PAGE_SIZE)
+		if (!gpumirror_walk_joins(*end, segs[e]->it.start))
 			break;
 		*end = segs[e]->it.last + 1;
 	}

@@ -7,8 +7,19 @@
 
 #include <kunit/visibility.h>
 #include <linux/gpumirror.h>
+#include <linux/mm.h>
 
 struct hmm_range;
+
+/*
+ * Does a segment starting at @next_start join the walk batch that ends at
+ * @prev_end (CPU VA order)? See gpumirror_walk().
+ */
+static inline bool gpumirror_walk_joins(unsigned long prev_end,
+					unsigned long next_start)
+{
+	return next_start - prev_end <= GPUMIRROR_WALK_GAP * PAGE_SIZE;
+}
 
 /* attr.c */
 void gpumirror_attr_fini(struct gpumirror *mirror);

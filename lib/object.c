@@ -120,7 +120,7 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	for (it = interval_tree_iter_first(&obj->segtree, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
 		obj->by_addr[i++] = container_of(it, struct gpumirror_segment, it);
-		if (n && it->start - end <= GPUMIRROR_WALK_GAP * PAGE_SIZE) {
+		if (n && gpumirror_walk_joins(end, it->start)) {
 			n++;
 		} else {
 			start = it->start;
