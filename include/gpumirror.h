@@ -176,6 +176,11 @@ struct gpumirror {
 	unsigned long device_mask;
 	/** @objects: mirrored objects, under @lock. */
 	struct list_head objects;
+	/**
+	 * @ranges: interval tree of the objects gpumirror_fault() made
+	 * (identity-mapped, one segment each), under @lock.
+	 */
+	struct rb_root_cached ranges;
 	/** @max_segments: segment limit of gpumirror_object_create(). */
 	unsigned int max_segments;
 	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
@@ -290,6 +295,10 @@ struct gpumirror_object {
 	struct mutex lock;
 	/** @link: entry in &gpumirror.objects. */
 	struct list_head link;
+	/** @range_it: node in &gpumirror.ranges, if @is_range. */
+	struct interval_tree_node range_it;
+	/** @is_range: made by gpumirror_fault(), in &gpumirror.ranges. */
+	bool is_range;
 	/** @release_link: entry in &gpumirror.release_list. */
 	struct list_head release_link;
 	/**
@@ -393,6 +402,10 @@ bool gpumirror_object_valid(struct gpumirror_object *obj,
 gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 				       struct gpumirror_device *gdev,
 				       unsigned long index);
+
+struct gpumirror_object *gpumirror_fault(struct gpumirror *mirror,
+					 struct gpumirror_device *gdev,
+					 unsigned long addr, bool write);
 
 void gpumirror_attr_default(struct gpumirror_attrs *attrs);
 int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,

@@ -49,8 +49,9 @@ void gpumirror_attr_default(struct gpumirror_attrs *attrs)
 }
 EXPORT_SYMBOL_GPL(gpumirror_attr_default);
 
-static bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
-				 const struct gpumirror_attrs *b)
+/* Member by member: the structures may have padding. */
+bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
+			  const struct gpumirror_attrs *b)
 {
 	return a->preferred_loc == b->preferred_loc &&
 	       a->granularity == b->granularity &&

@@ -23,6 +23,8 @@ static inline bool gpumirror_walk_joins(unsigned long prev_end,
 
 /* attr.c */
 void gpumirror_attr_fini(struct gpumirror *mirror);
+bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
+			  const struct gpumirror_attrs *b);
 
 /* object.c */
 void gpumirror_object_release_device(struct gpumirror_object *obj,

@@ -87,6 +87,7 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	mutex_init(&mirror->lock);
 	init_rwsem(&mirror->notifier_lock);
 	INIT_LIST_HEAD(&mirror->objects);
+	mirror->ranges = RB_ROOT_CACHED;
 	mutex_init(&mirror->attr_lock);
 	mirror->attrs = RB_ROOT_CACHED;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;

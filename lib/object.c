@@ -281,6 +281,8 @@ void gpumirror_object_destroy(struct gpumirror_object *obj)
 
 	mutex_lock(&mirror->lock);
 	list_del(&obj->link);
+	if (obj->is_range)
+		interval_tree_remove(&obj->range_it, &mirror->ranges);
 	down_write(&mirror->notifier_lock);
 	gpumirror_object_zap(obj, obj->valid);
 	gpumirror_finish_pending(mirror);
