@@ -30,10 +30,12 @@
 /* Zap the PTEs of [gpu_start, gpu_end); called from pass 1. */
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end)
 {
-	u64 gpfn;
+	unsigned long gpfn;
+	void *pte;
 
-	for (gpfn = gpu_start >> PAGE_SHIFT; gpfn < gpu_end >> PAGE_SHIFT;
-	     gpfn++)
+	/* Only the present PTEs: the cost follows what is mapped. */
+	xa_for_each_range(&as->pt, gpfn, pte, gpu_start >> PAGE_SHIFT,
+			  (gpu_end >> PAGE_SHIFT) - 1)
 		xa_erase(&as->pt, gpfn);
 }
 
