@@ -68,6 +68,7 @@ u64 amdgpu_gpumirror_pte_flags(gpumirror_addr_t entry, u32 kfd_flags)
 
 static void amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm)
 {
+	lockdep_assert_held_write(&gvm->gdev.mirror->notifier_lock);
 	if (gvm->quiesced)
 		return;
 	/* A failure leaves nothing to undo: the queues keep running. */
@@ -81,6 +82,7 @@ static void amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm)
 static void amdgpu_gpumirror_keep_fence(struct amdgpu_gpumirror_vm *gvm,
 					struct dma_fence *fence)
 {
+	lockdep_assert_held_write(&gvm->gdev.mirror->notifier_lock);
 	if (gvm->pending && gvm->pending->context != fence->context) {
 		gvm->backend->wait(gvm, gvm->pending);
 		atomic_inc(&gvm->stats.waits);
@@ -254,6 +256,8 @@ static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
 	u64 flags;
 	int ret = 0;
 
+	lockdep_assert_held(&obj->mirror->notifier_lock);
+
 	while (i < obj->npages) {
 		e = gpumirror_object_page(obj, &gvm->gdev, i);
 		/* Device memory comes with the migration support. */
@@ -357,6 +361,7 @@ static bool amdgpu_gpumirror_all_valid(struct amdgpu_gpumirror_process *p,
 {
 	struct amdgpu_gpumirror_mem *mem;
 
+	lockdep_assert_held(&p->mirror.lock);
 	list_for_each_entry(mem, &p->mems, link)
 		if (!gpumirror_object_valid(mem->obj, &gvm->gdev))
 			return false;
