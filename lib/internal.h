@@ -54,6 +54,5 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev);
 void gpumirror_pages_unmap(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
-void gpumirror_pages_free(struct gpumirror_object *obj);
 
 #endif /* _GPUMIRROR_INTERNAL_H */

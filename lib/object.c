@@ -294,7 +294,6 @@ void gpumirror_object_destroy(struct gpumirror_object *obj)
 
 	/* Waits for a callback in flight; it finds no valid set left. */
 	mmu_interval_notifier_remove(&obj->notifier);
-	gpumirror_pages_free(obj);
 	mutex_destroy(&obj->lock);
 	gpumirror_object_free(obj);
 }

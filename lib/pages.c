@@ -155,12 +155,3 @@ void gpumirror_pages_unmap(struct gpumirror_object *obj,
 		return;
 	gpumirror_unmap_entries(gdev, obj->sets[gdev->index], obj->npages);
 }
-
-/* Free the set arrays of an object whose sets are all unmapped. */
-void gpumirror_pages_free(struct gpumirror_object *obj)
-{
-	unsigned int i;
-
-	for (i = 0; i < GPUMIRROR_MAX_DEVICES; i++)
-		kvfree(obj->sets[i]);
-}

@@ -83,6 +83,14 @@ def report(res):
                for r in b5])
 
 
+def write_series(f, title, rows, x, baseline):
+    """One gnuplot data block: x against baseline / one_object_ns."""
+    f.write('# %s\n' % title)
+    for r in rows:
+        f.write('%d %f\n' % (r[x], ratio(r[baseline], r['one_object_ns'])))
+    f.write('\n\n')
+
+
 def plot(res, outdir):
     b1 = [r for r in res if r['bench'] == 'B1']
     b3 = [r for r in res if r['bench'] == 'B3']
@@ -91,19 +99,13 @@ def plot(res, outdir):
     data = os.path.join(outdir, 'scaling.dat')
     with open(data, 'w') as f:
         for kib in sorted({r['seg_kib'] for r in b1}):
-            f.write('# B1 seg_kib=%d\n' % kib)
-            for r in b1:
-                if r['seg_kib'] == kib:
-                    f.write('%d %f\n' % (r['segments'], ratio(
-                        r['separate_objects_ns'], r['one_object_ns'])))
-            f.write('\n\n')
+            write_series(f, 'B1 seg_kib=%d' % kib,
+                         [r for r in b1 if r['seg_kib'] == kib], 'segments',
+                         'separate_objects_ns')
         for backing in ('anon-thp', 'shmem-4k'):
-            f.write('# B3 %s\n' % backing)
-            for r in b3:
-                if r['backing'] == backing:
-                    f.write('%d %f\n' % (r['devices'], ratio(
-                        r['separate_ns'], r['one_object_ns'])))
-            f.write('\n\n')
+            write_series(f, 'B3 %s' % backing,
+                         [r for r in b3 if r['backing'] == backing],
+                         'devices', 'separate_ns')
     gp = '''set terminal svg size 900,420 dynamic
 set output '%s'
 set multiplot layout 1,2
