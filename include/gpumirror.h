@@ -228,6 +228,9 @@ struct gpumirror_range {
  * mapping: the first entry carries its order (gpumirror_addr_order()) and
  * the others are flagged %GPUMIRROR_ADDR_TAIL; every entry still holds the
  * address of its own page, so a driver may ignore both.
+ *
+ * An entry of 0 maps nothing: only %GPUMIRROR_MAP_DEVMEM and
+ * %GPUMIRROR_MAP_PARTIAL leave such holes.
  */
 typedef u64 gpumirror_addr_t;
 
@@ -239,8 +242,13 @@ typedef u64 gpumirror_addr_t;
 #define GPUMIRROR_ADDR_TAIL		BIT_ULL(2)
 /** GPUMIRROR_ADDR_ORDER - order of the mapping that starts at this page */
 #define GPUMIRROR_ADDR_ORDER		GENMASK_ULL(8, 3)
+/**
+ * GPUMIRROR_ADDR_EXCLUSIVE - the device has exclusive (atomic) access: the
+ * CPU page table holds a device-exclusive entry, see %GPUMIRROR_MAP_EXCLUSIVE
+ */
+#define GPUMIRROR_ADDR_EXCLUSIVE	BIT_ULL(9)
 /** GPUMIRROR_ADDR_FLAGS - mask of the flag bits */
-#define GPUMIRROR_ADDR_FLAGS		GENMASK_ULL(8, 0)
+#define GPUMIRROR_ADDR_FLAGS		GENMASK_ULL(9, 0)
 
 /**
  * gpumirror_addr() - the address part of a page set entry
@@ -266,6 +274,27 @@ static inline unsigned int gpumirror_addr_order(gpumirror_addr_t entry)
 
 /** GPUMIRROR_MAP_WRITE - gpumirror_object_map(): fault for write access */
 #define GPUMIRROR_MAP_WRITE	BIT(0)
+/**
+ * GPUMIRROR_MAP_DEVMEM - gpumirror_object_map(): fault nothing; map only the
+ * pages that are in the memory of the device's own pagemap owner
+ * (device-private or device-coherent), as after a migration to it; every
+ * other entry of the set is 0
+ */
+#define GPUMIRROR_MAP_DEVMEM	BIT(1)
+/**
+ * GPUMIRROR_MAP_EXCLUSIVE - gpumirror_object_map(): take exclusive access
+ * for device atomics with make_device_exclusive_range(): the CPU page
+ * table entries become device-exclusive entries, the next CPU access
+ * invalidates the set. Anonymous private memory only; the devices need a
+ * pagemap owner.
+ */
+#define GPUMIRROR_MAP_EXCLUSIVE	BIT(2)
+/**
+ * GPUMIRROR_MAP_PARTIAL - gpumirror_object_map(): a segment that cannot be
+ * faulted (unmapped, PROT_NONE) maps nothing (entries of 0) instead of
+ * failing the whole object
+ */
+#define GPUMIRROR_MAP_PARTIAL	BIT(3)
 
 /**
  * struct gpumirror_segment - a segment inside a mirrored object
@@ -337,6 +366,13 @@ struct gpumirror_object {
 	unsigned long valid;
 	/** @walks: page walks done for this object (one per fault try). */
 	atomic64_t walks;
+	/**
+	 * @rebuild_owner: while gpumirror itself changes the CPU page table
+	 * entries of this object on behalf of this pagemap owner (under @lock,
+	 * e.g. %GPUMIRROR_MAP_EXCLUSIVE), the events it raises do not move
+	 * the sequence: the operation rebuilds the sets before it commits.
+	 */
+	void *rebuild_owner;
 };
 
 /** GPUMIRROR_LOC_SYSTEM - &gpumirror_attrs.preferred_loc: system memory */

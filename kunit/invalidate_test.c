@@ -192,7 +192,10 @@ static void gm_nonblock(struct kunit *test)
 	gm_fixture_done(test);
 }
 
-/* A migration by the owner of every valid set is left to that owner. */
+/*
+ * A migration invalidates whoever raises it; only an event of the object's
+ * own rebuild (rebuild_owner) leaves the sequence alone, sets still zapped.
+ */
 static void gm_migrate_owner_skip(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
@@ -201,10 +204,10 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	struct mmu_notifier_range range;
 	struct gpumirror_object *obj;
 	static int owner, other;
+	unsigned long seq;
 
 	ctx->td[0]->gdev.pagemap_owner = &owner;
 	ctx->td[1]->gdev.pagemap_owner = &owner;
-	ctx->td[2]->gdev.pagemap_owner = &other;
 	gm_fill(test, addr, r.len, 1);
 	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
@@ -216,16 +219,27 @@ static void gm_migrate_owner_skip(struct kunit *test)
 				      &owner);
 	mmu_notifier_invalidate_range_start(&range);
 	mmu_notifier_invalidate_range_end(&range);
-	KUNIT_EXPECT_TRUE(test, gm_valid(obj, ctx->td[0]));
-	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 0);
+	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
+	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[1]));
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 1);
 
-	/* A device of another owner holds a set too: invalidate them all. */
-	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(2), 0), 0);
+	/* The object's own rebuild: zapped, but the sequence stays. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
+	seq = mmu_interval_read_begin(&obj->notifier);
+	WRITE_ONCE(obj->rebuild_owner, &owner);
+	range.event = MMU_NOTIFY_EXCLUSIVE;
 	mmu_notifier_invalidate_range_start(&range);
 	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&obj->notifier, seq));
 	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
-	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[2]));
-	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[2]->invalidates), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 2);
+
+	/* Another owner's event during the rebuild moves it. */
+	range.owner = &other;
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+	KUNIT_EXPECT_TRUE(test, mmu_interval_read_retry(&obj->notifier, seq));
+	WRITE_ONCE(obj->rebuild_owner, NULL);
 	KUNIT_EXPECT_FALSE(test, obj->unmapped);
 	gm_fixture_done(test);
 }

@@ -9,7 +9,10 @@
 #include <linux/hmm.h>
 #include <linux/jiffies.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
 #include <linux/sched/mm.h>
+#include <linux/slab.h>
 
 #include "internal.h"
 
@@ -45,6 +48,23 @@
  * Errors leave no partial state: the requested devices' sets that are not
  * valid have their DMA mappings released before the error is returned;
  * sets that were valid stay valid.
+ *
+ * With %GPUMIRROR_MAP_PARTIAL, a batch that fails with -EFAULT (a segment
+ * was unmapped, or made PROT_NONE) is walked again segment by segment, and
+ * the segments that still fail map nothing (entries of 0) instead of
+ * failing the object: the other segments stay usable.
+ *
+ * Two variants share the loop. %GPUMIRROR_MAP_DEVMEM walks without
+ * faulting and keeps only the pages in the device's own memory: what a
+ * driver maps right after migrating a range to itself. %GPUMIRROR_MAP_EXCLUSIVE
+ * replaces the walk with make_device_exclusive_range(), which locks each
+ * page and swaps its CPU entry for a device-exclusive one. That raises an
+ * %MMU_NOTIFY_EXCLUSIVE event on the object itself; &gpumirror_object.rebuild_owner
+ * tells the callback not to move the sequence for it (the sets are being
+ * rebuilt under the object lock anyway), or the commit could never succeed.
+ * The pages stay locked until the commit is done, so a CPU access that
+ * restores the entry raises its own event only after the device's PTEs
+ * exist, and that event invalidates them.
  */
 
 /**
@@ -90,10 +110,10 @@ EXPORT_SYMBOL_IF_KUNIT(gpumirror_walk_yield);
  * Walk the @n segments from @segs on (CPU VA order) as one hmm range over
  * [@start, @end): the holes between them are read, never faulted.
  */
-static int gpumirror_walk_batch(struct gpumirror_object *obj,
-				struct gpumirror_segment **segs,
-				unsigned int n, struct hmm_range *range,
-				unsigned long hmm_flags)
+static int gpumirror_walk_joined(struct gpumirror_object *obj,
+				 struct gpumirror_segment **segs,
+				 unsigned int n, struct hmm_range *range,
+				 unsigned long hmm_flags)
 {
 	unsigned long *scratch = obj->scratch;
 	unsigned long npages, off, len;
@@ -126,6 +146,55 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 	return 0;
 }
 
+/*
+ * %GPUMIRROR_MAP_PARTIAL after a batch failed with -EFAULT: walk its
+ * segments one by one; a segment that cannot be faulted maps nothing.
+ */
+static int gpumirror_walk_each(struct gpumirror_object *obj,
+			       struct gpumirror_segment **segs, unsigned int n,
+			       const struct hmm_range *batch,
+			       unsigned long hmm_flags)
+{
+	struct gpumirror_segment *seg;
+	unsigned long len;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct hmm_range range = *batch;
+
+		seg = segs[i];
+		range.start = seg->it.start;
+		range.end = seg->it.last + 1;
+		range.pfn_flags_mask = 0;
+		ret = gpumirror_walk_joined(obj, &segs[i], 1, &range,
+					    hmm_flags);
+		if (ret == -EFAULT) {
+			len = (range.end - range.start) >> PAGE_SHIFT;
+			memset(obj->pfns + seg->first_page, 0,
+			       len * sizeof(*obj->pfns));
+			ret = 0;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int gpumirror_walk_batch(struct gpumirror_object *obj,
+				struct gpumirror_segment **segs,
+				unsigned int n, struct hmm_range *range,
+				unsigned long hmm_flags, bool partial)
+{
+	struct hmm_range batch = *range;
+	int ret;
+
+	ret = gpumirror_walk_joined(obj, segs, n, range, hmm_flags);
+	if (ret == -EFAULT && partial)
+		ret = gpumirror_walk_each(obj, segs, n, &batch, hmm_flags);
+	return ret;
+}
+
 /* Segments from @b on that form one walk batch; returns the batch's end. */
 static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 					unsigned int b, unsigned long *end)
@@ -143,7 +212,7 @@ static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 }
 
 static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
-			  unsigned long hmm_flags, void *owner)
+			  unsigned long hmm_flags, void *owner, bool partial)
 {
 	struct mm_struct *mm = obj->mirror->mm;
 	unsigned int b, e;
@@ -167,7 +236,7 @@ static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
 		if (b)
 			gpumirror_walk_yield(obj, b);
 		ret = gpumirror_walk_batch(obj, obj->by_addr + b, e - b, &range,
-					   hmm_flags);
+					   hmm_flags, partial);
 		if (ret)
 			break;
 	}
@@ -176,6 +245,92 @@ static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
 	mmput(mm);
 	return ret;
 }
+
+#if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
+/*
+ * Exclusive access to @n pages at @start; their pfns go to @pfns, the locked
+ * pages to @pages. Return: 0, or -EAGAIN if a page could not be taken (not
+ * anonymous, shared, or locked by someone else): no point in retrying.
+ */
+static int gpumirror_exclusive_batch(struct gpumirror_object *obj,
+				     unsigned long start, unsigned long n,
+				     unsigned long *pfns, struct page **pages,
+				     void *owner)
+{
+	unsigned long i;
+	int got;
+
+	got = make_device_exclusive_range(obj->mirror->mm, start,
+					  start + (n << PAGE_SHIFT), pages,
+					  owner);
+	if (got < 0)
+		return got;
+	for (i = got; i < n; i++)
+		pages[i] = NULL;
+	for (i = 0; i < n; i++) {
+		if (!pages[i])
+			return -EAGAIN;
+		pfns[i] = page_to_pfn(pages[i]) | HMM_PFN_VALID | HMM_PFN_WRITE;
+	}
+	return 0;
+}
+
+/* Drop what gpumirror_walk_exclusive() took: page locks and references. */
+static void gpumirror_exclusive_put(struct page **pages, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (!pages[i])
+			continue;
+		unlock_page(pages[i]);
+		put_page(pages[i]);
+		pages[i] = NULL;
+	}
+}
+
+/* The walk of %GPUMIRROR_MAP_EXCLUSIVE, 64 pages per call. */
+static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
+				    struct page **pages, void *owner)
+{
+	struct mm_struct *mm = obj->mirror->mm;
+	unsigned long addr, end, n, idx;
+	unsigned int s;
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
+	atomic64_inc(&obj->walks);
+	mmap_read_lock(mm);
+	for (s = 0; s < obj->nsegs && !ret; s++) {
+		const struct gpumirror_segment *seg = &obj->segs[s];
+
+		end = seg->it.last + 1;
+		idx = seg->first_page;
+		for (addr = seg->it.start; addr < end && !ret;
+		     addr += n << PAGE_SHIFT, idx += n) {
+			n = min((end - addr) >> PAGE_SHIFT, 64UL);
+			ret = gpumirror_exclusive_batch(obj, addr, n,
+							obj->pfns + idx,
+							pages + idx, owner);
+		}
+	}
+	mmap_read_unlock(mm);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	return ret;
+}
+#else
+static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
+				    struct page **pages, void *owner)
+{
+	return -EOPNOTSUPP;
+}
+
+static void gpumirror_exclusive_put(struct page **pages, unsigned long n)
+{
+}
+#endif
 
 /* The pagemap owner the walk reports natively: the first one requested. */
 static void *gpumirror_walk_owner(struct gpumirror *mirror,
@@ -191,7 +346,7 @@ static void *gpumirror_walk_owner(struct gpumirror *mirror,
 
 /* DMA-map the fresh walk for every requested device whose set is stale. */
 static int gpumirror_map_sets(struct gpumirror_object *obj,
-			      unsigned long devices)
+			      unsigned long devices, unsigned int flags)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
@@ -200,7 +355,7 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
-		ret = gpumirror_pages_map(obj, mirror->devices[i]);
+		ret = gpumirror_pages_map(obj, mirror->devices[i], flags);
 		if (ret)
 			return ret;
 	}
@@ -248,11 +403,76 @@ static void gpumirror_count_retry(struct gpumirror *mirror,
 		atomic64_inc(&mirror->devices[i]->stats.retries);
 }
 
+/* One try of gpumirror_object_map(): walk, map the sets, commit. */
+static int gpumirror_map_once(struct gpumirror_object *obj,
+			      unsigned long devices, unsigned int flags,
+			      void *owner, struct page **pages)
+{
+	unsigned long hmm_flags = 0, seq;
+	int ret;
+
+	if (!(flags & GPUMIRROR_MAP_DEVMEM))
+		hmm_flags = HMM_PFN_REQ_FAULT;
+	if (hmm_flags && (flags & GPUMIRROR_MAP_WRITE))
+		hmm_flags |= HMM_PFN_REQ_WRITE;
+
+	seq = mmu_interval_read_begin(&obj->notifier);
+	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
+		ret = gpumirror_walk_exclusive(obj, pages, owner);
+	else
+		ret = gpumirror_walk(obj, seq, hmm_flags, owner,
+				     flags & GPUMIRROR_MAP_PARTIAL);
+	if (!ret)
+		ret = gpumirror_map_sets(obj, devices, flags);
+	if (!ret && !gpumirror_commit(obj, devices, seq))
+		ret = -EBUSY;
+	if (pages)
+		gpumirror_exclusive_put(pages, obj->npages);
+	return ret;
+}
+
+/* Check the arguments; for exclusive access, get the page array. */
+static int gpumirror_map_prepare(struct gpumirror_object *obj,
+				 unsigned long devices, unsigned int flags,
+				 void **owner, struct page ***pages)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned int i;
+	int ret = 0;
+
+	if (flags & ~(GPUMIRROR_MAP_WRITE | GPUMIRROR_MAP_DEVMEM |
+		      GPUMIRROR_MAP_EXCLUSIVE | GPUMIRROR_MAP_PARTIAL) ||
+	    hweight_long(flags & (GPUMIRROR_MAP_DEVMEM |
+				  GPUMIRROR_MAP_EXCLUSIVE)) > 1)
+		return -EINVAL;
+	/* Devices cannot leave while we hold obj->lock, see detach. */
+	down_read(&mirror->notifier_lock);
+	if (!devices || (devices & ~mirror->device_mask))
+		ret = -EINVAL;
+	up_read(&mirror->notifier_lock);
+	if (ret)
+		return ret;
+	*owner = gpumirror_walk_owner(mirror, devices);
+	*pages = NULL;
+	if (!(flags & GPUMIRROR_MAP_EXCLUSIVE))
+		return 0;
+	/* Every device takes the access for the same owner. */
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES)
+		if (!*owner || mirror->devices[i]->pagemap_owner != *owner)
+			return -EINVAL;
+	*pages = kvcalloc(obj->npages, sizeof(**pages), GFP_KERNEL);
+	return *pages ? 0 : -ENOMEM;
+}
+
 /**
  * gpumirror_object_map() - fault an object's pages and map them for devices
  * @obj: the object
  * @devices: mask of device slots (BIT(&gpumirror_device.index)) to map for
- * @flags: %GPUMIRROR_MAP_WRITE to fault for write access
+ * @flags: %GPUMIRROR_MAP_WRITE to fault for write access;
+ *	%GPUMIRROR_MAP_PARTIAL to map around segments that cannot be faulted;
+ *	at most one of %GPUMIRROR_MAP_DEVMEM (map what is in the devices' own
+ *	memory, fault nothing) and %GPUMIRROR_MAP_EXCLUSIVE (take exclusive
+ *	access)
  *
  * Walks all segments once, DMA-maps the pages into the page set of every
  * device in @devices and commits them together. On success the sets are
@@ -268,48 +488,46 @@ static void gpumirror_count_retry(struct gpumirror *mirror,
  *
  * Context: process context, no gpumirror lock and no mmap_lock held.
  * Return: 0; -EINVAL if @devices names a slot that is not attached or is
- * empty; -EFAULT for a hole, a PROT_NONE, VM_IO or VM_PFNMAP mapping, or an
- * exited process; -EPERM for write access to read-only memory; -EXDEV as
- * above; -EBUSY if the pages kept changing for %HMM_RANGE_DEFAULT_TIMEOUT
- * ms; -ENOMEM.
+ * empty, for unknown or conflicting @flags, and for exclusive access by a
+ * device without the first device's pagemap owner; -EFAULT for a hole, a
+ * PROT_NONE, VM_IO or VM_PFNMAP mapping, or an exited process; -EPERM for
+ * write access to read-only memory; -EXDEV as above; -EBUSY if the pages
+ * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms, or a page could not be
+ * taken for exclusive access; -EOPNOTSUPP for exclusive access without
+ * CONFIG_DEVICE_PRIVATE; -ENOMEM.
  */
 int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			 unsigned int flags)
 {
 	struct gpumirror *mirror = obj->mirror;
-	unsigned long timeout, hmm_flags = HMM_PFN_REQ_FAULT;
-	unsigned long seq;
+	unsigned long timeout;
+	struct page **pages;
 	void *owner;
 	int ret;
 
-	if (flags & GPUMIRROR_MAP_WRITE)
-		hmm_flags |= HMM_PFN_REQ_WRITE;
 	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-
 	mutex_lock(&obj->lock);
-	/* Devices cannot leave while we hold obj->lock, see detach. */
-	down_read(&mirror->notifier_lock);
-	ret = (!devices || (devices & ~mirror->device_mask)) ? -EINVAL : 0;
-	up_read(&mirror->notifier_lock);
+	ret = gpumirror_map_prepare(obj, devices, flags, &owner, &pages);
 	if (ret)
 		goto out_unlock;
-	owner = gpumirror_walk_owner(mirror, devices);
+	if (pages)
+		/* Pairs with READ_ONCE() in gpumirror_own_event(). */
+		WRITE_ONCE(obj->rebuild_owner, owner);
 
 	for (;;) {
 		if (time_after(jiffies, timeout)) {
 			ret = -EBUSY;
 			break;
 		}
-		seq = mmu_interval_read_begin(&obj->notifier);
-		ret = gpumirror_walk(obj, seq, hmm_flags, owner);
-		if (!ret)
-			ret = gpumirror_map_sets(obj, devices);
-		if (!ret && gpumirror_commit(obj, devices, seq))
-			break;
-		if (ret && ret != -EBUSY)
+		ret = gpumirror_map_once(obj, devices, flags, owner, pages);
+		if (ret != -EBUSY)
 			break;
 		gpumirror_count_retry(mirror, devices);
 	}
+	if (ret == -EAGAIN)
+		ret = -EBUSY;
+	WRITE_ONCE(obj->rebuild_owner, NULL);
+	kvfree(pages);
 	if (ret)
 		gpumirror_release_stale(obj, devices);
 out_unlock:

@@ -51,7 +51,7 @@ void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
 
 /* pages.c */
 int gpumirror_pages_map(struct gpumirror_object *obj,
-			struct gpumirror_device *gdev);
+			struct gpumirror_device *gdev, unsigned int map_flags);
 void gpumirror_pages_unmap(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
 

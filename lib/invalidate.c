@@ -50,10 +50,12 @@
  * interval callback runs pass 2 itself.
  *
  * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.unmapped.
- * An %MMU_NOTIFY_MIGRATE event whose owner is the pagemap owner of every
- * device holding a valid set is the migration code of those devices moving
- * the pages itself (see migrate_vma_setup()): it is skipped, as the
- * migration rebuilds the sets.
+ * Migration events invalidate like any other, whoever migrates: a device's
+ * PTEs must not outlive the pages they point to, and only the code that
+ * also rebuilds the sets under the object lock may skip that. That code
+ * sets &gpumirror_object.rebuild_owner; an %MMU_NOTIFY_EXCLUSIVE or
+ * %MMU_NOTIFY_MIGRATE event with that owner zaps the valid sets but leaves
+ * the sequence alone, so the operation that raised it can commit.
  *
  * The callbacks can run from reclaim: they allocate nothing and take only
  * the notifier lock (and the release list's spinlock), which nothing holds
@@ -123,19 +125,19 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
 		gpumirror_release_queue(obj);
 }
 
-/* A migration by the devices holding the pages themselves. */
-static bool gpumirror_own_migration(struct gpumirror_object *obj,
-				    const struct mmu_notifier_range *range)
+/*
+ * An event gpumirror raises itself while it rebuilds @obj's sets under the
+ * object lock (exclusive access): the sequence must not move for it.
+ */
+static bool gpumirror_own_event(struct gpumirror_object *obj,
+				const struct mmu_notifier_range *range)
 {
-	struct gpumirror *mirror = obj->mirror;
-	unsigned int i;
+	/* Pairs with WRITE_ONCE() in gpumirror_object_map(). */
+	void *owner = READ_ONCE(obj->rebuild_owner);
 
-	if (range->event != MMU_NOTIFY_MIGRATE || !range->owner)
-		return false;
-	for_each_set_bit(i, &obj->valid, GPUMIRROR_MAX_DEVICES)
-		if (mirror->devices[i]->pagemap_owner != range->owner)
-			return false;
-	return true;
+	return owner && range->owner == owner &&
+	       (range->event == MMU_NOTIFY_EXCLUSIVE ||
+		range->event == MMU_NOTIFY_MIGRATE);
 }
 
 static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
@@ -171,9 +173,8 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 		return gpumirror_invalidate_nonblock(obj, cur_seq);
 
 	down_write(&mirror->notifier_lock);
-	if (it && gpumirror_own_migration(obj, range))
-		goto out_unlock;
-	mmu_interval_set_seq(mni, cur_seq);
+	if (!it || !gpumirror_own_event(obj, range))
+		mmu_interval_set_seq(mni, cur_seq);
 	if (!it)
 		goto out_unlock;
 	if (range->event == MMU_NOTIFY_UNMAP)

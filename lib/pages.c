@@ -44,7 +44,8 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 	size_t size;
 
 	for (i = 0; i < n; i++) {
-		if (set[i] & (GPUMIRROR_ADDR_DEVICE | GPUMIRROR_ADDR_TAIL))
+		if (!set[i] ||
+		    set[i] & (GPUMIRROR_ADDR_DEVICE | GPUMIRROR_ADDR_TAIL))
 			continue;
 		size = PAGE_SIZE << gpumirror_addr_order(set[i]);
 		dma_unmap_page(gdev->dev, gpumirror_addr(set[i]), size,
@@ -54,23 +55,46 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 	atomic64_add(unmapped, &gdev->stats.dma_unmaps);
 }
 
+/* Does %GPUMIRROR_MAP_DEVMEM map @page for @gdev? */
+static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
+				  struct page *page)
+{
+	return gdev->pagemap_owner && is_zone_device_page(page) &&
+	       page->pgmap->owner == gdev->pagemap_owner;
+}
+
 /*
  * Map the pages from @hmm_pfns on, at most @max of them: a device-private
- * page, or a page or whole huge page with one DMA mapping.
+ * page, or a page or whole huge page with one DMA mapping; with
+ * %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it does not map.
  * Return: the number of entries filled, or -errno.
  */
 static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 				const unsigned long *hmm_pfns,
-				unsigned long max, gpumirror_addr_t *set)
+				unsigned long max, gpumirror_addr_t *set,
+				unsigned int map_flags)
 {
-	struct page *page = hmm_pfn_to_page(hmm_pfns[0]);
+	struct page *page;
 	unsigned int order = hmm_pfn_to_map_order(hmm_pfns[0]);
 	gpumirror_addr_t flags = 0;
 	unsigned long i, n;
 	dma_addr_t dma;
 
+	if ((hmm_pfns[0] & (HMM_PFN_VALID | HMM_PFN_ERROR)) != HMM_PFN_VALID) {
+		/* Only a walk that faults nothing leaves such pfns. */
+		set[0] = 0;
+		return 1;
+	}
+	page = hmm_pfn_to_page(hmm_pfns[0]);
+	if ((map_flags & GPUMIRROR_MAP_DEVMEM) &&
+	    !gpumirror_devmem_page(gdev, page)) {
+		set[0] = 0;
+		return 1;
+	}
 	if (hmm_pfns[0] & HMM_PFN_WRITE)
 		flags |= GPUMIRROR_ADDR_WRITE;
+	if (map_flags & GPUMIRROR_MAP_EXCLUSIVE)
+		flags |= GPUMIRROR_ADDR_EXCLUSIVE;
 	if (is_device_private_page(page)) {
 		if (!gdev->pagemap_owner ||
 		    page->pgmap->owner != gdev->pagemap_owner)
@@ -97,7 +121,8 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 
 static int gpumirror_map_segment(struct gpumirror_object *obj,
 				 struct gpumirror_device *gdev,
-				 const struct gpumirror_segment *seg)
+				 const struct gpumirror_segment *seg,
+				 unsigned int map_flags)
 {
 	gpumirror_addr_t *set = obj->sets[gdev->index] + seg->first_page;
 	const unsigned long *pfns = obj->pfns + seg->first_page;
@@ -106,7 +131,8 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 	long ret;
 
 	for (i = 0; i < n; i += ret) {
-		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i);
+		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i,
+					  map_flags);
 		if (ret < 0) {
 			gpumirror_unmap_entries(gdev, set, i);
 			return ret;
@@ -116,11 +142,12 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 }
 
 /*
- * Build @gdev's set from the object's pfns, replacing a stale one. On error
- * nothing of the new set stays mapped.
+ * Build @gdev's set from the object's pfns, replacing a stale one;
+ * @map_flags are those of gpumirror_object_map(). On error nothing of the
+ * new set stays mapped.
  */
 int gpumirror_pages_map(struct gpumirror_object *obj,
-			struct gpumirror_device *gdev)
+			struct gpumirror_device *gdev, unsigned int map_flags)
 {
 	gpumirror_addr_t *set = obj->sets[gdev->index];
 	unsigned int s;
@@ -135,7 +162,8 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 		obj->sets[gdev->index] = set;
 	}
 	for (s = 0; s < obj->nsegs; s++) {
-		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s]);
+		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
+					    map_flags);
 		if (ret) {
 			gpumirror_unmap_entries(gdev, set,
 						obj->segs[s].first_page);

@@ -2,22 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 # runkernel.sh config|build [make args...]: the `make run` kernel in
 # build/run, configured from allnoconfig + scripts/run.config (again whenever
-# the fragment changes; every option of it must take).
+# the fragment changes; every option of it must take). With KERNEL=selftest:
+# the selftest kernel, build/selftest from scripts/selftest.config.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 tree=$(scripts/tree.py where | sed -n 2p)
-kb=$top/build/run
+name=${KERNEL:-run}
+frag=scripts/$name.config
+kb=$top/build/$name
 mkdir -p "$kb"
 what=$1
 shift
 
-if ! cmp -s scripts/run.config "$kb/.run.config"; then
-	echo "  CONFIG  allnoconfig + scripts/run.config"
+if ! cmp -s "$frag" "$kb/.frag.config"; then
+	echo "  CONFIG  allnoconfig + $frag"
 	make -s -C "$tree" O="$kb" ARCH=x86_64 \
-		KCONFIG_ALLCONFIG="$top/scripts/run.config" allnoconfig
-	missing=$(grep -E '^CONFIG_' scripts/run.config |
+		KCONFIG_ALLCONFIG="$top/$frag" allnoconfig
+	missing=$(grep -E '^CONFIG_' "$frag" |
 		while read -r opt; do
 			grep -qx "$opt" "$kb/.config" || echo "$opt"
 		done)
@@ -25,7 +28,7 @@ if ! cmp -s scripts/run.config "$kb/.run.config"; then
 		echo "runkernel: options that did not take: $missing" >&2
 		exit 1
 	fi
-	cp scripts/run.config "$kb/.run.config"
+	cp "$frag" "$kb/.frag.config"
 fi
 [ "$what" = config ] && exit 0
 make -s -C "$tree" O="$kb" ARCH=x86_64 -j"${JOBS:-$(nproc)}" "$@"

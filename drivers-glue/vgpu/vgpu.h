@@ -5,20 +5,74 @@
 #ifndef _VGPU_H
 #define _VGPU_H
 
+#include <linux/cdev.h>
 #include <linux/gpumirror.h>
+#include <linux/memremap.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
 
 struct platform_device;
+struct vgpu;
+
+/** VGPU_MAX_CHUNKS - device memory chunks one vgpu can have */
+#define VGPU_MAX_CHUNKS		16
+
+/**
+ * struct vgpu_chunk - one memremap_pages() range of device memory
+ * @pagemap: the ZONE_DEVICE pagemap
+ * @vgpu: its GPU
+ */
+struct vgpu_chunk {
+	struct dev_pagemap pagemap;
+	struct vgpu *vgpu;
+};
+
+/**
+ * struct vgpu_mem - a vgpu's device memory
+ * @type: %MEMORY_DEVICE_PRIVATE (emulated, each page backed by a system
+ *	page) or %MEMORY_DEVICE_COHERENT (a reserved physical range)
+ * @coherent_addr: physical start of the coherent range
+ * @chunk_lock: serializes chunk creation and removal
+ * @chunks: the chunks, @nchunks of them
+ * @nchunks: chunks in @chunks
+ * @lock: protects @free
+ * @free: free device pages, linked through zone_device_data
+ * @used: device pages allocated and not freed
+ * @to_dev: pages migrated to this device
+ * @to_ram: pages migrated from this device back to system memory
+ */
+struct vgpu_mem {
+	enum memory_type type;
+	phys_addr_t coherent_addr;
+	struct mutex chunk_lock;	/* serializes chunk changes */
+	struct vgpu_chunk *chunks[VGPU_MAX_CHUNKS];
+	unsigned int nchunks;
+	spinlock_t lock;		/* protects free */
+	struct page *free;
+	atomic_long_t used;
+	atomic64_t to_dev;
+	atomic64_t to_ram;
+};
 
 /**
  * struct vgpu - one virtual GPU instance
  * @pdev: its platform device, with a 64-bit DMA mask
  * @id: instance number
+ * @owner: pagemap owner of its memory; peers share one
+ * @nofault: no recoverable page faults: a missing PTE is an error
+ * @mem: its device memory
+ * @cdev: its character device
+ * @chardev: the device node's &struct device
  */
 struct vgpu {
 	struct platform_device *pdev;
 	unsigned int id;
+	void *owner;
+	bool nofault;
+	struct vgpu_mem mem;
+	struct cdev cdev;
+	struct device *chardev;
 };
 
 /** VGPU_TLB_ENTRIES - translations a vgpu address space caches */
@@ -71,10 +125,31 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial);
 void vgpu_as_fini(struct vgpu_as *as);
 int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj);
 int vgpu_as_read(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len);
+int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
+		   bool write, size_t *done);
+bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_tlb_flush(struct vgpu_as *as);
 u64 vgpu_tlb_latency_ns(void);
 unsigned int vgpu_tlb_latency_set(unsigned int us);
+
+/* vgpu_mem.c */
+int vgpu_mem_init(struct vgpu *vgpu, phys_addr_t coherent_addr);
+void vgpu_mem_fini(struct vgpu *vgpu);
+struct page *vgpu_mem_backing(struct page *page);
+struct vgpu *vgpu_mem_page_owner(struct page *page);
+int vgpu_migrate_to_dev(struct vgpu *vgpu, struct mm_struct *mm,
+			unsigned long start, unsigned long end);
+int vgpu_migrate_to_ram(struct vgpu *vgpu, struct mm_struct *mm,
+			unsigned long start, unsigned long end,
+			unsigned long *migrated);
+void vgpu_mem_evict(struct vgpu *vgpu);
+
+/* vgpu_hmm.c */
+int vgpu_chardev_init(void);
+void vgpu_chardev_exit(void);
+int vgpu_chardev_add(struct vgpu *vgpu);
+void vgpu_chardev_del(struct vgpu *vgpu);
 
 #ifdef CONFIG_VGPU_BENCH
 int vgpu_bench_init(void);

@@ -15,8 +15,28 @@ static unsigned int ndevs = 4;
 module_param(ndevs, uint, 0444);
 MODULE_PARM_DESC(ndevs, "number of virtual GPUs (1-64, default 4)");
 
+static unsigned int peer[GPUMIRROR_MAX_DEVICES];
+static unsigned int npeer;
+module_param_array(peer, uint, &npeer, 0444);
+MODULE_PARM_DESC(peer,
+		 "peer group of each vgpu (0: none); peers share a pagemap owner and map each other's memory natively");
+
+static unsigned long coherent_addr[GPUMIRROR_MAX_DEVICES];
+static unsigned int ncoherent;
+module_param_array(coherent_addr, ulong, &ncoherent, 0444);
+MODULE_PARM_DESC(coherent_addr,
+		 "physical address of a reserved 256 MiB range per vgpu for device-coherent memory (0: device-private memory)");
+
+static unsigned long nofault_mask;
+module_param(nofault_mask, ulong, 0444);
+MODULE_PARM_DESC(nofault_mask,
+		 "vgpus without recoverable page faults, as a bit mask (default none)");
+
 static struct vgpu *vgpus;
 static unsigned int nvgpus;
+
+/* Pagemap owners of the peer groups. */
+static u8 vgpu_groups[GPUMIRROR_MAX_DEVICES + 1];
 
 /**
  * vgpu_count() - number of vgpu instances
@@ -134,6 +154,7 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 	as->gdev.ops = serial ? &vgpu_gpumirror_serial_ops :
 				&vgpu_gpumirror_ops;
 	as->gdev.va_limit = 1ULL << 48;
+	as->gdev.pagemap_owner = vgpu->owner;
 }
 
 /**
@@ -145,10 +166,35 @@ void vgpu_as_fini(struct vgpu_as *as)
 	xa_destroy(&as->pt);
 }
 
+/* Memory and device node of instance @id, whose device exists. */
+static int vgpu_setup(struct vgpu *vgpu)
+{
+	unsigned int id = vgpu->id;
+	unsigned int group = id < npeer ? peer[id] : 0;
+	int ret;
+
+	if (group > GPUMIRROR_MAX_DEVICES)
+		return -EINVAL;
+	vgpu->owner = group ? (void *)&vgpu_groups[group] : (void *)vgpu;
+	vgpu->nofault = id < BITS_PER_LONG && (nofault_mask & BIT(id));
+	ret = vgpu_mem_init(vgpu, id < ncoherent ? coherent_addr[id] : 0);
+	if (ret)
+		return ret;
+	ret = vgpu_chardev_add(vgpu);
+	if (ret)
+		vgpu_mem_fini(vgpu);
+	return ret;
+}
+
 static void vgpu_destroy_all(void)
 {
-	while (nvgpus)
-		platform_device_unregister(vgpus[--nvgpus].pdev);
+	while (nvgpus) {
+		struct vgpu *vgpu = &vgpus[--nvgpus];
+
+		vgpu_chardev_del(vgpu);
+		vgpu_mem_fini(vgpu);
+		platform_device_unregister(vgpu->pdev);
+	}
 	kfree(vgpus);
 	vgpus = NULL;
 }
@@ -166,12 +212,22 @@ static int __init vgpu_init(void)
 	vgpus = kcalloc(ndevs, sizeof(*vgpus), GFP_KERNEL);
 	if (!vgpus)
 		return -ENOMEM;
+	ret = vgpu_chardev_init();
+	if (ret)
+		goto out_free;
 	for (nvgpus = 0; nvgpus < ndevs; nvgpus++) {
+		struct vgpu *vgpu = &vgpus[nvgpus];
+
 		info.id = nvgpus;
-		vgpus[nvgpus].id = nvgpus;
-		vgpus[nvgpus].pdev = platform_device_register_full(&info);
-		if (IS_ERR(vgpus[nvgpus].pdev)) {
-			ret = PTR_ERR(vgpus[nvgpus].pdev);
+		vgpu->id = nvgpus;
+		vgpu->pdev = platform_device_register_full(&info);
+		if (IS_ERR(vgpu->pdev)) {
+			ret = PTR_ERR(vgpu->pdev);
+			goto out_destroy;
+		}
+		ret = vgpu_setup(vgpu);
+		if (ret) {
+			platform_device_unregister(vgpu->pdev);
 			goto out_destroy;
 		}
 	}
@@ -183,6 +239,11 @@ static int __init vgpu_init(void)
 
 out_destroy:
 	vgpu_destroy_all();
+	vgpu_chardev_exit();
+	return ret;
+out_free:
+	kfree(vgpus);
+	vgpus = NULL;
 	return ret;
 }
 
@@ -190,6 +251,7 @@ static void __exit vgpu_exit(void)
 {
 	vgpu_bench_exit();
 	vgpu_destroy_all();
+	vgpu_chardev_exit();
 }
 
 module_init(vgpu_init);

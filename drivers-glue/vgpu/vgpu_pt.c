@@ -3,6 +3,7 @@
  * vgpu: the GPU page table, the TLB and GPU reads through them.
  */
 
+#include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -85,21 +86,44 @@ static gpumirror_addr_t vgpu_translate(struct vgpu_as *as, u64 gpfn,
 	return e;
 }
 
-static int vgpu_as_read_page(struct vgpu_as *as, u64 gpu_va, void *buf,
-			     size_t len)
+/* The kernel address of the page an entry translates to, mapped. */
+static void *vgpu_entry_map(gpumirror_addr_t e)
+{
+	struct page *page;
+
+	if (!(e & GPUMIRROR_ADDR_DEVICE))
+		return phys_to_virt(gpumirror_addr(e));
+	/* Device-private: vgpu's memory lives in a backing system page. */
+	page = pfn_to_page(PHYS_PFN(gpumirror_addr(e)));
+	return kmap_local_page(vgpu_mem_backing(page));
+}
+
+static void vgpu_entry_unmap(gpumirror_addr_t e, void *va)
+{
+	if (e & GPUMIRROR_ADDR_DEVICE)
+		kunmap_local(va);
+}
+
+static int vgpu_as_access_page(struct vgpu_as *as, u64 gpu_va, void *buf,
+			       size_t len, bool write)
 {
 	gpumirror_addr_t e;
+	void *va;
 	u64 epoch;
 
 	e = vgpu_translate(as, gpu_va >> PAGE_SHIFT, &epoch);
 	if (!e)
-		return -EFAULT;
-	if (e & GPUMIRROR_ADDR_DEVICE) {
+		return -ENOENT;
+	if (write && !(e & GPUMIRROR_ADDR_WRITE)) {
 		atomic_dec(&as->inflight);
-		return -EOPNOTSUPP;
+		return -ENOENT;
 	}
-	memcpy(buf, phys_to_virt(gpumirror_addr(e)) + offset_in_page(gpu_va),
-	       len);
+	va = vgpu_entry_map(e);
+	if (write)
+		memcpy(va + offset_in_page(gpu_va), buf, len);
+	else
+		memcpy(buf, va + offset_in_page(gpu_va), len);
+	vgpu_entry_unmap(e, va);
 	/* A flush begun after this access started has completed: stale. */
 	if (smp_load_acquire(&as->done_epoch) > epoch)
 		atomic64_inc(&as->stale_uses);
@@ -111,28 +135,70 @@ static int vgpu_as_read_page(struct vgpu_as *as, u64 gpu_va, void *buf,
 }
 
 /**
+ * vgpu_as_access() - a GPU read or write through the page table and the TLB
+ * @as: the address space
+ * @gpu_va: GPU VA to access
+ * @buf: where to copy to (read) or from (write)
+ * @len: bytes to access
+ * @write: write instead of read
+ * @done: bytes accessed before the first failing page; may be NULL
+ *
+ * The access stops at the first page no PTE maps, or, for a write, maps
+ * read-only: the caller resolves that fault (fault mode) or reports it
+ * (no-fault mode) and goes on from @done.
+ *
+ * Return: 0, or -ENOENT as above.
+ */
+int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
+		   bool write, size_t *done)
+{
+	size_t n, total = 0;
+	int ret = 0;
+
+	for (; len; len -= n, gpu_va += n, buf += n, total += n) {
+		n = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpu_va));
+		ret = vgpu_as_access_page(as, gpu_va, buf, n, write);
+		if (ret)
+			break;
+	}
+	if (done)
+		*done = total;
+	return ret;
+}
+
+/**
  * vgpu_as_read() - a GPU read through the page table and the TLB
  * @as: the address space
  * @gpu_va: GPU VA to read from
  * @buf: where to copy to
  * @len: bytes to read
  *
- * Return: 0, -EFAULT at the first page no PTE maps (the caller maps the
- * object and binds it, as a GPU page fault handler would), -EOPNOTSUPP for
- * device memory.
+ * Return: 0, or -ENOENT at the first page no PTE maps (the caller maps the
+ * object and binds it, as a GPU page fault handler would).
  */
 int vgpu_as_read(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len)
 {
-	size_t n;
-	int ret;
+	return vgpu_as_access(as, gpu_va, buf, len, false, NULL);
+}
 
-	for (; len; len -= n, gpu_va += n, buf += n) {
-		n = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpu_va));
-		ret = vgpu_as_read_page(as, gpu_va, buf, n);
-		if (ret)
-			return ret;
-	}
-	return 0;
+/**
+ * vgpu_as_exclusive() - does a PTE in a GPU VA range hold exclusive access?
+ * @as: the address space
+ * @gpu_start: start of the range
+ * @gpu_end: its end
+ *
+ * Return: true if one does.
+ */
+bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end)
+{
+	unsigned long gpfn;
+	void *pte;
+
+	xa_for_each_range(&as->pt, gpfn, pte, gpu_start >> PAGE_SHIFT,
+			  (gpu_end >> PAGE_SHIFT) - 1)
+		if (xa_to_value(pte) & GPUMIRROR_ADDR_EXCLUSIVE)
+			return true;
+	return false;
 }
 
 /**
@@ -161,10 +227,16 @@ int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj)
 		ret = -EAGAIN;
 		goto out_unlock;
 	}
-	for (i = 0; i < obj->npages; i++)
-		xa_store(&as->pt, first + i,
-			 xa_mk_value(gpumirror_object_page(obj, &as->gdev, i)),
-			 GFP_NOWAIT);
+	for (i = 0; i < obj->npages; i++) {
+		gpumirror_addr_t e = gpumirror_object_page(obj, &as->gdev, i);
+
+		/* A hole of a %GPUMIRROR_MAP_DEVMEM set maps nothing. */
+		if (e)
+			xa_store(&as->pt, first + i, xa_mk_value(e),
+				 GFP_NOWAIT);
+		else
+			xa_release(&as->pt, first + i);
+	}
 out_unlock:
 	gpumirror_notifier_unlock(mirror);
 	return ret;

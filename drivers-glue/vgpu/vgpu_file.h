@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vgpu: an open character device, shared by the command sets.
+ */
+#ifndef _VGPU_FILE_H
+#define _VGPU_FILE_H
+
+#include <linux/gpumirror.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+
+#include <uapi/linux/vgpu.h>
+
+#include "vgpu.h"
+
+/*
+ * VGPU_GPU_VA_EXPLICIT - GPU VAs from here up hold explicit objects; below,
+ * GPU VA == CPU VA
+ */
+#define VGPU_GPU_VA_EXPLICIT	BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
+
+/**
+ * struct vgpu_fobj - a gpumirror object of a file
+ * @link: entry in &vgpu_file.objs
+ * @obj: the object
+ * @start: first GPU VA
+ * @end: GPU VA after the last page
+ * @handle: the handle of an explicit object; 0 for an identity object
+ * @read_only: the GPU may only read the object
+ */
+struct vgpu_fobj {
+	struct list_head link;
+	struct gpumirror_object *obj;
+	u64 start;
+	u64 end;
+	u32 handle;
+	bool read_only;
+};
+
+/**
+ * struct vgpu_file - an open vgpu node: one GPU address space
+ * @vgpu: the GPU
+ * @mirror: the mirror of the opener's mm
+ * @as: the GPU address space, attached to @mirror
+ * @lock: serializes the commands; protects @objs and @handles
+ * @objs: the file's objects
+ * @handles: explicit objects by handle
+ */
+struct vgpu_file {
+	struct vgpu *vgpu;
+	struct gpumirror mirror;
+	struct vgpu_as as;
+	struct mutex lock;		/* serializes commands */
+	struct list_head objs;
+	struct xarray handles;
+};
+
+void vgpu_fobj_destroy(struct vgpu_file *vf, struct vgpu_fobj *fo);
+void vgpu_file_reap(struct vgpu_file *vf, unsigned long start,
+		    unsigned long end);
+int vgpu_file_bind(struct vgpu_file *vf, struct gpumirror_object *obj,
+		   unsigned int flags);
+int vgpu_file_fault(struct vgpu_file *vf, unsigned long start,
+		    unsigned long end, unsigned int flags);
+
+long vgpu_hmm_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg);
+long vgpu_uapi_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg);
+
+#endif /* _VGPU_FILE_H */

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vgpu: its own commands, <uapi/linux/vgpu.h>.
+ */
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "vgpu_file.h"
+
+/**
+ * DOC: vgpu commands
+ *
+ * OBJ_CREATE makes one gpumirror object of N scattered CPU blocks at a GPU
+ * VA of the explicit range and maps it strictly: a block that is not mapped
+ * or not writable fails the command. Later GPU faults on it map with
+ * %GPUMIRROR_MAP_PARTIAL, so a block freed or unmapped meanwhile becomes
+ * unreachable (-EFAULT) while the others stay mapped. READ and WRITE are
+ * GPU accesses through the page table; STATS reads the gpumirror counters
+ * of the file's address space and the vgpu's memory counters.
+ */
+
+/* The explicit object covering @gpu_va, or NULL. */
+static struct vgpu_fobj *vgpu_uapi_find(struct vgpu_file *vf, u64 gpu_va)
+{
+	struct vgpu_fobj *fo;
+
+	list_for_each_entry(fo, &vf->objs, link)
+		if (fo->handle && fo->start <= gpu_va && gpu_va < fo->end)
+			return fo;
+	return NULL;
+}
+
+static bool vgpu_uapi_overlaps(struct vgpu_file *vf, u64 start, u64 end)
+{
+	struct vgpu_fobj *fo;
+
+	list_for_each_entry(fo, &vf->objs, link)
+		if (fo->handle && fo->start < end && start < fo->end)
+			return true;
+	return false;
+}
+
+static struct gpumirror_range *vgpu_uapi_ranges(const struct vgpu_obj_create *a)
+{
+	struct vgpu_range __user *u = u64_to_user_ptr(a->ranges);
+	struct gpumirror_range *r;
+	struct vgpu_range v;
+	u32 i;
+
+	r = kvmalloc_array(a->nranges, sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < a->nranges; i++) {
+		if (copy_from_user(&v, &u[i], sizeof(v))) {
+			kvfree(r);
+			return ERR_PTR(-EFAULT);
+		}
+		r[i].addr = v.addr;
+		r[i].len = v.len;
+	}
+	return r;
+}
+
+/* Publish a created object under a new handle, mapped. */
+static int vgpu_uapi_install(struct vgpu_file *vf, struct vgpu_fobj *fo,
+			     unsigned int flags)
+{
+	int ret;
+
+	fo->start = fo->obj->gpu_start;
+	fo->end = fo->obj->gpu_start + ((u64)fo->obj->npages << PAGE_SHIFT);
+	if (vgpu_uapi_overlaps(vf, fo->start, fo->end))
+		return -EEXIST;
+	ret = xa_alloc(&vf->handles, &fo->handle, fo, xa_limit_31b,
+		       GFP_KERNEL);
+	if (ret)
+		return ret;
+	list_add_tail(&fo->link, &vf->objs);
+	ret = vgpu_file_bind(vf, fo->obj, flags);
+	if (ret) {
+		list_del(&fo->link);
+		xa_erase(&vf->handles, fo->handle);
+	}
+	return ret;
+}
+
+static int vgpu_uapi_create(struct vgpu_file *vf, struct vgpu_obj_create *a)
+{
+	struct gpumirror_range *r;
+	struct vgpu_fobj *fo;
+	int ret;
+
+	if (a->pad || (a->flags & ~VGPU_OBJ_READ_ONLY) ||
+	    a->gpu_va < VGPU_GPU_VA_EXPLICIT)
+		return -EINVAL;
+	if (!a->nranges)
+		return -ENOENT;
+	if (a->nranges > READ_ONCE(vf->mirror.max_segments))
+		return -E2BIG;
+	r = vgpu_uapi_ranges(a);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = -ENOMEM;
+	fo = kzalloc(sizeof(*fo), GFP_KERNEL);
+	if (!fo)
+		goto out_free_ranges;
+	fo->obj = gpumirror_object_create(&vf->mirror, r, a->nranges,
+					  a->gpu_va);
+	if (IS_ERR(fo->obj)) {
+		ret = PTR_ERR(fo->obj);
+		goto out_free_fo;
+	}
+	ret = vgpu_uapi_install(vf, fo, a->flags & VGPU_OBJ_READ_ONLY ? 0 :
+					GPUMIRROR_MAP_WRITE);
+	if (ret)
+		goto out_destroy;
+	a->handle = fo->handle;
+	fo->read_only = a->flags & VGPU_OBJ_READ_ONLY;
+	kvfree(r);
+	return 0;
+
+out_destroy:
+	gpumirror_object_destroy(fo->obj);
+out_free_fo:
+	kfree(fo);
+out_free_ranges:
+	kvfree(r);
+	return ret;
+}
+
+static int vgpu_uapi_destroy(struct vgpu_file *vf,
+			     const struct vgpu_obj_destroy *a)
+{
+	struct vgpu_fobj *fo;
+
+	if (a->pad)
+		return -EINVAL;
+	fo = a->handle ? xa_load(&vf->handles, a->handle) : NULL;
+	if (!fo)
+		return -ENOENT;
+	vgpu_fobj_destroy(vf, fo);
+	return 0;
+}
+
+/*
+ * Serve a GPU fault at @gpu_va: map the object holding it again. A write
+ * fault on a set mapped for reading drops that set first, so that the map
+ * faults the pages for write.
+ */
+static int vgpu_uapi_fault(struct vgpu_file *vf, u64 gpu_va, bool write)
+{
+	struct vgpu_fobj *fo = vgpu_uapi_find(vf, gpu_va);
+
+	if (!fo || vf->vgpu->nofault)
+		return -EFAULT;
+	if (write && fo->read_only)
+		return -EPERM;
+	if (write)
+		gpumirror_object_unmap(fo->obj, &vf->as.gdev);
+	return vgpu_file_bind(vf, fo->obj, GPUMIRROR_MAP_PARTIAL |
+				(write ? GPUMIRROR_MAP_WRITE : 0));
+}
+
+static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
+			    bool write)
+{
+	size_t done = 0, n;
+	u64 last_fault = U64_MAX;
+	void *bounce;
+	int ret;
+
+	if (!a->len || a->gpu_va + a->len < a->gpu_va || a->len > SZ_1G)
+		return -EINVAL;
+	bounce = kvmalloc(a->len, GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+	if (write && copy_from_user(bounce, u64_to_user_ptr(a->ptr), a->len)) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	for (;;) {
+		ret = vgpu_as_access(&vf->as, a->gpu_va + done, bounce + done,
+				     a->len - done, write, &n);
+		done += n;
+		if (ret != -ENOENT)
+			break;
+		/* Faulted there already: the block is unreachable. */
+		ret = -EFAULT;
+		if (a->gpu_va + done == last_fault)
+			break;
+		last_fault = a->gpu_va + done;
+		ret = vgpu_uapi_fault(vf, last_fault, write);
+		if (ret)
+			break;
+		a->faults++;
+	}
+	if (!ret && !write &&
+	    copy_to_user(u64_to_user_ptr(a->ptr), bounce, a->len))
+		ret = -EFAULT;
+out_free:
+	kvfree(bounce);
+	return ret;
+}
+
+static void vgpu_uapi_stats(struct vgpu_file *vf, struct vgpu_stats *st)
+{
+	struct gpumirror_device_counters c;
+	struct vgpu_mem *mem = &vf->vgpu->mem;
+
+	gpumirror_device_stats_read(&vf->as.gdev, &c);
+	memset(st, 0, sizeof(*st));
+	st->faults = c.faults;
+	st->retries = c.retries;
+	st->invalidations = c.invalidations;
+	st->tlb_flushes = c.tlb_flushes;
+	st->dma_maps = c.dma_maps;
+	st->dma_unmaps = c.dma_unmaps;
+	st->migrations_to_dev = atomic64_read(&mem->to_dev);
+	st->migrations_to_ram = atomic64_read(&mem->to_ram);
+	st->dev_pages = atomic_long_read(&mem->used);
+}
+
+/* The argument sizes by command; copied in and out around the handler. */
+union vgpu_uapi_arg {
+	struct vgpu_obj_create create;
+	struct vgpu_obj_destroy destroy;
+	struct vgpu_access access;
+	struct vgpu_stats stats;
+};
+
+static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
+			 union vgpu_uapi_arg *u)
+{
+	switch (cmd) {
+	case VGPU_IOCTL_OBJ_CREATE:
+		return vgpu_uapi_create(vf, &u->create);
+	case VGPU_IOCTL_OBJ_DESTROY:
+		return vgpu_uapi_destroy(vf, &u->destroy);
+	case VGPU_IOCTL_READ:
+		u->access.faults = 0;
+		return vgpu_uapi_access(vf, &u->access, false);
+	case VGPU_IOCTL_WRITE:
+		u->access.faults = 0;
+		return vgpu_uapi_access(vf, &u->access, true);
+	case VGPU_IOCTL_STATS:
+		vgpu_uapi_stats(vf, &u->stats);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+/**
+ * vgpu_uapi_ioctl() - run one <uapi/linux/vgpu.h> command
+ * @vf: the file, used from its own mm
+ * @cmd: the ioctl number
+ * @arg: the user's argument
+ *
+ * Return: 0 or -errno, see <uapi/linux/vgpu.h>.
+ */
+long vgpu_uapi_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg)
+{
+	union vgpu_uapi_arg u;
+	size_t size = _IOC_SIZE(cmd);
+	int ret;
+
+	if (size > sizeof(u))
+		return -ENOTTY;
+	memset(&u, 0, sizeof(u));
+	if ((_IOC_DIR(cmd) & _IOC_WRITE) && copy_from_user(&u, arg, size))
+		return -EFAULT;
+	mutex_lock(&vf->lock);
+	ret = vgpu_uapi_cmd(vf, cmd, &u);
+	mutex_unlock(&vf->lock);
+	if (ret)
+		return ret;
+	if ((_IOC_DIR(cmd) & _IOC_READ) && copy_to_user(arg, &u, size))
+		return -EFAULT;
+	return 0;
+}

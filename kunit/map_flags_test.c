@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: the gpumirror_object_map() variants: partial, devmem, exclusive.
+ */
+
+#include <kunit/test.h>
+#include <linux/gpumirror.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/uaccess.h>
+
+#include "test_dev.h"
+
+#define GM_RW		(PROT_READ | PROT_WRITE)
+
+static int gm_flags_init(struct kunit *test)
+{
+	return gm_fixture_init(test, 0);
+}
+
+static gpumirror_addr_t gm_entry(struct gpumirror_object *obj,
+				 struct gm_test_dev *td, unsigned long idx)
+{
+	gpumirror_addr_t e;
+
+	gpumirror_notifier_lock(obj->mirror);
+	e = gpumirror_object_page(obj, &td->gdev, idx);
+	gpumirror_notifier_unlock(obj->mirror);
+	return e;
+}
+
+/* What the device reads through a (DMA-direct) page set entry. */
+static u64 gm_value(gpumirror_addr_t e)
+{
+	return *(u64 *)phys_to_virt(gpumirror_addr(e));
+}
+
+static void gm_touch(struct kunit *test, unsigned long addr, u64 v)
+{
+	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, &v, sizeof(v)),
+			0);
+}
+
+/* An unmapped segment fails the map, or maps nothing with PARTIAL. */
+static void gm_map_partial(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	unsigned long a = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
+	/* Segments 0 and 1 close enough to be walked as one batch. */
+	struct gpumirror_range r[3] = {
+		{ a, PAGE_SIZE }, { a + 2 * PAGE_SIZE, 2 * PAGE_SIZE },
+		{ a + 6 * PAGE_SIZE, PAGE_SIZE },
+	};
+	struct gpumirror_object *obj;
+	unsigned long i;
+
+	for (i = 0; i < 8; i++)
+		gm_touch(test, a + i * PAGE_SIZE, i);
+	obj = gpumirror_object_create(&ctx->mirror, r, 3, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, vm_munmap(a + 2 * PAGE_SIZE, 2 * PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), -EFAULT);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_PARTIAL), 0);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, td, 0), 0);
+	KUNIT_EXPECT_EQ(test, gm_entry(obj, td, 1), 0);
+	KUNIT_EXPECT_EQ(test, gm_entry(obj, td, 2), 0);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, td, 3), 0);
+	KUNIT_EXPECT_EQ(test, gm_value(gm_entry(obj, td, 3)), 6);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+/* DEVMEM faults nothing and keeps only device memory: here, none. */
+static void gm_map_devmem_system(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, 4 * PAGE_SIZE };
+	struct gpumirror_object *obj;
+	static int owner;
+	unsigned long i;
+
+	ctx->td[0]->gdev.pagemap_owner = &owner;
+	gm_touch(test, a, 1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_DEVMEM), 0);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_entry(obj, ctx->td[0], i), 0);
+	/* Nothing was faulted in: pages 1-3 are still not present. */
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0), 0);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, ctx->td[1], 3), 0);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+/* Exclusive access: flagged entries, revoked by the next CPU access. */
+static void gm_map_exclusive(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, 4 * PAGE_SIZE };
+	struct gpumirror_object *obj;
+	static int owner;
+	gpumirror_addr_t e;
+	unsigned long i;
+	u64 v;
+
+	for (i = 0; i < 4; i++)
+		gm_touch(test, a + i * PAGE_SIZE, 10 + i);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	/* The device needs a pagemap owner to take exclusive access. */
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_EXCLUSIVE),
+			-EINVAL);
+	td->gdev.pagemap_owner = &owner;
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_EXCLUSIVE), 0);
+	for (i = 0; i < 4; i++) {
+		e = gm_entry(obj, td, i);
+		KUNIT_EXPECT_TRUE(test, e & GPUMIRROR_ADDR_EXCLUSIVE);
+		KUNIT_EXPECT_EQ(test, gm_value(e), 10 + i);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), 0);
+	/* The CPU reads page 2: exclusive access ends, the set is stale. */
+	KUNIT_ASSERT_EQ(test, copy_from_user(&v, (void __user *)(a +
+			2 * PAGE_SIZE), sizeof(v)), 0);
+	KUNIT_EXPECT_EQ(test, v, 12);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), 1);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+/* Flags that make no sense together are refused. */
+static void gm_map_bad_flags(struct kunit *test)
+{
+	const unsigned int both = GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE;
+	struct gm_fixture *ctx = test->priv;
+	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_object *obj;
+
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), both), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), BIT(20)),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+static struct kunit_case gm_map_flags_cases[] = {
+	KUNIT_CASE(gm_map_partial),
+	KUNIT_CASE(gm_map_devmem_system),
+	KUNIT_CASE(gm_map_exclusive),
+	KUNIT_CASE(gm_map_bad_flags),
+	{}
+};
+
+static struct kunit_suite gm_map_flags_suite = {
+	.name = "gpumirror_map_flags",
+	.init = gm_flags_init,
+	.exit = gm_fixture_exit,
+	.test_cases = gm_map_flags_cases,
+};
+
+kunit_test_suite(gm_map_flags_suite);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# selftest.sh: the userspace selftests of `make check`, in QEMU.
+#
+# Builds the selftest kernel (scripts/selftest.config: vgpu, no lib/test_hmm,
+# lockdep, KASAN, kmemleak), the kernel's own hmm-tests (unmodified, from
+# the tree) and vgpu's selftests, both static, packs them into an
+# initramfs and boots it the way lib/test_hmm's baseline was measured:
+# 2 vCPUs, 2 GiB, transparent_hugepage=madvise, 4 huge pages, 512 MiB
+# reserved at 1 GiB for the device-coherent vgpus 2 and 3.
+#
+# Prints one "SELFTEST <binary> pass=N fail=N skip=N seconds=N" line per
+# binary and "SELFTEST kernel-log reports=N"; the console log is kept in
+# build/check/selftest.console.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+tree=$(scripts/tree.py where | sed -n 2p)
+kb=$top/build/selftest
+bin=$kb/bin
+log=${SELFTEST_LOG:-$top/build/check/selftest.console}
+mkdir -p "$bin" "$(dirname "$log")"
+
+echo "  BUILD   $kb (bzImage)"
+KERNEL=selftest scripts/runkernel.sh config >/dev/null
+KERNEL=selftest scripts/runkernel.sh build bzImage
+
+cflags=(-static -O2 -Wall -pthread -D_GNU_SOURCE)
+sel=$tree/tools/testing/selftests
+echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
+gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
+	"$sel/mm/hmm-tests.c"
+echo "  CC      vgpu-tests"
+gcc "${cflags[@]}" -I"$sel" -idirafter "$tree/include/uapi" \
+	-o "$bin/vgpu-tests" "$sel/vgpu/vgpu-tests.c"
+
+scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
+	"$bin/hmm-tests:selftests/hmm-tests" \
+	"$bin/vgpu-tests:selftests/vgpu-tests"
+
+echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $log)"
+start=$(date +%s)
+timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
+	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
+	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
+	-serial stdio >"$log" 2>&1 || true
+echo "  QEMU    $(( $(date +%s) - start )) s"
+
+# One line per binary from the kselftest harness's totals.
+for t in hmm-tests vgpu-tests; do
+	awk -v t="$t" '
+		{ sub(/\r$/, "") }
+		$0 ~ "^@@RUN " t "$" { on = 1; next }
+		on && /^# Totals:/ { tot = $0 }
+		on && $0 ~ "^@@EXIT " t " " {
+			match($0, /seconds=[0-9]+/)
+			secs = substr($0, RSTART + 8, RLENGTH - 8)
+			on = 0
+		}
+		END {
+			if (tot == "") { print "SELFTEST " t " pass=0 fail=1 skip=0 seconds=0 (no totals)"; exit }
+			match(tot, /pass:[0-9]+/); p = substr(tot, RSTART + 5, RLENGTH - 5)
+			match(tot, /fail:[0-9]+/); f = substr(tot, RSTART + 5, RLENGTH - 5)
+			match(tot, /skip:[0-9]+/); s = substr(tot, RSTART + 5, RLENGTH - 5)
+			match(tot, /error:[0-9]+/); e = substr(tot, RSTART + 6, RLENGTH - 6)
+			print "SELFTEST " t " pass=" p " fail=" f + e " skip=" s " seconds=" secs
+		}' "$log"
+done
+grep -q '^@@END' "$log" || echo "SELFTEST boot pass=0 fail=1 skip=0 seconds=0 (no @@END)"
+reports=$(scripts/logscan.py "$log" | wc -l || true)
+echo "SELFTEST kernel-log reports=$reports"
