@@ -11,6 +11,8 @@
 #include <linux/bitops.h>
 #include <linux/interval_tree.h>
 #include <linux/list.h>
+#include <linux/memremap.h>
+#include <linux/mm_types.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
@@ -416,6 +418,124 @@ struct gpumirror_attrs {
 
 /** GPUMIRROR_MAX_GRANULARITY - largest &gpumirror_attrs.granularity */
 #define GPUMIRROR_MAX_GRANULARITY	18
+
+struct gpumirror_devmem;
+struct vm_fault;
+
+/**
+ * struct gpumirror_devmem_ops - a driver's device memory, for migration
+ *
+ * Both members are required. They are called with no gpumirror lock and
+ * no mmap_lock held (the CPU fault path excepted, see
+ * gpumirror_devmem_fault()), possibly with the driver_migrate_lock held.
+ */
+struct gpumirror_devmem_ops {
+	/**
+	 * @page_alloc: A free device page of @dm, initialized with
+	 * zone_device_page_init() (one reference, locked), or NULL when the
+	 * memory is full. May sleep.
+	 */
+	struct page *(*page_alloc)(struct gpumirror_devmem *dm);
+	/**
+	 * @copy: Copy @n pages, @dst[i] from @src[i], one side being @dm's
+	 * memory and the other system memory; a NULL @src[i] means zero-fill.
+	 * May sleep. Return: 0 or -errno, then no page of the batch moves.
+	 */
+	int (*copy)(struct gpumirror_devmem *dm, struct page **dst,
+		    struct page **src, unsigned long n);
+};
+
+/**
+ * struct gpumirror_devmem_stats - migration counters of a device memory
+ * @to_dev: pages migrated into it
+ * @to_ram: pages migrated out of it to system memory
+ * @races: migrations that missed pages under the lock held for read and
+ *	retried it held for write
+ * @busy: migrations that still missed pages and failed with -EBUSY
+ */
+struct gpumirror_devmem_stats {
+	atomic64_t to_dev;
+	atomic64_t to_ram;
+	atomic64_t races;
+	atomic64_t busy;
+};
+
+/**
+ * struct gpumirror_devmem - one device memory (one dev_pagemap owner)
+ *
+ * Embedded in the driver's device structure; the driver fills the first
+ * three members.
+ */
+struct gpumirror_devmem {
+	/** @owner: the dev_pagemap.owner of its pages. */
+	void *owner;
+	/** @type: %MEMORY_DEVICE_PRIVATE or %MEMORY_DEVICE_COHERENT. */
+	enum memory_type type;
+	/** @ops: allocation and copy. */
+	const struct gpumirror_devmem_ops *ops;
+	/** @stats: counters, updated by gpumirror. */
+	struct gpumirror_devmem_stats stats;
+};
+
+/** GPUMIRROR_MIGRATE_BATCH - pages per migrate_vma batch */
+#define GPUMIRROR_MIGRATE_BATCH		512
+
+/**
+ * GPUMIRROR_MIGRATE_MIXED - gpumirror_migrate_to_devmem(): a range may end
+ * up partly in device memory, partly in system memory
+ */
+#define GPUMIRROR_MIGRATE_MIXED		BIT(0)
+/**
+ * GPUMIRROR_MIGRATE_SYSTEM_ONLY - gpumirror_migrate_to_devmem(): move only
+ * the pages in system memory now, in one attempt; pages elsewhere, busy or
+ * in another device memory, stay where they are (lib/test_hmm's meaning)
+ */
+#define GPUMIRROR_MIGRATE_SYSTEM_ONLY	BIT(1)
+
+#if IS_ENABLED(CONFIG_DEVICE_MIGRATION)
+int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
+				struct mm_struct *mm, unsigned long start,
+				unsigned long end, unsigned int flags,
+				unsigned long *migrated);
+int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
+			     struct mm_struct *mm, unsigned long start,
+			     unsigned long end, unsigned long *migrated);
+vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
+				  struct vm_fault *vmf);
+void gpumirror_devmem_evict(struct gpumirror_devmem *dm,
+			    unsigned long first_pfn, unsigned long npages);
+#else
+static inline int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
+					      struct mm_struct *mm,
+					      unsigned long start,
+					      unsigned long end,
+					      unsigned int flags,
+					      unsigned long *migrated)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
+					   struct mm_struct *mm,
+					   unsigned long start,
+					   unsigned long end,
+					   unsigned long *migrated)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
+						struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static inline void gpumirror_devmem_evict(struct gpumirror_devmem *dm,
+					  unsigned long first_pfn,
+					  unsigned long npages)
+{
+}
+#endif
 
 int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm);
 void gpumirror_fini(struct gpumirror *mirror);

@@ -49,6 +49,36 @@ int gpumirror_segment_fault(struct gpumirror_object *obj,
 void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
 #endif
 
+/* migrate.c */
+/* One batch of migrate_vma: src/dst pfns and the page arrays for copy. */
+struct gpumirror_mig {
+	unsigned long src[GPUMIRROR_MIGRATE_BATCH];
+	unsigned long dst[GPUMIRROR_MIGRATE_BATCH];
+	struct page *spages[GPUMIRROR_MIGRATE_BATCH];
+	struct page *dpages[GPUMIRROR_MIGRATE_BATCH];
+	/* pages to move that did not move: busy, or no memory */
+	unsigned long missed;
+	/* of those, the pages device memory could not be allocated for */
+	unsigned long nomem;
+	/* pages moved by the whole call */
+	unsigned long moved;
+};
+
+/* What a migration attempt first evicts to system memory. */
+enum {
+	GPUMIRROR_EVICT_NONE,		/* nothing */
+	GPUMIRROR_EVICT_FOREIGN,	/* pages of other device memories */
+	GPUMIRROR_EVICT_ALL,		/* every device page */
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* redirected by the KUnit suites through a static stub */
+int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
+			      struct mm_struct *mm, unsigned long start,
+			      unsigned long end, int evict,
+			      struct gpumirror_mig *m);
+#endif
+
 /* pages.c */
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags);

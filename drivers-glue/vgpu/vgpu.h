@@ -39,8 +39,9 @@ struct vgpu_chunk {
  * @lock: protects @free
  * @free: free device pages, linked through zone_device_data
  * @used: device pages allocated and not freed
- * @to_dev: pages migrated to this device
- * @to_ram: pages migrated from this device back to system memory
+ * @alloc_budget: allocations that still succeed, -1 for no limit (a test
+ *	knob)
+ * @devmem: the memory as gpumirror migrates to it
  */
 struct vgpu_mem {
 	enum memory_type type;
@@ -51,8 +52,8 @@ struct vgpu_mem {
 	spinlock_t lock;		/* protects free */
 	struct page *free;
 	atomic_long_t used;
-	atomic64_t to_dev;
-	atomic64_t to_ram;
+	atomic_t alloc_budget;
+	struct gpumirror_devmem devmem;
 };
 
 /**
@@ -139,7 +140,8 @@ void vgpu_mem_fini(struct vgpu *vgpu);
 struct page *vgpu_mem_backing(struct page *page);
 struct vgpu *vgpu_mem_page_owner(struct page *page);
 int vgpu_migrate_to_dev(struct vgpu *vgpu, struct mm_struct *mm,
-			unsigned long start, unsigned long end);
+			unsigned long start, unsigned long end,
+			unsigned int flags, unsigned long *migrated);
 int vgpu_migrate_to_ram(struct vgpu *vgpu, struct mm_struct *mm,
 			unsigned long start, unsigned long end,
 			unsigned long *migrated);

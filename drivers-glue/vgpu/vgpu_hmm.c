@@ -25,9 +25,10 @@
  *   command, maps it (gpumirror_object_map()) and binds it, then goes on;
  *   each such fault counts in &hmm_dmirror_cmd.faults. A vgpu in no-fault
  *   mode fails with -EFAULT instead.
- * - MIGRATE_TO_DEV: migrate_vma into vgpu memory, then map the range with
- *   %GPUMIRROR_MAP_DEVMEM and read it back: -ENOENT if some page did not
- *   move. MIGRATE_TO_SYS: back to system memory.
+ * - MIGRATE_TO_DEV: gpumirror_migrate_to_devmem() of what is in system
+ *   memory (%GPUMIRROR_MIGRATE_SYSTEM_ONLY), then map the range with
+ *   %GPUMIRROR_MAP_DEVMEM and read it back: -ENOENT if some page is not in
+ *   the vgpu's memory. MIGRATE_TO_SYS: gpumirror_migrate_to_ram().
  * - EXCLUSIVE: map with %GPUMIRROR_MAP_EXCLUSIVE and read back;
  *   CHECK_EXCLUSIVE: -EPERM while a PTE still holds exclusive access.
  * - SNAPSHOT: the state of the CPU page table, one byte per page, taken with
@@ -127,10 +128,12 @@ static int vgpu_hmm_migrate_to_dev(struct vgpu_file *vf,
 		return ret;
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
-	ret = vgpu_migrate_to_dev(vf->vgpu, mm, start, end);
+	/* What is in system memory moves; the readback reports the rest. */
+	ret = vgpu_migrate_to_dev(vf->vgpu, mm, start, end,
+				  GPUMIRROR_MIGRATE_SYSTEM_ONLY, NULL);
 	/* Pairs with mmget_not_zero() above. */
 	mmput(mm);
-	if (ret)
+	if (ret && ret != -EBUSY)
 		return ret;
 	ret = vgpu_file_fault(vf, start, end, GPUMIRROR_MAP_DEVMEM);
 	if (ret)

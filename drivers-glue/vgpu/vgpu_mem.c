@@ -25,20 +25,21 @@
  * %MEMORY_DEVICE_COHERENT: the CPU accesses it directly.
  *
  * Memory grows in chunks on demand up to %VGPU_MAX_CHUNKS; the pages of all
- * chunks go to one free list. Migration uses migrate_vma_*() with the
- * vgpu's pagemap owner, which peers (vgpus in the same peer group) share:
- * a peer maps such pages natively. A CPU fault on a device-private page
- * calls the pagemap's migrate_to_ram(), which moves that page back; nothing
- * in it depends on the process or file that migrated the page, so a page
- * may outlive both. vgpu_mem_evict() moves every page back (the RELEASE
- * ioctl and module unload).
+ * chunks go to one free list, and &vgpu_mem.used counts the pages in use.
+ * Migration is gpumirror's (gpumirror_migrate_to_devmem() and friends);
+ * vgpu gives it page allocation and a copy engine (memcpy). The pagemap
+ * owner is the vgpu's, which peers (vgpus in the same peer group) share: a
+ * peer maps such pages natively. A CPU fault on a device-private page calls
+ * the pagemap's migrate_to_ram(), which moves that page back; nothing in it
+ * depends on the process or file that migrated the page, so a page may
+ * outlive both, and the process's exit frees it (page_free). The pool can
+ * be told to fail allocations (&vgpu_mem.alloc_budget) to test what an
+ * allocation failure in the middle of a migration leaves behind.
+ * vgpu_mem_evict() moves every page back (the RELEASE ioctl).
  */
 
 #define VGPU_PRIVATE_CHUNK	SZ_64M
 #define VGPU_COHERENT_CHUNK	SZ_256M
-
-/* The size of the migrate_vma batches. */
-#define VGPU_MIGRATE_BATCH	64
 
 static const struct dev_pagemap_ops vgpu_pagemap_ops;
 
@@ -190,16 +191,22 @@ static struct page *vgpu_mem_alloc(struct vgpu *vgpu)
 		if (!backing)
 			return NULL;
 	}
+	/* The test knob: -1 for no limit, else allocations left. */
+	if (atomic_read(&vgpu->mem.alloc_budget) >= 0 &&
+	    atomic_dec_if_positive(&vgpu->mem.alloc_budget) < 0)
+		goto out_free;
 	page = vgpu_mem_take(vgpu);
-	if (!page) {
-		if (backing)
-			__free_page(backing);
-		return NULL;
-	}
+	if (!page)
+		goto out_free;
 	zone_device_page_init(page);
 	page->zone_device_data = backing;
 	atomic_long_inc(&vgpu->mem.used);
 	return page;
+
+out_free:
+	if (backing)
+		__free_page(backing);
+	return NULL;
 }
 
 /* dev_pagemap_ops.page_free: the last reference to a device page is gone. */
@@ -217,216 +224,91 @@ static void vgpu_page_free(struct page *page)
 	atomic_long_dec(&mem->used);
 }
 
-/* Fill the destinations of a system -> device migration batch. */
-static void vgpu_copy_to_dev(struct vgpu *vgpu, struct migrate_vma *args)
+/* gpumirror_devmem_ops.page_alloc */
+static struct page *vgpu_devmem_alloc(struct gpumirror_devmem *dm)
 {
-	unsigned long i;
+	return vgpu_mem_alloc(container_of(dm, struct vgpu, mem.devmem));
+}
 
-	for (i = 0; i < args->npages; i++) {
-		struct page *spage = migrate_pfn_to_page(args->src[i]);
-		struct page *dpage;
-
-		args->dst[i] = 0;
-		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
-			continue;
-		/* Already device memory: left where it is. */
-		if (spage && is_zone_device_page(spage))
-			continue;
-		dpage = vgpu_mem_alloc(vgpu);
-		if (!dpage)
-			continue;
-		/* No source page: pte_none or the zero page. */
-		if (spage)
-			copy_highpage(vgpu_mem_backing(dpage), spage);
-		else
-			clear_highpage(vgpu_mem_backing(dpage));
-		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
-		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
-		    (!spage && (args->vma->vm_flags & VM_WRITE)))
-			args->dst[i] |= MIGRATE_PFN_WRITE;
-	}
+/* The kernel address of a page's data, device page or not. */
+static void *vgpu_page_map(struct page *page)
+{
+	return kmap_local_page(vgpu_mem_page_owner(page) ?
+			       vgpu_mem_backing(page) : page);
 }
 
 /*
- * Fill the destinations of a device -> system batch. @vma is NULL for an
- * eviction (no VMA known). Return: pages that will move.
+ * gpumirror_devmem_ops.copy: the copy engine, one memcpy per page. One
+ * side is this vgpu's memory or a peer's (same driver), the other system
+ * memory; a NULL source zero-fills.
  */
-static unsigned long vgpu_copy_to_ram(const unsigned long *src,
-				      unsigned long *dst, unsigned long n,
-				      struct vm_area_struct *vma,
-				      unsigned long addr)
+static int vgpu_devmem_copy(struct gpumirror_devmem *dm, struct page **dst,
+			    struct page **src, unsigned long n)
 {
-	unsigned long i, moved = 0;
+	unsigned long i;
+	void *d, *s;
 
-	for (i = 0; i < n; i++, addr += PAGE_SIZE) {
-		struct page *spage = migrate_pfn_to_page(src[i]);
-		struct page *dpage;
-
-		dst[i] = 0;
-		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE) ||
-		    !vgpu_mem_page_owner(spage))
-			continue;
-		if (vma)
-			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
-		else
-			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!dpage)
-			continue;
-		lock_page(dpage);
-		copy_highpage(dpage, vgpu_mem_backing(spage));
-		dst[i] = migrate_pfn(page_to_pfn(dpage));
-		if (src[i] & MIGRATE_PFN_WRITE)
-			dst[i] |= MIGRATE_PFN_WRITE;
-		atomic64_inc(&vgpu_mem_page_owner(spage)->mem.to_ram);
-		moved++;
+	for (i = 0; i < n; i++) {
+		d = vgpu_page_map(dst[i]);
+		if (src[i]) {
+			s = vgpu_page_map(src[i]);
+			memcpy(d, s, PAGE_SIZE);
+			kunmap_local(s);
+		} else {
+			memset(d, 0, PAGE_SIZE);
+		}
+		kunmap_local(d);
 	}
-	return moved;
+	return 0;
 }
 
-/* The VMA covering [@addr, ...) and the end of the batch that starts there. */
-static struct vm_area_struct *vgpu_migrate_vma(struct mm_struct *mm,
-					       unsigned long addr,
-					       unsigned long end,
-					       unsigned long *next)
-{
-	struct vm_area_struct *vma = vma_lookup(mm, addr);
-
-	if (!vma || !(vma->vm_flags & VM_READ))
-		return NULL;
-	*next = min3(end, addr + VGPU_MIGRATE_BATCH * PAGE_SIZE, vma->vm_end);
-	return vma;
-}
+static const struct gpumirror_devmem_ops vgpu_devmem_ops = {
+	.page_alloc = vgpu_devmem_alloc,
+	.copy = vgpu_devmem_copy,
+};
 
 /**
- * vgpu_migrate_to_dev() - migrate a range of system memory to a vgpu
+ * vgpu_migrate_to_dev() - migrate a range of memory to a vgpu
  * @vgpu: the GPU
  * @mm: the address space, with a reference (mmget)
  * @start: page-aligned start
  * @end: page-aligned end
+ * @flags: gpumirror_migrate_to_devmem() flags
+ * @migrated: pages moved; may be NULL
  *
- * Pages that cannot move (shared, pinned, already device memory, no
- * device memory left) stay where they are; the caller finds out by
- * mapping the range with %GPUMIRROR_MAP_DEVMEM.
- *
- * Return: 0, or -EINVAL if a page of the range has no readable VMA.
+ * Return: see gpumirror_migrate_to_devmem().
  */
 int vgpu_migrate_to_dev(struct vgpu *vgpu, struct mm_struct *mm,
-			unsigned long start, unsigned long end)
+			unsigned long start, unsigned long end,
+			unsigned int flags, unsigned long *migrated)
 {
-	unsigned long src[VGPU_MIGRATE_BATCH], dst[VGPU_MIGRATE_BATCH];
-	struct migrate_vma args = {
-		.src = src,
-		.dst = dst,
-		.pgmap_owner = vgpu->owner,
-		.flags = MIGRATE_VMA_SELECT_SYSTEM,
-	};
-	unsigned long addr, next, i;
-	int ret = 0;
-
-	mmap_read_lock(mm);
-	for (addr = start; addr < end; addr = next) {
-		args.vma = vgpu_migrate_vma(mm, addr, end, &next);
-		if (!args.vma) {
-			ret = -EINVAL;
-			break;
-		}
-		args.start = addr;
-		args.end = next;
-		ret = migrate_vma_setup(&args);
-		if (ret)
-			break;
-		vgpu_copy_to_dev(vgpu, &args);
-		migrate_vma_pages(&args);
-		for (i = 0; i < args.npages; i++)
-			if (args.dst[i] && (args.src[i] & MIGRATE_PFN_MIGRATE))
-				atomic64_inc(&vgpu->mem.to_dev);
-		migrate_vma_finalize(&args);
-	}
-	mmap_read_unlock(mm);
-	return ret;
-}
-
-/* Pages of a finished batch that did move. */
-static unsigned long vgpu_migrated(const unsigned long *src, unsigned long n)
-{
-	unsigned long i, moved = 0;
-
-	for (i = 0; i < n; i++)
-		if ((src[i] & MIGRATE_PFN_VALID) && (src[i] & MIGRATE_PFN_MIGRATE))
-			moved++;
-	return moved;
+	return gpumirror_migrate_to_devmem(&vgpu->mem.devmem, mm, start, end,
+					   flags, migrated);
 }
 
 /**
  * vgpu_migrate_to_ram() - migrate a range's vgpu pages to system memory
- * @vgpu: the GPU whose pages (and its peers') move
+ * @vgpu: the GPU whose pages move
  * @mm: the address space, with a reference (mmget)
  * @start: page-aligned start
  * @end: page-aligned end
  * @migrated: pages moved
  *
- * Return: 0, or -EINVAL if a page of the range has no readable VMA.
+ * Return: see gpumirror_migrate_to_ram().
  */
 int vgpu_migrate_to_ram(struct vgpu *vgpu, struct mm_struct *mm,
 			unsigned long start, unsigned long end,
 			unsigned long *migrated)
 {
-	unsigned long src[VGPU_MIGRATE_BATCH], dst[VGPU_MIGRATE_BATCH];
-	struct migrate_vma args = {
-		.src = src,
-		.dst = dst,
-		.pgmap_owner = vgpu->owner,
-		.flags = vgpu->mem.type == MEMORY_DEVICE_COHERENT ?
-			 MIGRATE_VMA_SELECT_DEVICE_COHERENT :
-			 MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-	};
-	unsigned long addr, next;
-	int ret = 0;
-
-	*migrated = 0;
-	mmap_read_lock(mm);
-	for (addr = start; addr < end; addr = next) {
-		args.vma = vgpu_migrate_vma(mm, addr, end, &next);
-		if (!args.vma) {
-			ret = -EINVAL;
-			break;
-		}
-		args.start = addr;
-		args.end = next;
-		ret = migrate_vma_setup(&args);
-		if (ret)
-			break;
-		vgpu_copy_to_ram(src, dst, args.npages, args.vma, addr);
-		migrate_vma_pages(&args);
-		*migrated += vgpu_migrated(src, args.npages);
-		migrate_vma_finalize(&args);
-	}
-	mmap_read_unlock(mm);
-	return ret;
+	return gpumirror_migrate_to_ram(&vgpu->mem.devmem, mm, start, end,
+					migrated);
 }
 
 /* dev_pagemap_ops.migrate_to_ram: a CPU fault on a device-private page. */
 static vm_fault_t vgpu_page_migrate_to_ram(struct vm_fault *vmf)
 {
-	struct vgpu *vgpu = vgpu_page_chunk(vmf->page)->vgpu;
-	unsigned long src = 0, dst = 0;
-	struct migrate_vma args = {
-		.vma = vmf->vma,
-		.start = vmf->address & PAGE_MASK,
-		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
-		.src = &src,
-		.dst = &dst,
-		.pgmap_owner = vgpu->owner,
-		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
-		.fault_page = vmf->page,
-	};
-
-	if (migrate_vma_setup(&args))
-		return VM_FAULT_SIGBUS;
-	vgpu_copy_to_ram(&src, &dst, 1, vmf->vma, args.start);
-	migrate_vma_pages(&args);
-	migrate_vma_finalize(&args);
-	return 0;
+	return gpumirror_devmem_fault(&vgpu_page_chunk(vmf->page)->vgpu->mem.devmem,
+				      vmf);
 }
 
 static const struct dev_pagemap_ops vgpu_pagemap_ops = {
@@ -437,18 +319,9 @@ static const struct dev_pagemap_ops vgpu_pagemap_ops = {
 /* Move every allocated page of a chunk back to system memory. */
 static void vgpu_chunk_evict(struct vgpu_chunk *c)
 {
-	unsigned long first = PHYS_PFN(c->pagemap.range.start);
-	unsigned long n = PHYS_PFN(range_len(&c->pagemap.range));
-	unsigned long *src, *dst;
-
-	src = kvcalloc(n, sizeof(*src), GFP_KERNEL | __GFP_NOFAIL);
-	dst = kvcalloc(n, sizeof(*dst), GFP_KERNEL | __GFP_NOFAIL);
-	migrate_device_range(src, first, n);
-	vgpu_copy_to_ram(src, dst, n, NULL, 0);
-	migrate_device_pages(src, dst, n);
-	migrate_device_finalize(src, dst, n);
-	kvfree(src);
-	kvfree(dst);
+	gpumirror_devmem_evict(&c->vgpu->mem.devmem,
+			       PHYS_PFN(c->pagemap.range.start),
+			       PHYS_PFN(range_len(&c->pagemap.range)));
 }
 
 /**
@@ -485,9 +358,13 @@ int vgpu_mem_init(struct vgpu *vgpu, phys_addr_t coherent_addr)
 
 	mutex_init(&mem->chunk_lock);
 	spin_lock_init(&mem->lock);
+	atomic_set(&mem->alloc_budget, -1);
 	mem->type = coherent_addr ? MEMORY_DEVICE_COHERENT :
 				    MEMORY_DEVICE_PRIVATE;
 	mem->coherent_addr = coherent_addr;
+	mem->devmem.owner = vgpu->owner;
+	mem->devmem.type = mem->type;
+	mem->devmem.ops = &vgpu_devmem_ops;
 	if (!coherent_addr)
 		return 0;
 	if (!IS_ALIGNED(coherent_addr, SZ_2M))

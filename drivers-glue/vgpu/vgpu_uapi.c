@@ -4,6 +4,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -19,7 +20,11 @@
  * %GPUMIRROR_MAP_PARTIAL, so a block freed or unmapped meanwhile becomes
  * unreachable (-EFAULT) while the others stay mapped. READ and WRITE are
  * GPU accesses through the page table; STATS reads the gpumirror counters
- * of the file's address space and the vgpu's memory counters.
+ * of the file's address space and the vgpu's memory counters. MIGRATE
+ * moves a CPU range to the vgpu's memory or back with gpumirror's
+ * migration (driver_migrate_lock protocol included); ALLOC_LIMIT makes the
+ * vgpu's page allocator fail after a budget, to test what a failure in the
+ * middle of a migration leaves behind.
  */
 
 /* The explicit object covering @gpu_va, or NULL. */
@@ -218,9 +223,45 @@ static void vgpu_uapi_stats(struct vgpu_file *vf, struct vgpu_stats *st)
 	st->tlb_flushes = c.tlb_flushes;
 	st->dma_maps = c.dma_maps;
 	st->dma_unmaps = c.dma_unmaps;
-	st->migrations_to_dev = atomic64_read(&mem->to_dev);
-	st->migrations_to_ram = atomic64_read(&mem->to_ram);
+	st->migrations_to_dev = atomic64_read(&mem->devmem.stats.to_dev);
+	st->migrations_to_ram = atomic64_read(&mem->devmem.stats.to_ram);
 	st->dev_pages = atomic_long_read(&mem->used);
+	st->migrate_races = atomic64_read(&mem->devmem.stats.races);
+	st->migrate_busy = atomic64_read(&mem->devmem.stats.busy);
+}
+
+static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
+{
+	struct mm_struct *mm = vf->mirror.mm;
+	unsigned long moved = 0;
+	int ret;
+
+	if (a->pad || (a->flags & ~(VGPU_MIGRATE_TO_RAM | VGPU_MIGRATE_MIXED)) ||
+	    !a->len || a->addr + a->len < a->addr)
+		return -EINVAL;
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	if (a->flags & VGPU_MIGRATE_TO_RAM)
+		ret = vgpu_migrate_to_ram(vf->vgpu, mm, a->addr,
+					  a->addr + a->len, &moved);
+	else
+		ret = vgpu_migrate_to_dev(vf->vgpu, mm, a->addr,
+					  a->addr + a->len,
+					  a->flags & VGPU_MIGRATE_MIXED ?
+					  GPUMIRROR_MIGRATE_MIXED : 0, &moved);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	a->migrated = moved;
+	return ret;
+}
+
+static int vgpu_uapi_alloc_limit(struct vgpu_file *vf,
+				 const struct vgpu_alloc_limit *a)
+{
+	if (a->budget < -1 || a->budget > INT_MAX)
+		return -EINVAL;
+	atomic_set(&vf->vgpu->mem.alloc_budget, a->budget);
+	return 0;
 }
 
 /* The argument sizes by command; copied in and out around the handler. */
@@ -229,6 +270,8 @@ union vgpu_uapi_arg {
 	struct vgpu_obj_destroy destroy;
 	struct vgpu_access access;
 	struct vgpu_stats stats;
+	struct vgpu_migrate migrate;
+	struct vgpu_alloc_limit alloc_limit;
 };
 
 static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
@@ -248,6 +291,10 @@ static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
 	case VGPU_IOCTL_STATS:
 		vgpu_uapi_stats(vf, &u->stats);
 		return 0;
+	case VGPU_IOCTL_MIGRATE:
+		return vgpu_uapi_migrate(vf, &u->migrate);
+	case VGPU_IOCTL_ALLOC_LIMIT:
+		return vgpu_uapi_alloc_limit(vf, &u->alloc_limit);
 	}
 	return -ENOTTY;
 }

@@ -105,6 +105,8 @@ struct vgpu_access {
  * @migrations_to_dev: pages migrated to this vgpu's memory (whole device)
  * @migrations_to_ram: pages migrated back from it (whole device)
  * @dev_pages: device pages in use now (whole device)
+ * @migrate_races: migrations that had to retry under the exclusive lock
+ * @migrate_busy: migrations that failed with EBUSY
  */
 struct vgpu_stats {
 	__u64 faults;
@@ -116,6 +118,45 @@ struct vgpu_stats {
 	__u64 migrations_to_dev;
 	__u64 migrations_to_ram;
 	__u64 dev_pages;
+	__u64 migrate_races;
+	__u64 migrate_busy;
+};
+
+/* vgpu_migrate.flags: back to system memory instead of to the vgpu */
+#define VGPU_MIGRATE_TO_RAM	(1 << 0)
+/* vgpu_migrate.flags: the range may end up partly in each memory */
+#define VGPU_MIGRATE_MIXED	(1 << 1)
+
+/**
+ * struct vgpu_migrate - VGPU_IOCTL_MIGRATE
+ * @addr: in: page-aligned CPU VA
+ * @len: in: page-aligned length, not zero
+ * @flags: in: VGPU_MIGRATE_*
+ * @pad: in: 0
+ * @migrated: out: pages moved
+ *
+ * Migrates [addr, addr + len) of the caller to this vgpu's memory (pages on
+ * other vgpus go through system memory) or back. Without VGPU_MIGRATE_MIXED
+ * a migration to the vgpu is all or nothing: on error the range is in
+ * system memory. Errors: EINVAL (bad arguments, a page without a readable
+ * mapping), EBUSY (pages kept being taken by other migrations or the CPU),
+ * ENOMEM (vgpu memory full).
+ */
+struct vgpu_migrate {
+	__u64 addr;
+	__u64 len;
+	__u32 flags;
+	__u32 pad;
+	__u64 migrated;
+};
+
+/**
+ * struct vgpu_alloc_limit - VGPU_IOCTL_ALLOC_LIMIT, a test knob
+ * @budget: in: device page allocations that still succeed before every
+ *	further one fails; -1 for no limit (the default). For the whole vgpu.
+ */
+struct vgpu_alloc_limit {
+	__s64 budget;
 };
 
 #define VGPU_IOCTL_BASE		0xB8
@@ -124,5 +165,7 @@ struct vgpu_stats {
 #define VGPU_IOCTL_READ		_IOWR(VGPU_IOCTL_BASE, 0x42, struct vgpu_access)
 #define VGPU_IOCTL_WRITE	_IOWR(VGPU_IOCTL_BASE, 0x43, struct vgpu_access)
 #define VGPU_IOCTL_STATS	_IOR(VGPU_IOCTL_BASE, 0x44, struct vgpu_stats)
+#define VGPU_IOCTL_MIGRATE	_IOWR(VGPU_IOCTL_BASE, 0x45, struct vgpu_migrate)
+#define VGPU_IOCTL_ALLOC_LIMIT	_IOW(VGPU_IOCTL_BASE, 0x46, struct vgpu_alloc_limit)
 
 #endif /* _UAPI_LINUX_VGPU_H */
