@@ -67,8 +67,8 @@
  *    migrates once more. No other migration runs meanwhile, and every
  *    migration takes the lock, so nothing but the CPU itself can move the
  *    pages under it.
- * 4. If that attempt still misses pages, the call fails with -EBUSY (or
- *    -ENOMEM if device memory ran out), after the all-or-nothing rollback.
+ * 4. If that attempt still misses pages, the call fails with -EBUSY, after
+ *    the all-or-nothing rollback.
  *
  * Progress: step 3 cannot be disturbed by another device, so the only
  * remaining reason to fail is the CPU or the kernel holding a page (a pin,
@@ -419,7 +419,7 @@ int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 		up_write(&gpumirror_migrate_lock);
 	}
 	if (ret == -EAGAIN)
-		ret = m->nomem ? -ENOMEM : -EBUSY;
+		ret = -EBUSY;
 	if (ret == -EBUSY)
 		atomic64_inc(&dm->stats.busy);
 	if (ret && (flags & GPUMIRROR_MIGRATE_MIXED)) {
