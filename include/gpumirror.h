@@ -463,8 +463,8 @@ struct gpumirror_devmem_stats {
 /**
  * struct gpumirror_devmem - one device memory (one dev_pagemap owner)
  *
- * Embedded in the driver's device structure; the driver fills the first
- * three members.
+ * Embedded in the driver's device structure; the driver fills the members
+ * before @stats.
  */
 struct gpumirror_devmem {
 	/** @owner: the dev_pagemap.owner of its pages. */
@@ -473,6 +473,11 @@ struct gpumirror_devmem {
 	enum memory_type type;
 	/** @ops: allocation and copy. */
 	const struct gpumirror_devmem_ops *ops;
+	/**
+	 * @fault_order: a CPU fault brings back the aligned window of
+	 * 2^@fault_order pages around it (0: the page alone).
+	 */
+	unsigned int fault_order;
 	/** @stats: counters, updated by gpumirror. */
 	struct gpumirror_devmem_stats stats;
 };

@@ -36,7 +36,8 @@
  *   owner's driver can read them; so before migrating, gpumirror faults the
  *   range with hmm_range_fault() as the destination owner, which makes every
  *   other owner's pages take their own migrate_to_ram path. Pages of the
- *   destination are reported, not faulted, and stay.
+ *   destination are reported, not faulted, and stay. With a
+ *   &gpumirror_devmem.fault_order of 9, each such fault brings back 2 MiB.
  *
  * Every migration raises %MMU_NOTIFY_MIGRATE events: every mirror's page
  * sets over the range, on every device, are invalidated (none is skipped,
@@ -559,27 +560,39 @@ int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
 }
 EXPORT_SYMBOL_GPL(gpumirror_migrate_to_ram);
 
+/* The window a CPU fault at @addr brings back: aligned, inside the VMA. */
+static void gpumirror_fault_window(struct gpumirror_devmem *dm,
+				   struct vm_area_struct *vma,
+				   unsigned long addr, unsigned long *start,
+				   unsigned long *end)
+{
+	unsigned int order = min_t(unsigned int, dm->fault_order,
+				   ilog2(GPUMIRROR_MIGRATE_BATCH));
+	unsigned long size = PAGE_SIZE << order;
+
+	*start = max(ALIGN_DOWN(addr, size), vma->vm_start);
+	*end = min(ALIGN_DOWN(addr, size) + size, vma->vm_end);
+}
+
 /**
  * gpumirror_devmem_fault() - the CPU touched a device-private page
  * @dm: the device memory the page belongs to
  * @vmf: the fault, as &dev_pagemap_ops.migrate_to_ram receives it
  *
- * Migrates the page back to system memory. Drivers call it from their
+ * Migrates the page back to system memory, with the other pages of @dm in
+ * its aligned window of 2^&gpumirror_devmem.fault_order pages (clipped to
+ * the VMA and to %GPUMIRROR_MIGRATE_BATCH). Drivers call it from their
  * migrate_to_ram. Does not take the driver_migrate_lock (see there).
  *
  * Context: the page fault path, mmap_lock (or the VMA lock) held.
- * Return: 0, or VM_FAULT_SIGBUS if the page could not be collected.
+ * Return: 0, VM_FAULT_OOM, or VM_FAULT_SIGBUS if the page could not be
+ * collected.
  */
 vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 				  struct vm_fault *vmf)
 {
-	unsigned long src = 0, dst = 0;
 	struct migrate_vma args = {
 		.vma = vmf->vma,
-		.start = vmf->address & PAGE_MASK,
-		.end = (vmf->address & PAGE_MASK) + PAGE_SIZE,
-		.src = &src,
-		.dst = &dst,
 		.pgmap_owner = dm->owner,
 		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 		.fault_page = vmf->page,
@@ -589,13 +602,19 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return VM_FAULT_OOM;
+	args.src = m->src;
+	args.dst = m->dst;
+	gpumirror_fault_window(dm, vmf->vma, vmf->address, &args.start,
+			       &args.end);
 	if (migrate_vma_setup(&args)) {
 		kvfree(m);
 		return VM_FAULT_SIGBUS;
 	}
-	gpumirror_fill_to_ram(dm, &src, &dst, 1, vmf->vma, args.start, m);
+	gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages, vmf->vma,
+			      args.start, m);
 	migrate_vma_pages(&args);
-	atomic64_add(gpumirror_count_moved(&src, &dst, 1), &dm->stats.to_ram);
+	atomic64_add(gpumirror_count_moved(m->src, m->dst, args.npages),
+		     &dm->stats.to_ram);
 	migrate_vma_finalize(&args);
 	kvfree(m);
 	return 0;

@@ -83,6 +83,23 @@ def report(res):
                for r in b5])
 
 
+def report_b6(res):
+    b6 = [r for r in res if r['bench'] == 'B6']
+    if not b6:
+        return
+    ref = {r['op']: r['ms'] for r in b6 if r['impl'] == 'test_hmm'}
+    mc = [r['ms'] for r in b6 if r['impl'] == 'memcpy']
+    table('B6  migration of %d MiB (best of 3): speed vs lib/test_hmm on the '
+          'same operation, and share of a memcpy of the same bytes'
+          % b6[0]['mib'],
+          ['impl', 'op', 'ms', 'GiB/s', 'vs test_hmm', 'of memcpy'],
+          [[r['impl'], r['op'], '%.1f' % r['ms'], '%.2f' % r['gib_s'],
+            '%.2fx' % ratio(ref[r['op']], r['ms']) if r['op'] in ref and
+            r['impl'] != 'test_hmm' else '-',
+            '%.2f' % ratio(mc[0], r['ms']) if mc else '-']
+           for r in b6])
+
+
 def write_series(f, title, rows, x, baseline):
     """One gnuplot data block: x against baseline / one_object_ns."""
     f.write('# %s\n' % title)
@@ -142,6 +159,7 @@ def main():
         json.dump({'results': res, 'errors': errors, 'finished': ended,
                    'kernel_reports': reports}, f, indent=1)
     report(res)
+    report_b6(res)
     plot(res, outdir)
     print('\nresults: %s/results.json, %s/scaling.svg' % (outdir, outdir))
     for e in errors:

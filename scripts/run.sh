@@ -17,7 +17,12 @@ mkdir -p "$kb" "$res"
 echo "  BUILD   $kb (bzImage)"
 scripts/runkernel.sh build bzImage
 
-scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init
+# The userspace workloads: static binaries in /workloads.
+echo "  CC      b6-migrate"
+gcc -static -O2 -Wall -I"$tree" -idirafter "$tree/include/uapi" \
+	-o "$kb/b6-migrate" tools/run/b6-migrate.c
+scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init \
+	"$kb/b6-migrate:workloads/b6-migrate"
 
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $res/console.log)"
 timeout 1800 qemu-system-x86_64 -nodefaults -nographic -no-reboot \

@@ -365,6 +365,8 @@ int vgpu_mem_init(struct vgpu *vgpu, phys_addr_t coherent_addr)
 	mem->devmem.owner = vgpu->owner;
 	mem->devmem.type = mem->type;
 	mem->devmem.ops = &vgpu_devmem_ops;
+	/* A CPU fault brings back 2 MiB at a time, as an SVM range would. */
+	mem->devmem.fault_order = PMD_SHIFT - PAGE_SHIFT;
 	if (!coherent_addr)
 		return 0;
 	if (!IS_ALIGNED(coherent_addr, SZ_2M))

@@ -181,7 +181,8 @@ TEST_F(mig, integrity)
 	/* Back to system memory explicitly. */
 	ASSERT_EQ(migrate(self->fd1, self->buf, self->len, VGPU_MIGRATE_TO_RAM,
 			  &moved), 0);
-	ASSERT_EQ(moved, NPAGES - 1);
+	/* The CPU fault brought back page 0 and maybe its neighbours. */
+	ASSERT_LE(moved, NPAGES - 1);
 	ASSERT_EQ(dev_pages(1), self->base1);
 	ASSERT_TRUE(check(self->buf, page_size, 2));
 	fill(gbuf, self->len, 1);

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * B6: migration throughput of 64 MiB, in one boot:
+ *   vgpu through gpumirror (its MIGRATE command: sys->dev, dev->dev,
+ *   dev->sys; and the lib/test_hmm command on a vgpu node, which reads
+ *   the migrated pages back like lib/test_hmm does),
+ *   lib/test_hmm (MIGRATE_TO_DEV with that readback, MIGRATE_TO_SYS),
+ *   memcpy of the same bytes (the physical limit).
+ * Prints "@@RESULT {json}" lines; best of REPS runs each.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lib/test_hmm_uapi.h>
+#include <linux/vgpu.h>
+
+#define SIZE	(64UL << 20)
+#define REPS	3
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void result(const char *impl, const char *op, double ms)
+{
+	printf("@@RESULT {\"bench\": \"B6\", \"impl\": \"%s\", \"op\": \"%s\", "
+	       "\"mib\": %lu, \"ms\": %.3f, \"gib_s\": %.3f}\n", impl, op,
+	       SIZE >> 20, ms, (SIZE / (double)(1UL << 30)) / (ms / 1e3));
+}
+
+static void *map_filled(void)
+{
+	uint64_t *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < SIZE / 8; i++)
+		p[i] = i * 0x9e3779b97f4a7c15ULL;
+	return p;
+}
+
+static int check(const uint64_t *p)
+{
+	size_t i;
+
+	for (i = 0; i < SIZE / 8; i++)
+		if (p[i] != i * 0x9e3779b97f4a7c15ULL)
+			return -1;
+	return 0;
+}
+
+static int vgpu_migrate(int fd, void *p, unsigned int flags)
+{
+	struct vgpu_migrate a = {
+		.addr = (uintptr_t)p,
+		.len = SIZE,
+		.flags = flags,
+	};
+
+	if (ioctl(fd, VGPU_IOCTL_MIGRATE, &a))
+		return -errno;
+	return a.migrated == SIZE / 4096 ? 0 : -EAGAIN;
+}
+
+static int hmm_cmd(int fd, unsigned long req, void *p, void *mirror)
+{
+	struct hmm_dmirror_cmd c = {
+		.addr = (uintptr_t)p,
+		.ptr = (uintptr_t)mirror,
+		.npages = SIZE / 4096,
+	};
+
+	return ioctl(fd, req, &c) ? -errno : 0;
+}
+
+static double best(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+static int bench_memcpy(void)
+{
+	void *src = map_filled(), *dst = map_filled();
+	double t, ms = 1e30;
+	int i;
+
+	if (!src || !dst)
+		return -1;
+	for (i = 0; i < REPS; i++) {
+		t = now_ms();
+		memcpy(dst, src, SIZE);
+		ms = best(ms, now_ms() - t);
+	}
+	result("memcpy", "copy", ms);
+	munmap(src, SIZE);
+	munmap(dst, SIZE);
+	return 0;
+}
+
+/* vgpu's own command: sys -> vgpu0 -> vgpu1 -> sys. */
+static int bench_vgpu(void)
+{
+	int fd0 = open("/dev/vgpu0", O_RDWR), fd1 = open("/dev/vgpu1", O_RDWR);
+	double t, to_dev = 1e30, dev_dev = 1e30, to_ram = 1e30;
+	void *p = map_filled();
+	int i, ret = 0;
+
+	if (fd0 < 0 || fd1 < 0 || !p)
+		return -1;
+	for (i = 0; i < REPS && !ret; i++) {
+		t = now_ms();
+		ret = vgpu_migrate(fd0, p, 0);
+		to_dev = best(to_dev, now_ms() - t);
+		t = now_ms();
+		ret = ret ?: vgpu_migrate(fd1, p, 0);
+		dev_dev = best(dev_dev, now_ms() - t);
+		t = now_ms();
+		ret = ret ?: vgpu_migrate(fd1, p, VGPU_MIGRATE_TO_RAM);
+		to_ram = best(to_ram, now_ms() - t);
+	}
+	if (ret || check(p)) {
+		fprintf(stderr, "b6: vgpu migration failed (%d)\n", ret);
+		return -1;
+	}
+	result("vgpu", "sys_to_dev", to_dev);
+	result("vgpu", "dev_to_dev", dev_dev);
+	result("vgpu", "dev_to_sys", to_ram);
+	munmap(p, SIZE);
+	close(fd0);
+	close(fd1);
+	return 0;
+}
+
+/*
+ * The lib/test_hmm commands on @node: MIGRATE_TO_DEV (which reads the
+ * pages back into @mirror) and MIGRATE_TO_SYS.
+ */
+static int bench_hmm_cmds(const char *node, const char *impl)
+{
+	int fd = open(node, O_RDWR);
+	double t, to_dev = 1e30, to_ram = 1e30;
+	void *mirror = malloc(SIZE);
+	void *p = map_filled();
+	int i, ret = 0;
+
+	if (fd < 0 || !p || !mirror)
+		return -1;
+	memset(mirror, 0, SIZE);
+	for (i = 0; i < REPS && !ret; i++) {
+		t = now_ms();
+		ret = hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_DEV, p, mirror);
+		to_dev = best(to_dev, now_ms() - t);
+		t = now_ms();
+		ret = ret ?: hmm_cmd(fd, HMM_DMIRROR_MIGRATE_TO_SYS, p, mirror);
+		to_ram = best(to_ram, now_ms() - t);
+	}
+	if (ret || check(p) || check(mirror)) {
+		fprintf(stderr, "b6: %s migration failed (%d)\n", impl, ret);
+		return -1;
+	}
+	result(impl, "sys_to_dev_readback", to_dev);
+	result(impl, "dev_to_sys", to_ram);
+	munmap(p, SIZE);
+	free(mirror);
+	close(fd);
+	return 0;
+}
+
+int main(void)
+{
+	int ret = 0;
+
+	ret |= bench_memcpy();
+	ret |= bench_vgpu();
+	ret |= bench_hmm_cmds("/dev/vgpu2", "vgpu_hmm_cmd");
+	ret |= bench_hmm_cmds("/dev/hmm_dmirror0", "test_hmm");
+	return ret ? 1 : 0;
+}
