@@ -131,6 +131,12 @@ static void gm_migrate_protocol(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic64_read(&dm.stats.busy), mc->busy);
 }
 
+static int gm_mig(struct gpumirror_devmem *dm, struct mm_struct *mm,
+		  unsigned long start, unsigned long end, unsigned int flags)
+{
+	return gpumirror_migrate_to_devmem(dm, mm, start, end, flags, NULL);
+}
+
 /* Bad arguments fail before any attempt. */
 static void gm_migrate_bad_args(struct kunit *test)
 {
@@ -148,17 +154,14 @@ static void gm_migrate_bad_args(struct kunit *test)
 	memset(&gm_script, 0, sizeof(gm_script));
 	kunit_activate_static_stub(test, gpumirror_migrate_attempt,
 				   gm_attempt_stub);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(NULL, mm, a,
-			a + PAGE_SIZE, 0, NULL), -EINVAL);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&dm, mm, a + 1,
-			a + PAGE_SIZE, 0, NULL), -EINVAL);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&dm, mm, a, a, 0,
-			NULL), -EINVAL);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&dm, mm, a,
-			a + PAGE_SIZE, BIT(7), NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gm_mig(NULL, mm, a, a + PAGE_SIZE, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gm_mig(&dm, mm, a + 1, a + PAGE_SIZE, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gm_mig(&dm, mm, a, a, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gm_mig(&dm, mm, a, a + PAGE_SIZE, BIT(7)),
+			-EINVAL);
 	/* PROT_NONE: no readable VMA. */
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&dm, mm, n,
-			n + PAGE_SIZE, 0, NULL), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gm_mig(&dm, mm, n, n + PAGE_SIZE, 0), -EINVAL);
 	kunit_deactivate_static_stub(test, gpumirror_migrate_attempt);
 	KUNIT_EXPECT_EQ(test, gm_script.calls, 0);
 }
@@ -179,8 +182,11 @@ static void gm_migrate_no_memory(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)a, &v, sizeof(v)),
 			0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&dm, current->mm, a,
-			a + 4 * PAGE_SIZE, 0, &migrated), -ENOMEM);
+	KUNIT_EXPECT_EQ(test,
+			gpumirror_migrate_to_devmem(&dm, current->mm, a,
+						    a + 4 * PAGE_SIZE, 0,
+						    &migrated),
+			-ENOMEM);
 	KUNIT_EXPECT_EQ(test, migrated, 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&dm.stats.races), 0);
 	v = 0;
