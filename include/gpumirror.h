@@ -94,7 +94,45 @@ struct gpumirror_device_ops {
 	 * gpumirror_fini(), with no gpumirror lock held.
 	 */
 	void (*detach)(struct gpumirror_device *gdev);
+
+	/**
+	 * @bind: Required for gpumirror_fault(), gpumirror_prefetch() and
+	 * no-fault devices. Program the device's PTEs for @obj from its page
+	 * set: reserve what the page table needs, then under
+	 * gpumirror_notifier_lock() check gpumirror_object_valid() and write
+	 * the PTEs. Called with &gpumirror.range_lock held for read and no
+	 * other gpumirror lock. Return: 0, -EAGAIN if the set was no longer
+	 * valid (gpumirror maps again), or -errno.
+	 */
+	int (*bind)(struct gpumirror_device *gdev,
+		    struct gpumirror_object *obj);
+
+	/**
+	 * @suspend: Required for %GPUMIRROR_DEVICE_NOFAULT devices. Stop the
+	 * device's queues: an invalidation is zapping PTEs the device cannot
+	 * fault back. Called from pass 1, before the zap, with the
+	 * notifier_lock held for write and the restrictions of @invalidate;
+	 * the queues must be stopped when the invalidation completes.
+	 */
+	void (*suspend)(struct gpumirror_device *gdev);
+
+	/**
+	 * @resume: Required with @suspend. Restart the queues: the restore
+	 * worker mapped and bound again every range the device keeps mapped.
+	 * Called with the notifier_lock held for read, so no invalidation can
+	 * come between the check and the restart; must not allocate memory
+	 * that can enter reclaim.
+	 */
+	void (*resume)(struct gpumirror_device *gdev);
 };
+
+/**
+ * GPUMIRROR_DEVICE_NOFAULT - &gpumirror_device.flags: the device cannot
+ * recover from page faults. Its ranges are mapped ahead
+ * (gpumirror_prefetch()); an invalidation suspends it and the restore
+ * worker maps them again before resuming it.
+ */
+#define GPUMIRROR_DEVICE_NOFAULT	BIT(0)
 
 /**
  * struct gpumirror_device_stats - per-device counters
@@ -106,6 +144,11 @@ struct gpumirror_device_ops {
  * @tlb_flushes: completed TLB invalidations: invalidate or invalidate_finish
  *	calls
  * @released: pages whose DMA mapping the release worker dropped
+ * @suspends: no-fault device: times its queues were suspended
+ * @resumes: no-fault device: times the restore worker resumed them
+ * @restore_ns: no-fault device: total time suspended, in nanoseconds
+ * @restore_failed: no-fault device: ranges the restore worker gave up
+ *	(their memory is gone or no longer accessible)
  *
  * Updated with atomic64 operations; read them with
  * gpumirror_device_stats_read().
@@ -118,6 +161,10 @@ struct gpumirror_device_stats {
 	atomic64_t invalidations;
 	atomic64_t tlb_flushes;
 	atomic64_t released;
+	atomic64_t suspends;
+	atomic64_t resumes;
+	atomic64_t restore_ns;
+	atomic64_t restore_failed;
 };
 
 /**
@@ -139,6 +186,13 @@ struct gpumirror_device {
 	 * natively (dev_pagemap.owner); NULL if it has none.
 	 */
 	void *pagemap_owner;
+	/** @flags: %GPUMIRROR_DEVICE_NOFAULT or 0. */
+	unsigned int flags;
+	/**
+	 * @devmem: the device's memory, where gpumirror_fault() migrates a
+	 * range whose preferred location is this device; NULL if none.
+	 */
+	struct gpumirror_devmem *devmem;
 
 	/** @mirror: the mirror this device is attached to, or NULL. */
 	struct gpumirror *mirror;
@@ -146,6 +200,8 @@ struct gpumirror_device {
 	unsigned int index;
 	/** @stats: counters, see &struct gpumirror_device_stats. */
 	struct gpumirror_device_stats stats;
+	/** @suspended_at: ktime_get_ns() of the last suspend. */
+	u64 suspended_at;
 };
 
 /**
@@ -183,6 +239,22 @@ struct gpumirror {
 	 * (identity-mapped, one segment each), under @lock.
 	 */
 	struct rb_root_cached ranges;
+	/**
+	 * @range_lock: held for read by gpumirror_fault(), gpumirror_prefetch()
+	 * and the restore worker while they use a range, for write by the
+	 * garbage collector that destroys unmapped ones. Outside @lock.
+	 */
+	struct rw_semaphore range_lock;
+	/** @nofault_mask: slots of %GPUMIRROR_DEVICE_NOFAULT devices. */
+	unsigned long nofault_mask;
+	/** @suspended: no-fault slots suspended; under @notifier_lock. */
+	unsigned long suspended;
+	/** @dying: gpumirror_fini() began, no more restore work; notifier_lock. */
+	bool dying;
+	/** @restore_work: garbage collection of ranges, then restore. */
+	struct delayed_work restore_work;
+	/** @restore_tries: restore runs in a row that must retry; worker. */
+	unsigned int restore_tries;
 	/** @max_segments: segment limit of gpumirror_object_create(). */
 	unsigned int max_segments;
 	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
@@ -330,6 +402,11 @@ struct gpumirror_object {
 	struct interval_tree_node range_it;
 	/** @is_range: made by gpumirror_fault(), in &gpumirror.ranges. */
 	bool is_range;
+	/**
+	 * @keep: slots of the no-fault devices that keep this range mapped
+	 * (gpumirror_prefetch()); the restore worker maps it back for them.
+	 */
+	unsigned long keep;
 	/** @release_link: entry in &gpumirror.release_list. */
 	struct list_head release_link;
 	/**
@@ -564,9 +641,10 @@ gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 				       struct gpumirror_device *gdev,
 				       unsigned long index);
 
-struct gpumirror_object *gpumirror_fault(struct gpumirror *mirror,
-					 struct gpumirror_device *gdev,
-					 unsigned long addr, bool write);
+int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
+		    unsigned long addr, bool write);
+int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
+		       unsigned long start, unsigned long end);
 
 void gpumirror_attr_default(struct gpumirror_attrs *attrs);
 int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
@@ -584,6 +662,10 @@ void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
  * @invalidations: see &gpumirror_device_stats.invalidations
  * @tlb_flushes: see &gpumirror_device_stats.tlb_flushes
  * @released: see &gpumirror_device_stats.released
+ * @suspends: see &gpumirror_device_stats.suspends
+ * @resumes: see &gpumirror_device_stats.resumes
+ * @restore_ns: see &gpumirror_device_stats.restore_ns
+ * @restore_failed: see &gpumirror_device_stats.restore_failed
  */
 struct gpumirror_device_counters {
 	u64 faults;
@@ -593,6 +675,10 @@ struct gpumirror_device_counters {
 	u64 invalidations;
 	u64 tlb_flushes;
 	u64 released;
+	u64 suspends;
+	u64 resumes;
+	u64 restore_ns;
+	u64 restore_failed;
 };
 
 void gpumirror_device_stats_read(const struct gpumirror_device *gdev,

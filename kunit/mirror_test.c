@@ -192,23 +192,25 @@ static void gm_fini_with_leftovers(struct kunit *test)
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj[2];
 	struct gm_test_dev *td[2];
-	struct gpumirror mirror;
+	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
+						 GFP_KERNEL);
 	int i;
 
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&mirror, mm), 0);
+	KUNIT_ASSERT_NOT_NULL(test, mirror);
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, mm), 0);
 	for (i = 0; i < 2; i++) {
 		td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&mirror,
+		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror,
 							      &td[i]->gdev), 0);
 	}
-	obj[0] = gpumirror_object_create(&mirror, r, 2, 0);
+	obj[0] = gpumirror_object_create(mirror, r, 2, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj[0]);
-	obj[1] = gpumirror_object_create(&mirror, r, 1, 1ULL << 30);
+	obj[1] = gpumirror_object_create(mirror, r, 1, 1ULL << 30);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj[1]);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj[0], 0x3, 0), 0);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj[1], 0x1, 0), 0);
 
-	gpumirror_fini(&mirror);
+	gpumirror_fini(mirror);
 
 	/* Every mapped set was zapped once and all DMA mappings released. */
 	KUNIT_EXPECT_EQ(test, atomic_read(&td[0]->invalidates), 2);

@@ -57,8 +57,10 @@ static void gm_fault_chunk(struct kunit *test)
 						   GPUMIRROR_ATTR_GRANULARITY),
 				0);
 	}
-	obj = gpumirror_fault(&fx->mirror, &fx->td[0]->gdev, fault, true);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
+					      fault, true), 0);
+	obj = fx->td[0]->last_bound;
+	KUNIT_ASSERT_NOT_NULL(test, obj);
 	KUNIT_EXPECT_EQ(test, obj->npages, c->chunk >> PAGE_SHIFT);
 	KUNIT_EXPECT_EQ(test, obj->segs[0].it.start, ALIGN_DOWN(fault, c->chunk));
 	/* Identity mapped: GPU VA == CPU VA. */
@@ -70,8 +72,9 @@ static void gm_fault_chunk(struct kunit *test)
 	gpumirror_notifier_unlock(&fx->mirror);
 
 	/* Another device faulting in the same chunk gets the same range. */
-	again = gpumirror_fault(&fx->mirror, &fx->td[1]->gdev,
-				obj->segs[0].it.last, false);
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[1]->gdev,
+					      obj->segs[0].it.last, false), 0);
+	again = fx->td[1]->last_bound;
 	KUNIT_EXPECT_PTR_EQ(test, again, obj);
 	gm_fixture_done(test);
 }
@@ -90,13 +93,13 @@ static void gm_fault_attr_boundary(struct kunit *test)
 						 base + SZ_2M, &a,
 						 GPUMIRROR_ATTR_PREFERRED_LOC),
 			0);
-	obj = gpumirror_fault(&fx->mirror, &fx->td[0]->gdev, base + SZ_4K,
-			      false);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
+					      base + SZ_4K, false), 0);
+	obj = fx->td[0]->last_bound;
 	KUNIT_EXPECT_EQ(test, obj->npages, (unsigned long)SZ_64K >> PAGE_SHIFT);
-	obj = gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
-			      base + SZ_1M + SZ_4K, false);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
+					      base + SZ_1M + SZ_4K, false), 0);
+	obj = fx->td[0]->last_bound;
 	KUNIT_EXPECT_EQ(test, obj->npages, (unsigned long)SZ_64K >> PAGE_SHIFT);
 	gm_fixture_done(test);
 }
@@ -122,7 +125,6 @@ static void gm_fault_denied(struct kunit *test)
 	const struct gm_denied_case *c = test->param_value;
 	struct gm_fixture *fx = test->priv;
 	unsigned long addr = gm_test_mmap(test, SZ_64K, GM_RW);
-	struct gpumirror_object *obj;
 	struct gpumirror_attrs a;
 
 	gpumirror_attr_default(&a);
@@ -136,12 +138,13 @@ static void gm_fault_denied(struct kunit *test)
 						 GPUMIRROR_ATTR_ALL), 0);
 	if (c->unmapped)
 		KUNIT_ASSERT_EQ(test, vm_munmap(addr, SZ_64K), 0);
-	obj = gpumirror_fault(&fx->mirror, &fx->td[0]->gdev, addr, c->write);
-	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(obj), c->err);
+	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
+					      addr, c->write), c->err);
+	/* -EPERM and an unmapped address make no range at all. */
 	KUNIT_EXPECT_EQ(test, RB_EMPTY_ROOT(&fx->mirror.ranges.rb_root),
 			c->err != 0);
-	KUNIT_EXPECT_PTR_EQ(test, gpumirror_fault(&fx->mirror, NULL, addr,
-						  false), ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, NULL, addr, false),
+			-EINVAL);
 	gm_fixture_done(test);
 }
 

@@ -89,15 +89,61 @@ static void gm_test_detach(struct gpumirror_device *gdev)
 	atomic_inc(&to_test_dev(gdev)->detaches);
 }
 
+/* Records the object; "programs" nothing but checks validity as a GPU must. */
+static int gm_test_bind(struct gpumirror_device *gdev,
+			struct gpumirror_object *obj)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+	int ret = 0;
+
+	gpumirror_notifier_lock(obj->mirror);
+	if (gpumirror_object_valid(obj, gdev)) {
+		WRITE_ONCE(td->last_bound, obj);
+		atomic_inc(&td->binds);
+	} else {
+		ret = -EAGAIN;
+	}
+	gpumirror_notifier_unlock(obj->mirror);
+	return ret;
+}
+
+static void gm_test_suspend(struct gpumirror_device *gdev)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+
+	WRITE_ONCE(td->suspended, true);
+	atomic_inc(&td->suspends);
+}
+
+static void gm_test_resume(struct gpumirror_device *gdev)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+
+	lockdep_assert_held_read(&gdev->mirror->notifier_lock);
+	WRITE_ONCE(td->suspended, false);
+	atomic_inc(&td->resumes);
+}
+
 const struct gpumirror_device_ops gm_test_ops = {
 	.invalidate = gm_test_invalidate,
 	.detach = gm_test_detach,
+	.bind = gm_test_bind,
 };
 
 const struct gpumirror_device_ops gm_test_ops_two_pass = {
 	.invalidate_start = gm_test_invalidate_start,
 	.invalidate_finish = gm_test_invalidate_finish,
 	.detach = gm_test_detach,
+	.bind = gm_test_bind,
+};
+
+const struct gpumirror_device_ops gm_test_ops_nofault = {
+	.invalidate_start = gm_test_invalidate_start,
+	.invalidate_finish = gm_test_invalidate_finish,
+	.detach = gm_test_detach,
+	.bind = gm_test_bind,
+	.suspend = gm_test_suspend,
+	.resume = gm_test_resume,
 };
 
 /* A device on the KUnit bus, released when the test ends. */

@@ -24,6 +24,11 @@
  * @pte: the GPU page table of @bound, one entry per object page
  * @tlb: translations the "hardware" caches from @pte
  * @inflight: GPU accesses in progress, drained by a TLB flush
+ * @last_bound: the object &gpumirror_device_ops.bind bound last
+ * @binds: successful bind calls
+ * @suspended: the queues are suspended
+ * @suspends: &gpumirror_device_ops.suspend calls
+ * @resumes: &gpumirror_device_ops.resume calls
  */
 struct gm_test_dev {
 	struct gpumirror_device gdev;
@@ -38,6 +43,11 @@ struct gm_test_dev {
 	u64 *pte;
 	u64 *tlb;
 	atomic_t inflight;
+	struct gpumirror_object *last_bound;
+	atomic_t binds;
+	bool suspended;
+	atomic_t suspends;
+	atomic_t resumes;
 };
 
 /** GM_VA_LIMIT - the test devices' GPU VA limit */
@@ -59,6 +69,7 @@ struct gm_fixture {
 
 extern const struct gpumirror_device_ops gm_test_ops;
 extern const struct gpumirror_device_ops gm_test_ops_two_pass;
+extern const struct gpumirror_device_ops gm_test_ops_nofault;
 extern atomic_t gm_test_clock;
 
 struct gm_test_dev *gm_test_dev_create(struct kunit *test, u64 va_limit,

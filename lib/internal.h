@@ -30,6 +30,20 @@ bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
 
+/* range.c */
+struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
+					     unsigned long addr,
+					     const struct gpumirror_attrs *attrs);
+int gpumirror_range_bind(struct gpumirror_object *obj,
+			 struct gpumirror_device *gdev, bool write,
+			 bool write_pref);
+
+/* restore.c */
+void gpumirror_restore_init(struct gpumirror *mirror);
+void gpumirror_restore_stop(struct gpumirror *mirror);
+void gpumirror_restore_queue(struct gpumirror *mirror);
+void gpumirror_suspend_nofault(struct gpumirror_object *obj);
+
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
 extern const struct mmu_notifier_ops gpumirror_mn_ops;

@@ -50,6 +50,9 @@
  * interval callback runs pass 2 itself.
  *
  * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.unmapped.
+ * No-fault devices that keep the object mapped are suspended before their
+ * PTEs go, and the restore worker is queued, as it is for a range an
+ * munmap() hit (see "Restore worker").
  * Migration events invalidate like any other, whoever migrates: a device's
  * PTEs must not outlive the pages they point to, and only the code that
  * also rebuilds the sets under the object lock may skip that. That code
@@ -179,7 +182,11 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 		goto out_unlock;
 	if (range->event == MMU_NOTIFY_UNMAP)
 		obj->unmapped = true;
+	/* Ranges to collect or to map back: the restore worker's job. */
+	if ((obj->unmapped && obj->is_range) || (obj->keep & obj->valid))
+		gpumirror_restore_queue(mirror);
 	if (obj->valid) {
+		gpumirror_suspend_nofault(obj);
 		gpumirror_object_zap(obj, obj->valid);
 		/* No pass 2 from the plain notifier once the mm is exiting. */
 		if (mirror->released)

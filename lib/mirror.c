@@ -31,8 +31,8 @@
  * Teach lockdep the documented order once per mirror, so that a violation
  * is reported the first time any path could deadlock, not when it does:
  *
- *   gpumirror.lock -> gpumirror_object.lock -> mmap_lock ->
- *   gpumirror.notifier_lock
+ *   gpumirror.range_lock -> gpumirror.lock -> gpumirror_object.lock ->
+ *   mmap_lock -> gpumirror.notifier_lock
  *
  * and the notifier lock can be taken under reclaim (the mmu notifier runs
  * from reclaim), so nothing may allocate while holding it.
@@ -46,11 +46,13 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
 	might_lock(&mirror->notifier_lock);
 	fs_reclaim_release(GFP_KERNEL);
 
+	down_read(&mirror->range_lock);
 	mutex_lock(&mirror->lock);
 	mmap_read_lock(mirror->mm);
 	might_lock(&mirror->notifier_lock);
 	mmap_read_unlock(mirror->mm);
 	mutex_unlock(&mirror->lock);
+	up_read(&mirror->range_lock);
 }
 
 /**
@@ -88,10 +90,12 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	init_rwsem(&mirror->notifier_lock);
 	INIT_LIST_HEAD(&mirror->objects);
 	mirror->ranges = RB_ROOT_CACHED;
+	init_rwsem(&mirror->range_lock);
 	mutex_init(&mirror->attr_lock);
 	mirror->attrs = RB_ROOT_CACHED;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
 	gpumirror_release_init(mirror);
+	gpumirror_restore_init(mirror);
 	gpumirror_prime_lockdep(mirror);
 	return 0;
 }
@@ -113,6 +117,7 @@ void gpumirror_fini(struct gpumirror *mirror)
 	struct gpumirror_object *obj;
 	struct gpumirror_device *gdev;
 
+	gpumirror_restore_stop(mirror);
 	for (;;) {
 		mutex_lock(&mirror->lock);
 		obj = list_first_entry_or_null(&mirror->objects,
@@ -155,7 +160,14 @@ static bool gpumirror_ops_valid(const struct gpumirror_device_ops *ops)
 
 static int gpumirror_device_check(const struct gpumirror_device *gdev)
 {
-	if (!gdev->dev || !gpumirror_ops_valid(gdev->ops))
+	const struct gpumirror_device_ops *ops = gdev->ops;
+
+	if (!gdev->dev || !gpumirror_ops_valid(ops))
+		return -EINVAL;
+	if (gdev->flags & ~GPUMIRROR_DEVICE_NOFAULT)
+		return -EINVAL;
+	if ((gdev->flags & GPUMIRROR_DEVICE_NOFAULT) &&
+	    (!ops->bind || !ops->suspend || !ops->resume))
 		return -EINVAL;
 	if (!gdev->va_limit || !PAGE_ALIGNED(gdev->va_limit))
 		return -EINVAL;
@@ -198,7 +210,8 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * Context: process context, no gpumirror lock held.
  * Return: 0; -EINVAL on a NULL argument, ops without @invalidate nor the
  * @invalidate_start and @invalidate_finish pair (or with only one of the
- * pair), or a zero or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
+ * pair), unknown @flags, a %GPUMIRROR_DEVICE_NOFAULT device without @bind,
+ * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
  * @gdev->dev is already attached to @mirror; -ERANGE if an existing object
  * lies beyond @va_limit; -ENOSPC if @mirror has %GPUMIRROR_MAX_DEVICES
  * devices.
@@ -236,6 +249,8 @@ int gpumirror_device_attach(struct gpumirror *mirror,
 	down_write(&mirror->notifier_lock);
 	mirror->devices[index] = gdev;
 	__set_bit(index, &mirror->device_mask);
+	if (gdev->flags & GPUMIRROR_DEVICE_NOFAULT)
+		__set_bit(index, &mirror->nofault_mask);
 	up_write(&mirror->notifier_lock);
 out_unlock:
 	mutex_unlock(&mirror->lock);
@@ -269,6 +284,10 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 		gpumirror_object_zap(obj, BIT(gdev->index));
 	gpumirror_finish_pending(mirror);
 	__clear_bit(gdev->index, &mirror->device_mask);
+	__clear_bit(gdev->index, &mirror->nofault_mask);
+	__clear_bit(gdev->index, &mirror->suspended);
+	list_for_each_entry(obj, &mirror->objects, link)
+		clear_bit(gdev->index, &obj->keep);
 	up_write(&mirror->notifier_lock);
 
 	/*
@@ -306,6 +325,10 @@ void gpumirror_device_stats_read(const struct gpumirror_device *gdev,
 	c->invalidations = atomic64_read(&gdev->stats.invalidations);
 	c->tlb_flushes = atomic64_read(&gdev->stats.tlb_flushes);
 	c->released = atomic64_read(&gdev->stats.released);
+	c->suspends = atomic64_read(&gdev->stats.suspends);
+	c->resumes = atomic64_read(&gdev->stats.resumes);
+	c->restore_ns = atomic64_read(&gdev->stats.restore_ns);
+	c->restore_failed = atomic64_read(&gdev->stats.restore_failed);
 }
 EXPORT_SYMBOL_GPL(gpumirror_device_stats_read);
 

@@ -27,7 +27,23 @@
  *
  * The attributes decide access first: a device without read access, or
  * asking to write where it may only read, gets -EPERM. An address no VMA
- * maps gets -EFAULT. Both are clean errors the device can report.
+ * maps gets -EFAULT. Both are clean errors the device can report. If the
+ * attributes prefer the faulting device's memory, the range is migrated
+ * there first (best effort, mixed placement allowed). The range is then
+ * bound through &gpumirror_device_ops.bind.
+ *
+ * Lifetime: &gpumirror.range_lock is held for read around every use of a
+ * range (fault, prefetch, restore); the garbage collector takes it for
+ * write to destroy the ranges an munmap() hit, so nobody holds a pointer
+ * to a range that goes away. Partial munmap: the collector destroys the
+ * range and, for the no-fault devices that kept it mapped, makes new
+ * ranges over the parts still mapped, which the restore worker maps;
+ * fault-mode devices fault the remaining parts back when they touch them.
+ *
+ * Attributes are kept across munmap(): they describe addresses, not
+ * mappings, so a new mapping at the same addresses inherits them (as
+ * after a re-chunking of ranges, which never touches the attribute tree).
+ * gpumirror_attr_set() with the defaults clears them.
  */
 
 static const unsigned long gpumirror_chunks[] = { SZ_2M, SZ_64K, SZ_4K };
@@ -137,10 +153,19 @@ static struct gpumirror_object *gpumirror_range_find(struct gpumirror *mirror,
 	return it ? container_of(it, struct gpumirror_object, range_it) : NULL;
 }
 
+/* The end of the range covering @addr (which must exist). */
+static unsigned long gpumirror_range_end(struct gpumirror *mirror,
+					 unsigned long addr)
+{
+	struct gpumirror_object *obj = gpumirror_range_find(mirror, addr);
+
+	return obj ? obj->segs[0].it.last + 1 : addr + PAGE_SIZE;
+}
+
 /* Find the range covering @addr, or make one. */
-static struct gpumirror_object *
-gpumirror_range_get(struct gpumirror *mirror, unsigned long addr,
-		    const struct gpumirror_attrs *attrs)
+struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
+					     unsigned long addr,
+					     const struct gpumirror_attrs *attrs)
 {
 	struct gpumirror_object *obj;
 	struct gpumirror_range r;
@@ -167,45 +192,202 @@ gpumirror_range_get(struct gpumirror *mirror, unsigned long addr,
 	return ERR_PTR(-EBUSY);
 }
 
-/**
- * gpumirror_fault() - serve a device page fault at an address
- * @mirror: the mirror
- * @gdev: the faulting device, attached to @mirror
- * @addr: the faulting address (GPU VA == CPU VA)
- * @write: the access was a write
- *
- * Finds or makes the range covering @addr and maps it for @gdev. The
- * caller then programs its page tables from the range's page set under
- * gpumirror_notifier_lock(), and faults again if the set went stale.
- * Ranges live until gpumirror_object_destroy() or gpumirror_fini().
- *
- * Context: process context, no gpumirror lock and no mmap_lock held.
- * Return: the range, or an ERR_PTR(): -EINVAL if @gdev is not attached to
- * @mirror; -EPERM if the attributes forbid the access; -EFAULT if no VMA
- * maps @addr or the fault fails there; -EBUSY if other faults kept taking
- * the chunk or the pages kept changing; the errors of
- * gpumirror_object_map().
+/*
+ * Map @obj for @gdev and bind it through the device's ops, again while the
+ * set goes stale before the bind. A write mapping is tried first when
+ * @write_pref and the attributes allow it; -EPERM then maps read-only
+ * unless @write demands write access.
  */
-struct gpumirror_object *gpumirror_fault(struct gpumirror *mirror,
-					 struct gpumirror_device *gdev,
-					 unsigned long addr, bool write)
+int gpumirror_range_bind(struct gpumirror_object *obj,
+			 struct gpumirror_device *gdev, bool write,
+			 bool write_pref)
+{
+	unsigned int tries, flags;
+	int ret = -EBUSY;
+
+	lockdep_assert_held(&obj->mirror->range_lock);
+	flags = write || write_pref ? GPUMIRROR_MAP_WRITE : 0;
+	for (tries = 0; tries < 16; tries++) {
+		ret = gpumirror_object_map(obj, BIT(gdev->index), flags);
+		if (ret == -EPERM && !write && flags) {
+			flags = 0;
+			ret = gpumirror_object_map(obj, BIT(gdev->index), 0);
+		}
+		if (ret)
+			return ret;
+		ret = gdev->ops->bind(gdev, obj);
+		if (ret != -EAGAIN)
+			break;
+	}
+	/* Bound or not: a set whose PTEs are not all written is no use. */
+	if (ret)
+		gpumirror_object_unmap(obj, gdev);
+	return ret == -EAGAIN ? -EBUSY : ret;
+}
+
+/* Migrate the range first if the attributes prefer @gdev's memory. */
+static void gpumirror_range_place(struct gpumirror *mirror,
+				  struct gpumirror_device *gdev,
+				  struct gpumirror_object *obj,
+				  const struct gpumirror_attrs *attrs)
+{
+	unsigned long start = obj->segs[0].it.start;
+
+	if (!gdev->devmem || attrs->preferred_loc != (int)gdev->index ||
+	    !mmget_not_zero(mirror->mm))
+		return;
+	/* Best effort: what cannot move is mapped where it is. */
+	gpumirror_migrate_to_devmem(gdev->devmem, mirror->mm, start,
+				    obj->segs[0].it.last + 1,
+				    GPUMIRROR_MIGRATE_MIXED, NULL);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mirror->mm);
+}
+
+/* gpumirror_fault() with &gpumirror.range_lock held for read. */
+static int gpumirror_fault_locked(struct gpumirror *mirror,
+				  struct gpumirror_device *gdev,
+				  unsigned long addr, bool write, bool keep)
 {
 	struct gpumirror_object *obj;
 	struct gpumirror_attrs attrs;
+	unsigned long end;
 	int ret;
 
-	if (!mirror || !gdev || gdev->mirror != mirror)
-		return ERR_PTR(-EINVAL);
-	addr = ALIGN_DOWN(addr, PAGE_SIZE);
-	gpumirror_attr_get(mirror, addr, &attrs, NULL);
+	gpumirror_attr_get(mirror, addr, &attrs, &end);
 	ret = gpumirror_fault_allowed(&attrs, gdev, write);
 	if (ret)
-		return ERR_PTR(ret);
+		return ret;
 	obj = gpumirror_range_get(mirror, addr, &attrs);
 	if (IS_ERR(obj))
-		return obj;
-	ret = gpumirror_object_map(obj, BIT(gdev->index),
-				   write ? GPUMIRROR_MAP_WRITE : 0);
-	return ret ? ERR_PTR(ret) : obj;
+		return PTR_ERR(obj);
+	if (keep)
+		set_bit(gdev->index, &obj->keep);
+	gpumirror_range_place(mirror, gdev, obj, &attrs);
+	ret = gpumirror_range_bind(obj, gdev, write,
+				   !attrs.read_only &&
+				   (attrs.access_write & BIT(gdev->index)));
+	if (ret && keep)
+		clear_bit(gdev->index, &obj->keep);
+	return ret;
+}
+
+static int gpumirror_range_check_dev(struct gpumirror *mirror,
+				     struct gpumirror_device *gdev)
+{
+	if (!mirror || !gdev || gdev->mirror != mirror || !gdev->ops->bind)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * gpumirror_fault() - serve a device page fault at an address
+ * @mirror: the mirror
+ * @gdev: the faulting device, attached to @mirror, with a @bind op
+ * @addr: the faulting address (GPU VA == CPU VA)
+ * @write: the access was a write
+ *
+ * Finds or makes the range covering @addr, migrates it first if the
+ * attributes prefer @gdev's memory (&gpumirror_device.devmem), maps it for
+ * @gdev and binds it with &gpumirror_device_ops.bind, mapping again while
+ * notifiers race. Ranges live until an munmap() removes them (garbage
+ * collection), gpumirror_object_destroy() or gpumirror_fini().
+ *
+ * Context: process context, no gpumirror lock and no mmap_lock held.
+ * Return: 0; -EINVAL if @gdev is not attached to @mirror or has no @bind;
+ * -EPERM if the attributes forbid the access; -EFAULT if no VMA maps @addr
+ * or the fault fails there; -EBUSY if other faults kept taking the chunk
+ * or the pages kept changing; the errors of gpumirror_object_map() and of
+ * @bind.
+ */
+int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
+		    unsigned long addr, bool write)
+{
+	int ret;
+
+	ret = gpumirror_range_check_dev(mirror, gdev);
+	if (ret)
+		return ret;
+	down_read(&mirror->range_lock);
+	ret = gpumirror_fault_locked(mirror, gdev, ALIGN_DOWN(addr, PAGE_SIZE),
+				     write, false);
+	up_read(&mirror->range_lock);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_fault);
+
+/* The end of the VMA holding @addr, or the start of the next one. */
+static unsigned long gpumirror_vma_next(struct mm_struct *mm,
+					unsigned long addr, unsigned long end,
+					bool *mapped)
+{
+	struct vm_area_struct *vma;
+	unsigned long next;
+
+	mmap_read_lock(mm);
+	vma = find_vma(mm, addr);
+	*mapped = vma && vma->vm_start <= addr;
+	if (!vma)
+		next = end;
+	else
+		next = min(end, *mapped ? vma->vm_end : vma->vm_start);
+	mmap_read_unlock(mm);
+	return next;
+}
+
+/**
+ * gpumirror_prefetch() - map every accessible interval of a range ahead
+ * @mirror: the mirror
+ * @gdev: an attached device with a @bind op
+ * @start: page-aligned start
+ * @end: page-aligned end
+ *
+ * The no-fault mode: every page of [@start, @end) that a VMA maps and the
+ * attributes let @gdev access is put in ranges, mapped and bound now; for
+ * a %GPUMIRROR_DEVICE_NOFAULT device the ranges are also kept mapped: an
+ * invalidation suspends the device and the restore worker maps them again
+ * before resuming it. Holes, PROT_NONE mappings and intervals the
+ * attributes forbid are skipped. Write access is mapped where both the
+ * attributes and the VMA allow it.
+ *
+ * Context: process context, no gpumirror lock and no mmap_lock held.
+ * Return: 0, -EINVAL for bad arguments, or the first error of a mapping.
+ */
+int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
+		       unsigned long start, unsigned long end)
+{
+	bool keep, mapped;
+	unsigned long next, run_end;
+	struct gpumirror_attrs attrs;
+	int ret;
+
+	ret = gpumirror_range_check_dev(mirror, gdev);
+	if (ret || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) || end <= start)
+		return ret ?: -EINVAL;
+	if (!mmget_not_zero(mirror->mm))
+		return -EFAULT;
+	keep = gdev->flags & GPUMIRROR_DEVICE_NOFAULT;
+	down_read(&mirror->range_lock);
+	while (start < end && !ret) {
+		next = gpumirror_vma_next(mirror->mm, start, end, &mapped);
+		gpumirror_attr_get(mirror, start, &attrs, &run_end);
+		if (!mapped || gpumirror_fault_allowed(&attrs, gdev, false)) {
+			/* Not mapped or not accessible: on to what follows. */
+			start = mapped ? min(next, run_end) : next;
+			continue;
+		}
+		ret = gpumirror_fault_locked(mirror, gdev, start, false, keep);
+		if (!ret) {
+			start = gpumirror_range_end(mirror, start);
+		} else if (ret == -EFAULT) {
+			/* PROT_NONE or gone meanwhile: nothing to map there. */
+			ret = 0;
+			start = next;
+		}
+	}
+	up_read(&mirror->range_lock);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mirror->mm);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(gpumirror_prefetch);
