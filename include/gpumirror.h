@@ -369,6 +369,12 @@ static inline unsigned int gpumirror_addr_order(gpumirror_addr_t entry)
  * failing the whole object
  */
 #define GPUMIRROR_MAP_PARTIAL	BIT(3)
+/**
+ * GPUMIRROR_MAP_READ_ONLY - gpumirror_object_map(): no entry gets
+ * %GPUMIRROR_ADDR_WRITE, even for a page the CPU may write (by default a
+ * read fault of a writable page gives a writable entry)
+ */
+#define GPUMIRROR_MAP_READ_ONLY	BIT(4)
 
 /**
  * struct gpumirror_segment - a segment inside a mirrored object

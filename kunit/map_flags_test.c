@@ -152,6 +152,10 @@ static void gm_map_bad_flags(struct kunit *test)
 	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), both), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE |
+						   GPUMIRROR_MAP_READ_ONLY),
+			-EINVAL);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), BIT(20)),
 			-EINVAL);
 	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
@@ -159,7 +163,31 @@ static void gm_map_bad_flags(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* A read fault of writable memory is writable, unless READ_ONLY. */
+static void gm_map_read_only(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_object *obj;
+
+	gm_touch(test, a, 1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	KUNIT_EXPECT_TRUE(test, gm_entry(obj, ctx->td[0], 0) &
+			  GPUMIRROR_ADDR_WRITE);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1),
+						   GPUMIRROR_MAP_READ_ONLY), 0);
+	KUNIT_EXPECT_FALSE(test, gm_entry(obj, ctx->td[1], 0) &
+			   GPUMIRROR_ADDR_WRITE);
+	KUNIT_EXPECT_EQ(test, gm_value(gm_entry(obj, ctx->td[1], 0)), 1);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_map_flags_cases[] = {
+	KUNIT_CASE(gm_map_read_only),
 	KUNIT_CASE(gm_map_partial),
 	KUNIT_CASE(gm_map_devmem_system),
 	KUNIT_CASE(gm_map_exclusive),

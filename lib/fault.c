@@ -441,9 +441,12 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
 	int ret = 0;
 
 	if (flags & ~(GPUMIRROR_MAP_WRITE | GPUMIRROR_MAP_DEVMEM |
-		      GPUMIRROR_MAP_EXCLUSIVE | GPUMIRROR_MAP_PARTIAL) ||
+		      GPUMIRROR_MAP_EXCLUSIVE | GPUMIRROR_MAP_PARTIAL |
+		      GPUMIRROR_MAP_READ_ONLY) ||
 	    hweight_long(flags & (GPUMIRROR_MAP_DEVMEM |
-				  GPUMIRROR_MAP_EXCLUSIVE)) > 1)
+				  GPUMIRROR_MAP_EXCLUSIVE)) > 1 ||
+	    hweight_long(flags & (GPUMIRROR_MAP_WRITE |
+				  GPUMIRROR_MAP_READ_ONLY)) > 1)
 		return -EINVAL;
 	/* Devices cannot leave while we hold obj->lock, see detach. */
 	down_read(&mirror->notifier_lock);
@@ -468,7 +471,8 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * gpumirror_object_map() - fault an object's pages and map them for devices
  * @obj: the object
  * @devices: mask of device slots (BIT(&gpumirror_device.index)) to map for
- * @flags: %GPUMIRROR_MAP_WRITE to fault for write access;
+ * @flags: %GPUMIRROR_MAP_WRITE to fault for write access, or
+ *	%GPUMIRROR_MAP_READ_ONLY to never give it;
  *	%GPUMIRROR_MAP_PARTIAL to map around segments that cannot be faulted;
  *	at most one of %GPUMIRROR_MAP_DEVMEM (map what is in the devices' own
  *	memory, fault nothing) and %GPUMIRROR_MAP_EXCLUSIVE (take exclusive

@@ -37,12 +37,15 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 int gpumirror_range_bind(struct gpumirror_object *obj,
 			 struct gpumirror_device *gdev, bool write,
 			 bool write_pref);
+int gpumirror_range_rebind(struct gpumirror_object *obj,
+			   struct gpumirror_device *gdev);
 
 /* restore.c */
 void gpumirror_restore_init(struct gpumirror *mirror);
 void gpumirror_restore_stop(struct gpumirror *mirror);
 void gpumirror_restore_queue(struct gpumirror *mirror);
 void gpumirror_suspend_nofault(struct gpumirror_object *obj);
+void gpumirror_gc_sync(struct gpumirror *mirror);
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;

@@ -168,6 +168,7 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 	struct gpumirror *mirror = obj->mirror;
 	unsigned long last = range->end - 1;
 	struct interval_tree_node *it;
+	bool restore;
 
 	it = interval_tree_iter_first(&obj->segtree, range->start, last);
 	if (!it && !(READ_ONCE(mirror->flags) & GPUMIRROR_F_WIDE_NOTIFIER))
@@ -183,8 +184,7 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 	if (range->event == MMU_NOTIFY_UNMAP)
 		obj->unmapped = true;
 	/* Ranges to collect or to map back: the restore worker's job. */
-	if ((obj->unmapped && obj->is_range) || (obj->keep & obj->valid))
-		gpumirror_restore_queue(mirror);
+	restore = (obj->unmapped && obj->is_range) || (obj->keep & obj->valid);
 	if (obj->valid) {
 		gpumirror_suspend_nofault(obj);
 		gpumirror_object_zap(obj, obj->valid);
@@ -192,6 +192,9 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 		if (mirror->released)
 			gpumirror_finish_pending(mirror);
 	}
+	/* After the zap: the worker must find the sets stale. */
+	if (restore)
+		gpumirror_restore_queue(mirror);
 out_unlock:
 	up_write(&mirror->notifier_lock);
 	return true;

@@ -91,7 +91,8 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 		set[0] = 0;
 		return 1;
 	}
-	if (hmm_pfns[0] & HMM_PFN_WRITE)
+	if ((hmm_pfns[0] & HMM_PFN_WRITE) &&
+	    !(map_flags & GPUMIRROR_MAP_READ_ONLY))
 		flags |= GPUMIRROR_ADDR_WRITE;
 	if (map_flags & GPUMIRROR_MAP_EXCLUSIVE)
 		flags |= GPUMIRROR_ADDR_EXCLUSIVE;

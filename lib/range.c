@@ -174,6 +174,9 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 
 	for (tries = 0; tries < 8; tries++) {
 		obj = gpumirror_range_find(mirror, addr);
+		/* An munmap() hit it: collect it before making a new one. */
+		if (obj && READ_ONCE(obj->unmapped))
+			return ERR_PTR(-ESTALE);
 		if (obj)
 			return obj;
 		start = gpumirror_chunk(mirror, addr, attrs, &r.len);
@@ -194,9 +197,10 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 
 /*
  * Map @obj for @gdev and bind it through the device's ops, again while the
- * set goes stale before the bind. A write mapping is tried first when
- * @write_pref and the attributes allow it; -EPERM then maps read-only
- * unless @write demands write access.
+ * set goes stale before the bind. @write demands write access; otherwise
+ * @write_pref tries a write mapping first and falls back to a read-only
+ * one on -EPERM, and without it the mapping is read-only even where the
+ * CPU may write.
  */
 int gpumirror_range_bind(struct gpumirror_object *obj,
 			 struct gpumirror_device *gdev, bool write,
@@ -206,10 +210,13 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	int ret = -EBUSY;
 
 	lockdep_assert_held(&obj->mirror->range_lock);
-	flags = write || write_pref ? GPUMIRROR_MAP_WRITE : 0;
+	/* Not even a writable CPU page gives write access then. */
+	flags = write || write_pref ? GPUMIRROR_MAP_WRITE :
+				      GPUMIRROR_MAP_READ_ONLY;
 	for (tries = 0; tries < 16; tries++) {
 		ret = gpumirror_object_map(obj, BIT(gdev->index), flags);
-		if (ret == -EPERM && !write && flags) {
+		if (ret == -EPERM && !write &&
+		    (flags & GPUMIRROR_MAP_WRITE)) {
 			flags = 0;
 			ret = gpumirror_object_map(obj, BIT(gdev->index), 0);
 		}
@@ -223,6 +230,26 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	if (ret)
 		gpumirror_object_unmap(obj, gdev);
 	return ret == -EAGAIN ? -EBUSY : ret;
+}
+
+/* May @gdev write where @attrs apply? */
+static bool gpumirror_may_write(const struct gpumirror_attrs *attrs,
+				struct gpumirror_device *gdev)
+{
+	return !attrs->read_only && (attrs->access_write & BIT(gdev->index));
+}
+
+/* The restore worker's bind: with the access the attributes give now. */
+int gpumirror_range_rebind(struct gpumirror_object *obj,
+			   struct gpumirror_device *gdev)
+{
+	struct gpumirror_attrs attrs;
+
+	gpumirror_attr_get(obj->mirror, obj->segs[0].it.start, &attrs, NULL);
+	if (gpumirror_fault_allowed(&attrs, gdev, false))
+		return -EPERM;
+	return gpumirror_range_bind(obj, gdev, false,
+				    gpumirror_may_write(&attrs, gdev));
 }
 
 /* Migrate the range first if the attributes prefer @gdev's memory. */
@@ -265,8 +292,7 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 		set_bit(gdev->index, &obj->keep);
 	gpumirror_range_place(mirror, gdev, obj, &attrs);
 	ret = gpumirror_range_bind(obj, gdev, write,
-				   !attrs.read_only &&
-				   (attrs.access_write & BIT(gdev->index)));
+				   gpumirror_may_write(&attrs, gdev));
 	if (ret && keep)
 		clear_bit(gdev->index, &obj->keep);
 	return ret;
@@ -303,16 +329,24 @@ static int gpumirror_range_check_dev(struct gpumirror *mirror,
 int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		    unsigned long addr, bool write)
 {
+	unsigned int tries;
 	int ret;
+
 
 	ret = gpumirror_range_check_dev(mirror, gdev);
 	if (ret)
 		return ret;
-	down_read(&mirror->range_lock);
-	ret = gpumirror_fault_locked(mirror, gdev, ALIGN_DOWN(addr, PAGE_SIZE),
-				     write, false);
-	up_read(&mirror->range_lock);
-	return ret;
+	for (tries = 0; tries < 4; tries++) {
+		down_read(&mirror->range_lock);
+		ret = gpumirror_fault_locked(mirror, gdev,
+					     ALIGN_DOWN(addr, PAGE_SIZE), write,
+					     false);
+		up_read(&mirror->range_lock);
+		if (ret != -ESTALE)
+			return ret;
+		gpumirror_gc_sync(mirror);
+	}
+	return -EBUSY;
 }
 EXPORT_SYMBOL_GPL(gpumirror_fault);
 
@@ -356,8 +390,9 @@ static unsigned long gpumirror_vma_next(struct mm_struct *mm,
 int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		       unsigned long start, unsigned long end)
 {
-	bool keep, mapped;
 	unsigned long next, run_end;
+	unsigned int stale = 0;
+	bool keep, mapped;
 	struct gpumirror_attrs attrs;
 	int ret;
 
@@ -379,6 +414,12 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		ret = gpumirror_fault_locked(mirror, gdev, start, false, keep);
 		if (!ret) {
 			start = gpumirror_range_end(mirror, start);
+		} else if (ret == -ESTALE && stale++ < 4) {
+			/* Collect the unmapped range, then try again. */
+			up_read(&mirror->range_lock);
+			gpumirror_gc_sync(mirror);
+			down_read(&mirror->range_lock);
+			ret = 0;
 		} else if (ret == -EFAULT) {
 			/* PROT_NONE or gone meanwhile: nothing to map there. */
 			ret = 0;
@@ -388,6 +429,6 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 	up_read(&mirror->range_lock);
 	/* Pairs with mmget_not_zero() above. */
 	mmput(mirror->mm);
-	return ret;
+	return ret == -ESTALE ? -EBUSY : ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_prefetch);

@@ -161,7 +161,7 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 		for_each_set_bit(i, &need, GPUMIRROR_MAX_DEVICES) {
 			struct gpumirror_device *gdev = mirror->devices[i];
 
-			ret = gpumirror_range_bind(obj, gdev, false, true);
+			ret = gpumirror_range_rebind(obj, gdev);
 			if (!ret)
 				continue;
 			if (ret != -EFAULT && ret != -EPERM && !give_up) {
@@ -188,10 +188,14 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 	return true;
 }
 
-/* Resume the suspended devices whose ranges are all back. */
-static void gpumirror_resume_ready(struct gpumirror *mirror)
+/*
+ * Resume the suspended devices whose ranges are all back. Return: true if
+ * one is still waiting (an invalidation came in meanwhile).
+ */
+static bool gpumirror_resume_ready(struct gpumirror *mirror)
 {
 	unsigned long suspended;
+	bool waiting = false;
 	unsigned int i;
 	u64 ns;
 
@@ -201,8 +205,10 @@ static void gpumirror_resume_ready(struct gpumirror *mirror)
 	for_each_set_bit(i, &suspended, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
-		if (!gpumirror_all_kept_valid(mirror, i))
+		if (!gpumirror_all_kept_valid(mirror, i)) {
+			waiting = true;
 			continue;
+		}
 		/* Invalidations set bits under the lock held for write. */
 		clear_bit(i, &mirror->suspended);
 		ns = ktime_get_ns() - gdev->suspended_at;
@@ -212,6 +218,7 @@ static void gpumirror_resume_ready(struct gpumirror *mirror)
 	}
 	up_read(&mirror->notifier_lock);
 	mutex_unlock(&mirror->lock);
+	return waiting;
 }
 
 static void gpumirror_restore_work(struct work_struct *work)
@@ -226,7 +233,7 @@ static void gpumirror_restore_work(struct work_struct *work)
 	again = gpumirror_restore_ranges(mirror, mirror->restore_tries >=
 					 GPUMIRROR_RESTORE_TRIES);
 	up_read(&mirror->range_lock);
-	gpumirror_resume_ready(mirror);
+	again |= gpumirror_resume_ready(mirror);
 
 	mirror->restore_tries = again ? mirror->restore_tries + 1 : 0;
 	if (again) {
@@ -236,6 +243,20 @@ static void gpumirror_restore_work(struct work_struct *work)
 					   &mirror->restore_work, 1);
 		up_read(&mirror->notifier_lock);
 	}
+}
+
+/*
+ * Collect garbage now, for a fault that found an unmapped range; the
+ * worker then maps back what the collection made for no-fault devices.
+ */
+void gpumirror_gc_sync(struct gpumirror *mirror)
+{
+	down_write(&mirror->range_lock);
+	gpumirror_gc(mirror);
+	up_write(&mirror->range_lock);
+	down_read(&mirror->notifier_lock);
+	gpumirror_restore_queue(mirror);
+	up_read(&mirror->notifier_lock);
 }
 
 /* Set up the restore worker of @mirror. */

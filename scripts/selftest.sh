@@ -8,7 +8,8 @@
 # initramfs and boots it the way lib/test_hmm's baseline was measured:
 # 2 vCPUs, 2 GiB, transparent_hugepage=madvise, 4 huge pages, 512 MiB
 # reserved at 1 GiB for the device-coherent vgpus 2 and 3. vgpus 4 and 5
-# (device-private) are for vgpu's migration storm.
+# (device-private) are for vgpu's migration storm, vgpu 6 has no
+# recoverable faults (no-fault mode).
 #
 # Prints one "SELFTEST <binary> pass=N fail=N skip=N seconds=N" line per
 # binary and "SELFTEST kernel-log reports=N"; the console log is kept in
@@ -32,7 +33,7 @@ sel=$tree/tools/testing/selftests
 echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
 gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 	"$sel/mm/hmm-tests.c"
-for t in vgpu-tests vgpu-migrate-tests; do
+for t in vgpu-tests vgpu-migrate-tests vgpu-svm-tests; do
 	echo "  CC      $t"
 	gcc "${cflags[@]}" -I"$sel" -idirafter "$tree/include/uapi" \
 		-o "$bin/$t" "$sel/vgpu/$t.c"
@@ -41,19 +42,20 @@ done
 scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
 	"$bin/hmm-tests:selftests/hmm-tests" \
 	"$bin/vgpu-tests:selftests/vgpu-tests" \
-	"$bin/vgpu-migrate-tests:selftests/vgpu-migrate-tests"
+	"$bin/vgpu-migrate-tests:selftests/vgpu-migrate-tests" \
+	"$bin/vgpu-svm-tests:selftests/vgpu-svm-tests"
 
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $log)"
 start=$(date +%s)
 timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=6 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
+	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
 	-serial stdio >"$log" 2>&1 || true
 echo "  QEMU    $(( $(date +%s) - start )) s"
 
 # One line per binary from the kselftest harness's totals.
-for t in hmm-tests vgpu-tests vgpu-migrate-tests; do
+for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests; do
 	awk -v t="$t" '
 		{ sub(/\r$/, "") }
 		$0 ~ "^@@RUN " t "$" { on = 1; next }

@@ -10,6 +10,7 @@
 #include <linux/memremap.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 struct platform_device;
@@ -104,6 +105,12 @@ struct vgpu_tlb_entry {
  * @reads: GPU reads done through @pt and @tlb
  * @stale_uses: GPU accesses that ended after the flush of their
  *	translation had completed: must stay 0
+ * @suspended: no-fault mode: the queues are stopped (gpumirror suspended
+ *	them for an invalidation; the restore worker resumes them)
+ * @resume_wq: where queue work waits for @suspended to clear
+ * @suspends: times the queues were suspended
+ * @resumes: times they were resumed
+ * @queue_waits: GPU accesses that had to wait for a resume
  */
 struct vgpu_as {
 	struct gpumirror_device gdev;
@@ -118,6 +125,11 @@ struct vgpu_as {
 	atomic64_t tlb_flushes;
 	atomic64_t reads;
 	atomic64_t stale_uses;
+	bool suspended;
+	wait_queue_head_t resume_wq;
+	atomic64_t suspends;
+	atomic64_t resumes;
+	atomic64_t queue_waits;
 };
 
 unsigned int vgpu_count(void);

@@ -64,6 +64,10 @@ int vgpu_file_bind(struct vgpu_file *vf, struct gpumirror_object *obj,
 int vgpu_file_fault(struct vgpu_file *vf, unsigned long start,
 		    unsigned long end, unsigned int flags);
 
+int vgpu_svm_access(struct vgpu_file *vf, struct vgpu_svm_access *a);
+int vgpu_svm_attr(struct vgpu_file *vf, const struct vgpu_svm_attr *a);
+int vgpu_svm_prefetch(struct vgpu_file *vf, const struct vgpu_svm_prefetch *a);
+
 long vgpu_hmm_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg);
 long vgpu_uapi_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg);
 

@@ -124,14 +124,44 @@ static void vgpu_invalidate(struct gpumirror_device *gdev,
 	vgpu_invalidate_finish(gdev);
 }
 
+static int vgpu_bind(struct gpumirror_device *gdev,
+		     struct gpumirror_object *obj)
+{
+	return vgpu_as_bind(to_vgpu_as(gdev), obj);
+}
+
+/* No-fault mode: the queues stop until the restore worker is done. */
+static void vgpu_suspend(struct gpumirror_device *gdev)
+{
+	struct vgpu_as *as = to_vgpu_as(gdev);
+
+	WRITE_ONCE(as->suspended, true);
+	atomic64_inc(&as->suspends);
+}
+
+static void vgpu_resume(struct gpumirror_device *gdev)
+{
+	struct vgpu_as *as = to_vgpu_as(gdev);
+
+	WRITE_ONCE(as->suspended, false);
+	atomic64_inc(&as->resumes);
+	wake_up_all(&as->resume_wq);
+}
+
 static const struct gpumirror_device_ops vgpu_gpumirror_ops = {
 	.invalidate_start = vgpu_invalidate_start,
 	.invalidate_finish = vgpu_invalidate_finish,
+	.bind = vgpu_bind,
+	.suspend = vgpu_suspend,
+	.resume = vgpu_resume,
 };
 
 /* A GPU whose driver waits for each invalidation before the next. */
 static const struct gpumirror_device_ops vgpu_gpumirror_serial_ops = {
 	.invalidate = vgpu_invalidate,
+	.bind = vgpu_bind,
+	.suspend = vgpu_suspend,
+	.resume = vgpu_resume,
 };
 
 /**
@@ -155,6 +185,10 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 				&vgpu_gpumirror_ops;
 	as->gdev.va_limit = 1ULL << 48;
 	as->gdev.pagemap_owner = vgpu->owner;
+	as->gdev.devmem = &vgpu->mem.devmem;
+	if (vgpu->nofault)
+		as->gdev.flags |= GPUMIRROR_DEVICE_NOFAULT;
+	init_waitqueue_head(&as->resume_wq);
 }
 
 /**

@@ -228,6 +228,11 @@ static void vgpu_uapi_stats(struct vgpu_file *vf, struct vgpu_stats *st)
 	st->dev_pages = atomic_long_read(&mem->used);
 	st->migrate_races = atomic64_read(&mem->devmem.stats.races);
 	st->migrate_busy = atomic64_read(&mem->devmem.stats.busy);
+	st->suspends = c.suspends;
+	st->resumes = c.resumes;
+	st->restore_ns = c.restore_ns;
+	st->restore_failed = c.restore_failed;
+	st->queue_waits = atomic64_read(&vf->as.queue_waits);
 }
 
 static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
@@ -272,6 +277,9 @@ union vgpu_uapi_arg {
 	struct vgpu_stats stats;
 	struct vgpu_migrate migrate;
 	struct vgpu_alloc_limit alloc_limit;
+	struct vgpu_svm_access svm_access;
+	struct vgpu_svm_attr svm_attr;
+	struct vgpu_svm_prefetch svm_prefetch;
 };
 
 static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
@@ -295,6 +303,12 @@ static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
 		return vgpu_uapi_migrate(vf, &u->migrate);
 	case VGPU_IOCTL_ALLOC_LIMIT:
 		return vgpu_uapi_alloc_limit(vf, &u->alloc_limit);
+	case VGPU_IOCTL_SVM_ACCESS:
+		return vgpu_svm_access(vf, &u->svm_access);
+	case VGPU_IOCTL_SVM_ATTR:
+		return vgpu_svm_attr(vf, &u->svm_attr);
+	case VGPU_IOCTL_SVM_PREFETCH:
+		return vgpu_svm_prefetch(vf, &u->svm_prefetch);
 	}
 	return -ENOTTY;
 }

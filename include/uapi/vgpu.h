@@ -107,6 +107,11 @@ struct vgpu_access {
  * @dev_pages: device pages in use now (whole device)
  * @migrate_races: migrations that had to retry under the exclusive lock
  * @migrate_busy: migrations that failed with EBUSY
+ * @suspends: no-fault mode: times the queues were suspended
+ * @resumes: no-fault mode: times the restore worker resumed them
+ * @restore_ns: no-fault mode: total time suspended, in nanoseconds
+ * @restore_failed: no-fault mode: ranges given up (memory gone)
+ * @queue_waits: no-fault mode: accesses that waited for a resume
  */
 struct vgpu_stats {
 	__u64 faults;
@@ -120,6 +125,11 @@ struct vgpu_stats {
 	__u64 dev_pages;
 	__u64 migrate_races;
 	__u64 migrate_busy;
+	__u64 suspends;
+	__u64 resumes;
+	__u64 restore_ns;
+	__u64 restore_failed;
+	__u64 queue_waits;
 };
 
 /* vgpu_migrate.flags: back to system memory instead of to the vgpu */
@@ -159,6 +169,88 @@ struct vgpu_alloc_limit {
 	__s64 budget;
 };
 
+/* vgpu_svm_access.flags: write instead of read */
+#define VGPU_SVM_WRITE		(1 << 0)
+
+/**
+ * struct vgpu_svm_access - VGPU_IOCTL_SVM_ACCESS
+ * @addr: in: the address, GPU VA == CPU VA (below the explicit range)
+ * @ptr: in: user buffer to copy to (read) or from (write)
+ * @len: in: bytes, not zero, at most 1 GiB
+ * @flags: in: VGPU_SVM_WRITE or 0
+ * @pad: in: 0
+ * @faults: out: GPU page faults served
+ *
+ * Shared virtual memory access by the vgpu's queue. On a vgpu in fault
+ * mode a missing PTE is a GPU page fault that gpumirror serves (making the
+ * range on demand, migrating it if its preferred location is this vgpu).
+ * On a vgpu in no-fault mode (vgpu.nofault_mask) the access waits while
+ * the queues are suspended for a restore, and a missing PTE is an error:
+ * memory must be prefetched (VGPU_IOCTL_SVM_ATTR, VGPU_IOCTL_SVM_PREFETCH).
+ * Errors: EFAULT (no mapping, or not prefetched in no-fault mode), EPERM
+ * (the attributes forbid it, or a write to read-only memory), ETIMEDOUT
+ * (queues suspended for more than 2 s), EINVAL.
+ */
+struct vgpu_svm_access {
+	__u64 addr;
+	__u64 ptr;
+	__u64 len;
+	__u32 flags;
+	__u32 pad;
+	__u64 faults;
+};
+
+/* vgpu_svm_attr.mask: which attributes to set */
+#define VGPU_SVM_ATTR_PREFERRED		(1 << 0)
+#define VGPU_SVM_ATTR_GRANULARITY	(1 << 1)
+#define VGPU_SVM_ATTR_READ_ONLY		(1 << 2)
+#define VGPU_SVM_ATTR_ACCESS		(1 << 3)
+
+/* vgpu_svm_attr.access */
+#define VGPU_SVM_ACCESS_NONE	0
+#define VGPU_SVM_ACCESS_READ	1
+#define VGPU_SVM_ACCESS_RW	2
+
+/**
+ * struct vgpu_svm_attr - VGPU_IOCTL_SVM_ATTR
+ * @start: in: page-aligned start
+ * @len: in: page-aligned length, not zero
+ * @mask: in: VGPU_SVM_ATTR_* to set
+ * @preferred: in: 1 to prefer this vgpu's memory, 0 system memory
+ * @granularity: in: log2 of the migration granularity in pages (0-18)
+ * @read_only: in: 1 if the GPU only reads
+ * @access: in: VGPU_SVM_ACCESS_* for this vgpu
+ * @pad: in: 0
+ *
+ * Sets gpumirror attributes over the range (one attribute tree for all
+ * devices of the address space). Granting access on a no-fault vgpu maps
+ * every accessible page of the range now (prefetch). Errors: EINVAL.
+ */
+struct vgpu_svm_attr {
+	__u64 start;
+	__u64 len;
+	__u32 mask;
+	__u32 preferred;
+	__u32 granularity;
+	__u32 read_only;
+	__u32 access;
+	__u32 pad;
+};
+
+/**
+ * struct vgpu_svm_prefetch - VGPU_IOCTL_SVM_PREFETCH
+ * @start: in: page-aligned start
+ * @len: in: page-aligned length, not zero
+ *
+ * Maps every accessible page of the range now; on a no-fault vgpu they
+ * stay mapped across invalidations (the queues are suspended and the
+ * ranges restored). Errors: EINVAL, ENOMEM, EBUSY.
+ */
+struct vgpu_svm_prefetch {
+	__u64 start;
+	__u64 len;
+};
+
 #define VGPU_IOCTL_BASE		0xB8
 #define VGPU_IOCTL_OBJ_CREATE	_IOWR(VGPU_IOCTL_BASE, 0x40, struct vgpu_obj_create)
 #define VGPU_IOCTL_OBJ_DESTROY	_IOW(VGPU_IOCTL_BASE, 0x41, struct vgpu_obj_destroy)
@@ -167,5 +259,8 @@ struct vgpu_alloc_limit {
 #define VGPU_IOCTL_STATS	_IOR(VGPU_IOCTL_BASE, 0x44, struct vgpu_stats)
 #define VGPU_IOCTL_MIGRATE	_IOWR(VGPU_IOCTL_BASE, 0x45, struct vgpu_migrate)
 #define VGPU_IOCTL_ALLOC_LIMIT	_IOW(VGPU_IOCTL_BASE, 0x46, struct vgpu_alloc_limit)
+#define VGPU_IOCTL_SVM_ACCESS	_IOWR(VGPU_IOCTL_BASE, 0x47, struct vgpu_svm_access)
+#define VGPU_IOCTL_SVM_ATTR	_IOW(VGPU_IOCTL_BASE, 0x48, struct vgpu_svm_attr)
+#define VGPU_IOCTL_SVM_PREFETCH	_IOW(VGPU_IOCTL_BASE, 0x49, struct vgpu_svm_prefetch)
 
 #endif /* _UAPI_LINUX_VGPU_H */

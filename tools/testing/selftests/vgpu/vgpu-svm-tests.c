@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests of vgpu's shared virtual memory through gpumirror: fault mode
+ * (chunk sizes, partial munmap, preferred location) on vgpu 0, no-fault
+ * mode (prefetch, restore after mprotect, fork and munmap while the queue
+ * runs) on vgpu 6, which the selftest boot makes a no-fault vgpu.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/vgpu.h>
+
+#include "../kselftest_harness.h"
+
+#define SZ_2M		(2UL << 20)
+#define FAULT_DEV	0
+#define NOFAULT_DEV	6
+
+static long page_size;
+
+static int dev_open(int id)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+	fd = open(path, O_RDWR);
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
+	return open(path, O_RDWR);
+}
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int svm_rw(int fd, bool write, void *addr, void *buf, size_t len,
+		  uint64_t *faults)
+{
+	struct vgpu_svm_access a = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)buf,
+		.len = len,
+		.flags = write ? VGPU_SVM_WRITE : 0,
+	};
+	int ret = xioctl(fd, VGPU_IOCTL_SVM_ACCESS, &a);
+
+	if (faults)
+		*faults = a.faults;
+	return ret;
+}
+
+static int svm_attr(int fd, void *p, size_t len, unsigned int mask,
+		    unsigned int granularity, unsigned int access,
+		    unsigned int preferred)
+{
+	struct vgpu_svm_attr a = {
+		.start = (uintptr_t)p,
+		.len = len,
+		.mask = mask,
+		.granularity = granularity,
+		.access = access,
+		.preferred = preferred,
+	};
+
+	return xioctl(fd, VGPU_IOCTL_SVM_ATTR, &a);
+}
+
+static int stats(int fd, struct vgpu_stats *st)
+{
+	return xioctl(fd, VGPU_IOCTL_STATS, st);
+}
+
+/* A 2M-aligned private anonymous region of @len, word i of page p = p. */
+static char *region(size_t len)
+{
+	char *p = mmap(NULL, len + SZ_2M, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t off;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	p = (char *)(((uintptr_t)p + SZ_2M - 1) & ~(SZ_2M - 1));
+	for (off = 0; off < len; off += page_size)
+		*(uint64_t *)(p + off) = off / page_size;
+	return p;
+}
+
+static uint64_t gpu_word(int fd, char *addr, int *err)
+{
+	uint64_t v = ~0ULL;
+
+	*err = svm_rw(fd, false, addr, &v, sizeof(v), NULL);
+	return v;
+}
+
+FIXTURE(svm) {
+	int fd;
+	int nf;
+};
+
+FIXTURE_SETUP(svm)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->fd = dev_open(FAULT_DEV);
+	self->nf = dev_open(NOFAULT_DEV);
+	ASSERT_GE(self->fd, 0);
+	ASSERT_GE(self->nf, 0);
+}
+
+FIXTURE_TEARDOWN(svm)
+{
+	close(self->fd);
+	close(self->nf);
+}
+
+/* Fault mode: the chunk a fault makes follows the granularity. */
+TEST_F(svm, fault_chunk_sizes)
+{
+	static const struct { unsigned int gran; size_t chunk; } c[] = {
+		{ 9, 2UL << 20 }, { 4, 64UL << 10 }, { 0, 4UL << 10 },
+	};
+	size_t len = 2 * SZ_2M;
+	uint64_t faults;
+	unsigned int i;
+	char *buf;
+
+	buf = malloc(len);
+	ASSERT_NE(buf, NULL);
+	for (i = 0; i < 3; i++) {
+		char *p = region(len);
+
+		ASSERT_NE(p, NULL);
+		ASSERT_EQ(svm_attr(self->fd, p, len, VGPU_SVM_ATTR_GRANULARITY,
+				   c[i].gran, 0, 0), 0);
+		/* One fault serves the chunk, the next chunk needs another. */
+		ASSERT_EQ(svm_rw(self->fd, false, p, buf, c[i].chunk, &faults),
+			  0);
+		ASSERT_EQ(faults, 1);
+		ASSERT_EQ(svm_rw(self->fd, false, p, buf, 2 * c[i].chunk,
+				 &faults), 0);
+		ASSERT_EQ(faults, 1);
+		ASSERT_EQ(*(uint64_t *)(buf + c[i].chunk),
+			  c[i].chunk / page_size);
+		/* A GPU write reaches the CPU. */
+		*(uint64_t *)buf = 4242;
+		ASSERT_EQ(svm_rw(self->fd, true, p, buf, 8, NULL), 0);
+		ASSERT_EQ(*(uint64_t *)p, 4242);
+	}
+	free(buf);
+}
+
+/* Fault mode: munmap in the middle of a 2M range; the rest refaults. */
+TEST_F(svm, fault_partial_munmap)
+{
+	char *p = region(SZ_2M), *hole;
+	uint64_t faults;
+	int err;
+
+	ASSERT_NE(p, NULL);
+	hole = p + SZ_2M / 2;
+	ASSERT_EQ(gpu_word(self->fd, hole, &err), SZ_2M / 2 / page_size);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(munmap(hole, 16 * page_size), 0);
+	ASSERT_EQ(gpu_word(self->fd, hole, &err), ~0ULL);
+	ASSERT_EQ(err, -EFAULT);
+	ASSERT_EQ(svm_rw(self->fd, false, p, &faults, 8, NULL), 0);
+	ASSERT_EQ(gpu_word(self->fd, hole + 16 * page_size, &err),
+		  SZ_2M / 2 / page_size + 16);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(gpu_word(self->fd, p + SZ_2M - page_size, &err),
+		  SZ_2M / page_size - 1);
+	ASSERT_EQ(err, 0);
+}
+
+/* Fault mode: a range preferring the vgpu's memory is migrated. */
+TEST_F(svm, fault_preferred_location)
+{
+	struct vgpu_stats a, b;
+	char *p = region(SZ_2M);
+	int err;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, VGPU_SVM_ATTR_PREFERRED |
+			   VGPU_SVM_ATTR_GRANULARITY, 4, 0, 1), 0);
+	ASSERT_EQ(stats(self->fd, &a), 0);
+	ASSERT_EQ(gpu_word(self->fd, p + 3 * page_size, &err), 3);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(stats(self->fd, &b), 0);
+	ASSERT_EQ(b.dev_pages - a.dev_pages, 16);
+	ASSERT_EQ(b.migrations_to_dev - a.migrations_to_dev, 16);
+	/* The CPU gets it back, data intact. */
+	ASSERT_EQ(*(uint64_t *)(p + 5 * page_size), 5);
+	ASSERT_EQ(stats(self->fd, &b), 0);
+	ASSERT_EQ(b.dev_pages, a.dev_pages);
+}
+
+/* No-fault mode: nothing works before the prefetch; attributes grant it. */
+TEST_F(svm, nofault_prefetch)
+{
+	char *p = region(SZ_2M);
+	uint64_t faults, buf[4];
+	int err;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(gpu_word(self->nf, p, &err), ~0ULL);
+	ASSERT_EQ(err, -EFAULT);
+	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_RW, 0), 0);
+	ASSERT_EQ(svm_rw(self->nf, false, p + page_size, buf, 8, &faults), 0);
+	ASSERT_EQ(faults, 0);
+	ASSERT_EQ(buf[0], 1);
+	/* Access none: the next prefetch skips it. */
+	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_NONE, 0), 0);
+}
+
+/* No-fault mode: mprotect suspends; the restore maps it back. */
+TEST_F(svm, nofault_restore_mprotect)
+{
+	struct vgpu_stats a, b;
+	char *p = region(SZ_2M);
+	int err;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_RW, 0), 0);
+	ASSERT_EQ(stats(self->nf, &a), 0);
+	ASSERT_EQ(mprotect(p, SZ_2M, PROT_READ), 0);
+	ASSERT_EQ(gpu_word(self->nf, p + 7 * page_size, &err), 7);
+	ASSERT_EQ(err, 0);
+	/* Read-only now: the restore mapped it read-only. */
+	ASSERT_EQ(svm_rw(self->nf, true, p, &a, 8, NULL), -EFAULT);
+	ASSERT_EQ(stats(self->nf, &b), 0);
+	ASSERT_GE(b.suspends - a.suspends, 1);
+	ASSERT_EQ(b.resumes - a.resumes, b.suspends - a.suspends);
+	ASSERT_EQ(b.restore_failed, a.restore_failed);
+	ASSERT_GT(b.restore_ns, a.restore_ns);
+}
+
+/* No-fault mode: partial munmap keeps the rest mapped. */
+TEST_F(svm, nofault_partial_munmap)
+{
+	char *p = region(SZ_2M), *hole;
+	int err;
+
+	ASSERT_NE(p, NULL);
+	hole = p + SZ_2M / 2;
+	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_RW, 0), 0);
+	ASSERT_EQ(munmap(hole, 16 * page_size), 0);
+	ASSERT_EQ(gpu_word(self->nf, hole - page_size, &err),
+		  SZ_2M / 2 / page_size - 1);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(gpu_word(self->nf, hole + 16 * page_size, &err),
+		  SZ_2M / 2 / page_size + 16);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(gpu_word(self->nf, hole, &err), ~0ULL);
+	ASSERT_EQ(err, -EFAULT);
+	ASSERT_EQ(gpu_word(self->nf, p, &err), 0);
+	ASSERT_EQ(err, 0);
+}
+
+/*
+ * No-fault mode, the queue running: a GPU reader thread reads one word
+ * while the CPU forks (write-protecting the page) and writes it (breaking
+ * copy-on-write: a new page each time). The GPU must never go backwards
+ * and must end on the last value.
+ */
+struct reader {
+	int fd;
+	uint64_t *word;
+	volatile int stop;
+	long reads;
+	long backwards;
+	long errors;
+	uint64_t last;
+};
+
+static void *gpu_reader(void *arg)
+{
+	struct reader *r = arg;
+	uint64_t v;
+	int err;
+
+	while (!r->stop) {
+		v = gpu_word(r->fd, (char *)r->word, &err);
+		if (err) {
+			r->errors++;
+			continue;
+		}
+		if (v < r->last)
+			r->backwards++;
+		r->last = v;
+		r->reads++;
+	}
+	return NULL;
+}
+
+TEST_F(svm, nofault_fork_while_running)
+{
+	struct reader r = { .fd = self->nf };
+	struct vgpu_stats a, b;
+	pthread_t t;
+	int i, err, status;
+	char *p = region(SZ_2M);
+	pid_t pid;
+
+	ASSERT_NE(p, NULL);
+	r.word = (uint64_t *)(p + 9 * page_size);
+	*r.word = 0;
+	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_RW, 0), 0);
+	ASSERT_EQ(stats(self->nf, &a), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, gpu_reader, &r), 0);
+	for (i = 1; i <= 20; i++) {
+		pid = fork();
+		ASSERT_GE(pid, 0);
+		if (!pid)
+			_exit(0);
+		/* Copy-on-write broken: the word moves to a new page. */
+		*r.word = i;
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		usleep(2000);
+	}
+	usleep(20000);
+	r.stop = 1;
+	pthread_join(t, NULL);
+	ASSERT_EQ(stats(self->nf, &b), 0);
+	printf("# reads=%ld backwards=%ld errors=%ld suspends=%llu resumes=%llu\n",
+	       r.reads, r.backwards, r.errors,
+	       (unsigned long long)(b.suspends - a.suspends),
+	       (unsigned long long)(b.resumes - a.resumes));
+	ASSERT_GT(r.reads, 0);
+	ASSERT_EQ(r.backwards, 0);
+	ASSERT_EQ(r.errors, 0);
+	ASSERT_GE(b.suspends - a.suspends, 1);
+	ASSERT_EQ(b.resumes - a.resumes, b.suspends - a.suspends);
+	ASSERT_EQ(gpu_word(self->nf, (char *)r.word, &err), 20);
+	ASSERT_EQ(err, 0);
+}
+
+/* Bad SVM arguments. */
+TEST_F(svm, bad_arguments)
+{
+	char *p = region(SZ_2M);
+	uint64_t v;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(svm_rw(self->fd, false, p, &v, 0, NULL), -EINVAL);
+	ASSERT_EQ(svm_rw(self->fd, false, (void *)(1UL << 47), &v, 8, NULL),
+		  -EINVAL);
+	ASSERT_EQ(svm_attr(self->fd, p + 1, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0, 1,
+			   0), -EINVAL);
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, 1 << 9, 0, 1, 0), -EINVAL);
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, VGPU_SVM_ATTR_GRANULARITY, 19,
+			   0, 0), -EINVAL);
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0, 3, 0),
+		  -EINVAL);
+	/* Access none: the GPU may not touch it. */
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_NONE, 0), 0);
+	ASSERT_EQ(svm_rw(self->fd, false, p, &v, 8, NULL), -EPERM);
+	ASSERT_EQ(svm_attr(self->fd, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_READ, 0), 0);
+	ASSERT_EQ(svm_rw(self->fd, false, p, &v, 8, NULL), 0);
+	ASSERT_EQ(svm_rw(self->fd, true, p, &v, 8, NULL), -EPERM);
+}
+
+TEST_HARNESS_MAIN
