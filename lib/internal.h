@@ -39,6 +39,7 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 			 bool write_pref);
 int gpumirror_range_rebind(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
+bool gpumirror_range_retire(struct gpumirror_object *obj);
 
 /* restore.c */
 void gpumirror_restore_init(struct gpumirror *mirror);

@@ -211,8 +211,8 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * Return: 0; -EINVAL on a NULL argument, ops without @invalidate nor the
  * @invalidate_start and @invalidate_finish pair (or with only one of the
  * pair), unknown @flags, a %GPUMIRROR_DEVICE_NOFAULT device without @bind,
- * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev is already attached; -EEXIST if
- * @gdev->dev is already attached to @mirror; -ERANGE if an existing object
+ * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev
+ * is already attached; -EEXIST if @gdev->dev is already attached to @mirror; -ERANGE if an existing object
  * lies beyond @va_limit; -ENOSPC if @mirror has %GPUMIRROR_MAX_DEVICES
  * devices.
  */

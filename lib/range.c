@@ -232,6 +232,38 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	return ret == -EAGAIN ? -EBUSY : ret;
 }
 
+/*
+ * A range that failed with -EFAULT: if VMAs no longer cover all of it (an
+ * munmap() raced with making it, so its notifier never saw the unmap),
+ * mark it unmapped for the garbage collector. Return: true if so.
+ */
+bool gpumirror_range_retire(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+	unsigned long addr = obj->segs[0].it.start;
+	unsigned long end = obj->segs[0].it.last + 1;
+	struct vm_area_struct *vma;
+	bool hole = false;
+
+	if (!mmget_not_zero(mirror->mm))
+		return false;
+	mmap_read_lock(mirror->mm);
+	while (addr < end && !hole) {
+		vma = find_vma(mirror->mm, addr);
+		hole = !vma || vma->vm_start > addr;
+		addr = vma ? vma->vm_end : end;
+	}
+	mmap_read_unlock(mirror->mm);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mirror->mm);
+	if (hole) {
+		down_write(&mirror->notifier_lock);
+		obj->unmapped = true;
+		up_write(&mirror->notifier_lock);
+	}
+	return hole;
+}
+
 /* May @gdev write where @attrs apply? */
 static bool gpumirror_may_write(const struct gpumirror_attrs *attrs,
 				struct gpumirror_device *gdev)
@@ -293,6 +325,8 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 	gpumirror_range_place(mirror, gdev, obj, &attrs);
 	ret = gpumirror_range_bind(obj, gdev, write,
 				   gpumirror_may_write(&attrs, gdev));
+	if (ret == -EFAULT && gpumirror_range_retire(obj))
+		return -ESTALE;
 	if (ret && keep)
 		clear_bit(gdev->index, &obj->keep);
 	return ret;
@@ -331,7 +365,6 @@ int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 {
 	unsigned int tries;
 	int ret;
-
 
 	ret = gpumirror_range_check_dev(mirror, gdev);
 	if (ret)

@@ -27,8 +27,10 @@
  * destroyed, and for the no-fault devices that kept it, new ranges are
  * made over the parts still mapped. Then, with the lock held for read, it
  * maps and binds every kept range that is not valid for its device. A
- * range that cannot be mapped any more (-EFAULT: gone; -EPERM: no longer
- * accessible) is given up: the device stops keeping it and
+ * range made while an munmap() was still running may cover a hole its
+ * notifier never heard of: it is marked unmapped and collected on the next
+ * run. A range that cannot be mapped any more (-EFAULT: gone; -EPERM: no
+ * longer accessible) is given up: the device stops keeping it and
  * &gpumirror_device_stats.restore_failed counts it. Transient failures
  * (notifiers racing, -EBUSY, -ENOMEM) retry a jiffy later, at most
  * %GPUMIRROR_RESTORE_TRIES times in a row, after which the remaining
@@ -164,6 +166,11 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 			ret = gpumirror_range_rebind(obj, gdev);
 			if (!ret)
 				continue;
+			/* Made while an munmap() ran: collect it next time. */
+			if (ret == -EFAULT && gpumirror_range_retire(obj)) {
+				again = true;
+				continue;
+			}
 			if (ret != -EFAULT && ret != -EPERM && !give_up) {
 				again = true;
 				continue;
