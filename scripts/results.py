@@ -100,6 +100,28 @@ def report_b6(res):
            for r in b6])
 
 
+def report_b7(res):
+    b7 = [r for r in res if r['bench'] == 'B7' and 'chunk' in r]
+    if b7:
+        ref = {r['chunk']: r for r in b7 if r['impl'] == 'test_hmm'}
+        table('B7  GPU fault service time per chunk (median of 64; fault = '
+              'first access - second access of the chunk)',
+              ['impl', 'chunk', 'first us', 'mapped us', 'fault us',
+               'test_hmm fault / this'],
+              [[r['impl'], r['chunk'], '%.1f' % r['first_us'],
+                '%.1f' % r['hit_us'], '%.1f' % r['fault_us'],
+                '%.2fx' % ratio(ref[r['chunk']]['fault_us'], r['fault_us'])
+                if r['chunk'] in ref and r['impl'] != 'test_hmm' else '-']
+               for r in b7])
+    rs = [r for r in res if r['bench'] == 'B7' and r.get('op') == 'restore']
+    if rs:
+        table('B7  no-fault vgpu: restore after an invalidation (mprotect '
+              'of a prefetched 2 MiB range)',
+              ['restores', 'suspended us (kernel)', 'access waited us'],
+              [[r['restores'], '%.1f' % r['kernel_us'],
+                '%.1f' % r['user_wait_us']] for r in rs])
+
+
 def write_series(f, title, rows, x, baseline):
     """One gnuplot data block: x against baseline / one_object_ns."""
     f.write('# %s\n' % title)
@@ -160,6 +182,7 @@ def main():
                    'kernel_reports': reports}, f, indent=1)
     report(res)
     report_b6(res)
+    report_b7(res)
     plot(res, outdir)
     print('\nresults: %s/results.json, %s/scaling.svg' % (outdir, outdir))
     for e in errors:

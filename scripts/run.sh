@@ -18,17 +18,20 @@ echo "  BUILD   $kb (bzImage)"
 scripts/runkernel.sh build bzImage
 
 # The userspace workloads: static binaries in /workloads.
-echo "  CC      b6-migrate"
-gcc -static -O2 -Wall -I"$tree" -idirafter "$tree/include/uapi" \
-	-o "$kb/b6-migrate" tools/run/b6-migrate.c
+for w in b6-migrate b7-fault; do
+	echo "  CC      $w"
+	gcc -static -O2 -Wall -I"$tree" -idirafter "$tree/include/uapi" \
+		-o "$kb/$w" "tools/run/$w.c"
+done
 scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init \
-	"$kb/b6-migrate:workloads/b6-migrate"
+	"$kb/b6-migrate:workloads/b6-migrate" \
+	"$kb/b7-fault:workloads/b7-fault"
 
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $res/console.log)"
 timeout 1800 qemu-system-x86_64 -nodefaults -nographic -no-reboot \
 	-accel tcg -m 2048 -smp 2 -bios qboot.rom \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 vgpu.ndevs=8 transparent_hugepage=always" \
+	-append "console=ttyS0 panic=-1 loglevel=4 vgpu.ndevs=8 vgpu.nofault_mask=0x80 transparent_hugepage=always" \
 	-serial stdio >"$res/console.log" 2>&1 || true
 
 scripts/results.py "$res/console.log" "$res"
