@@ -212,9 +212,9 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * @invalidate_start and @invalidate_finish pair (or with only one of the
  * pair), unknown @flags, a %GPUMIRROR_DEVICE_NOFAULT device without @bind,
  * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev
- * is already attached; -EEXIST if @gdev->dev is already attached to @mirror; -ERANGE if an existing object
- * lies beyond @va_limit; -ENOSPC if @mirror has %GPUMIRROR_MAX_DEVICES
- * devices.
+ * is already attached; -EEXIST if @gdev->dev is already attached to
+ * @mirror; -ERANGE if an existing object lies beyond @va_limit; -ENOSPC if
+ * @mirror has %GPUMIRROR_MAX_DEVICES devices.
  */
 int gpumirror_device_attach(struct gpumirror *mirror,
 			    struct gpumirror_device *gdev)
