@@ -244,6 +244,46 @@ static void gm_attrs_survive_munmap(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * Two devices ask for different placements of overlapping ranges: the one
+ * tree keeps the last word per address, and both devices see it.
+ */
+static void gm_attr_conflict_one_view(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	unsigned long a = gm_region(test, SZ_2M);
+	struct gpumirror_attrs attrs, got0, got1;
+	struct gpumirror_object *o0, *o1;
+
+	gpumirror_attr_default(&attrs);
+	attrs.preferred_loc = fx->td[0]->gdev.index;
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + SZ_1M,
+						 &attrs,
+						 GPUMIRROR_ATTR_PREFERRED_LOC),
+			0);
+	attrs.preferred_loc = fx->td[1]->gdev.index;
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a + SZ_1M / 2,
+						 a + SZ_2M, &attrs,
+						 GPUMIRROR_ATTR_PREFERRED_LOC),
+			0);
+	gpumirror_attr_get(&fx->mirror, a + SZ_64K, &got0, NULL);
+	gpumirror_attr_get(&fx->mirror, a + SZ_1M - SZ_64K, &got1, NULL);
+	KUNIT_EXPECT_EQ(test, got0.preferred_loc, (int)fx->td[0]->gdev.index);
+	KUNIT_EXPECT_EQ(test, got1.preferred_loc, (int)fx->td[1]->gdev.index);
+
+	/* Both devices fault at the same address: the same range. */
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
+					      a + SZ_1M - SZ_64K, false), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[1]->gdev,
+					      a + SZ_1M - SZ_64K, false), 0);
+	o0 = fx->td[0]->last_bound;
+	o1 = fx->td[1]->last_bound;
+	KUNIT_EXPECT_PTR_EQ(test, o0, o1);
+	/* The attribute boundary inside the 2M chunk makes it smaller. */
+	KUNIT_EXPECT_EQ(test, o0->npages, (unsigned long)SZ_64K >> PAGE_SHIFT);
+	gm_fixture_done(test);
+}
+
 /* A no-fault device needs bind, suspend and resume. */
 static void gm_nofault_needs_ops(struct kunit *test)
 {
@@ -265,6 +305,7 @@ static struct kunit_case gm_svm_cases[] = {
 	KUNIT_CASE(gm_restore_memory_gone),
 	KUNIT_CASE(gm_prefetch_skips),
 	KUNIT_CASE(gm_attrs_survive_munmap),
+	KUNIT_CASE(gm_attr_conflict_one_view),
 	KUNIT_CASE(gm_nofault_needs_ops),
 	{}
 };
