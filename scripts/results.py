@@ -89,7 +89,7 @@ def report_b6(res):
         return
     ref = {r['op']: r['ms'] for r in b6 if r['impl'] == 'test_hmm'}
     mc = [r['ms'] for r in b6 if r['impl'] == 'memcpy']
-    table('B6  migration of %d MiB (best of 3): speed vs lib/test_hmm on the '
+    table('B6  migration of %d MiB (best of 5): speed vs lib/test_hmm on the '
           'same operation, and share of a memcpy of the same bytes'
           % b6[0]['mib'],
           ['impl', 'op', 'ms', 'GiB/s', 'vs test_hmm', 'of memcpy'],
