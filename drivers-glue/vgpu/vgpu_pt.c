@@ -201,43 +201,70 @@ bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end)
 	return false;
 }
 
-/**
- * vgpu_as_bind() - program the PTEs of an object from its page set
- * @as: the address space, attached to @obj's mirror
- * @obj: an object gpumirror_object_map() mapped for @as
- *
- * The page table slots are reserved first: nothing is allocated under the
- * notifier lock.
- *
- * Return: 0, -EAGAIN if the set went stale (map again), -ENOMEM.
+/*
+ * Write the PTEs of @obj in one pass under the xarray lock. Node
+ * allocations there are GFP_NOWAIT, which never enters reclaim, so this
+ * may run under the notifier lock. Return: 0, or -ENOMEM if a node could
+ * not be had that way.
  */
-int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj)
+static int vgpu_pt_store(struct vgpu_as *as, struct gpumirror_object *obj)
+{
+	XA_STATE(xas, &as->pt, obj->gpu_start >> PAGE_SHIFT);
+	gpumirror_addr_t e;
+	unsigned long i;
+
+	xas_lock(&xas);
+	for (i = 0; i < obj->npages; i++, xas_next(&xas)) {
+		e = gpumirror_object_page(obj, &as->gdev, i);
+		/* A hole of a partial or devmem set maps nothing. */
+		xas_store(&xas, e ? xa_mk_value(e) : NULL);
+		if (xas_error(&xas))
+			break;
+	}
+	xas_unlock(&xas);
+	return xas_error(&xas);
+}
+
+/* Reserve every PTE slot of @obj, sleeping allocations allowed. */
+static int vgpu_pt_reserve(struct vgpu_as *as, struct gpumirror_object *obj)
 {
 	u64 first = obj->gpu_start >> PAGE_SHIFT;
-	struct gpumirror *mirror = obj->mirror;
 	unsigned long i;
 	int ret = 0;
 
 	for (i = 0; i < obj->npages && !ret; i++)
 		ret = xa_reserve(&as->pt, first + i, GFP_KERNEL);
-	if (ret)
-		return ret;
-	gpumirror_notifier_lock(mirror);
-	if (!gpumirror_object_valid(obj, &as->gdev)) {
-		ret = -EAGAIN;
-		goto out_unlock;
-	}
-	for (i = 0; i < obj->npages; i++) {
-		gpumirror_addr_t e = gpumirror_object_page(obj, &as->gdev, i);
-
-		/* A hole of a %GPUMIRROR_MAP_DEVMEM set maps nothing. */
-		if (e)
-			xa_store(&as->pt, first + i, xa_mk_value(e),
-				 GFP_NOWAIT);
-		else
-			xa_release(&as->pt, first + i);
-	}
-out_unlock:
-	gpumirror_notifier_unlock(mirror);
 	return ret;
+}
+
+/**
+ * vgpu_as_bind() - program the PTEs of an object from its page set
+ * @as: the address space, attached to @obj's mirror
+ * @obj: an object gpumirror_object_map() mapped for @as
+ *
+ * The PTEs are written in one pass under the notifier lock; should the
+ * page table need a node that GFP_NOWAIT cannot give, the slots are
+ * reserved outside the lock and the pass is done again. Nothing that can
+ * enter reclaim is allocated under the notifier lock.
+ *
+ * Return: 0, -EAGAIN if the set went stale (map again), -ENOMEM.
+ */
+int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+	bool reserved = false;
+	int ret;
+
+	for (;;) {
+		gpumirror_notifier_lock(mirror);
+		ret = gpumirror_object_valid(obj, &as->gdev) ?
+		      vgpu_pt_store(as, obj) : -EAGAIN;
+		gpumirror_notifier_unlock(mirror);
+		if (ret != -ENOMEM || reserved)
+			return ret;
+		ret = vgpu_pt_reserve(as, obj);
+		if (ret)
+			return ret;
+		reserved = true;
+	}
 }
