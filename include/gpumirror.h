@@ -452,10 +452,10 @@ struct gpumirror_object {
 	/** @walks: page walks done for this object (one per fault try). */
 	atomic64_t walks;
 	/**
-	 * @rebuild_owner: while gpumirror itself changes the CPU page table
-	 * entries of this object on behalf of this pagemap owner (under @lock,
-	 * e.g. %GPUMIRROR_MAP_EXCLUSIVE), the events it raises do not move
-	 * the sequence: the operation rebuilds the sets before it commits.
+	 * @rebuild_owner: while %GPUMIRROR_MAP_EXCLUSIVE changes the CPU page
+	 * table entries of this object on behalf of this pagemap owner (under
+	 * @lock), the exclusive-access events it raises do not move the
+	 * sequence: the operation rebuilds the sets before it commits.
 	 */
 	void *rebuild_owner;
 };

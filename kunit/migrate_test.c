@@ -98,21 +98,28 @@ static const struct gpumirror_devmem_ops gm_devmem_ops = {
 	.copy = gm_no_copy,
 };
 
+/* Device memory that is always full and cannot copy. */
+static void gm_devmem_init(struct gpumirror_devmem *dm)
+{
+	static int owner;
+
+	memset(dm, 0, sizeof(*dm));
+	dm->owner = &owner;
+	dm->type = MEMORY_DEVICE_PRIVATE;
+	dm->ops = &gm_devmem_ops;
+}
+
 static void gm_migrate_protocol(struct kunit *test)
 {
 	const struct gm_mig_case *mc = test->param_value;
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
 				       PROT_READ | PROT_WRITE);
-	static int owner;
-	struct gpumirror_devmem dm = {
-		.owner = &owner,
-		.type = MEMORY_DEVICE_PRIVATE,
-		.ops = &gm_devmem_ops,
-	};
+	struct gpumirror_devmem dm;
 	unsigned long migrated = ~0UL;
 	unsigned int i;
 	int ret;
 
+	gm_devmem_init(&dm);
 	memset(&gm_script, 0, sizeof(gm_script));
 	gm_script.mc = mc;
 	kunit_activate_static_stub(test, gpumirror_migrate_attempt,
@@ -143,14 +150,10 @@ static void gm_migrate_bad_args(struct kunit *test)
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
 				       PROT_READ | PROT_WRITE);
 	unsigned long n = gm_test_mmap(test, PAGE_SIZE, PROT_NONE);
-	static int owner;
-	struct gpumirror_devmem dm = {
-		.owner = &owner,
-		.type = MEMORY_DEVICE_PRIVATE,
-		.ops = &gm_devmem_ops,
-	};
+	struct gpumirror_devmem dm;
 	struct mm_struct *mm = current->mm;
 
+	gm_devmem_init(&dm);
 	memset(&gm_script, 0, sizeof(gm_script));
 	kunit_activate_static_stub(test, gpumirror_migrate_attempt,
 				   gm_attempt_stub);
@@ -171,15 +174,11 @@ static void gm_migrate_no_memory(struct kunit *test)
 {
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
 				       PROT_READ | PROT_WRITE);
-	static int owner;
-	struct gpumirror_devmem dm = {
-		.owner = &owner,
-		.type = MEMORY_DEVICE_PRIVATE,
-		.ops = &gm_devmem_ops,
-	};
+	struct gpumirror_devmem dm;
 	unsigned long migrated = ~0UL;
 	u64 v = 42;
 
+	gm_devmem_init(&dm);
 	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)a, &v, sizeof(v)),
 			0);
 	KUNIT_EXPECT_EQ(test,

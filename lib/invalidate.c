@@ -56,8 +56,8 @@
  * Migration events invalidate like any other, whoever migrates: a device's
  * PTEs must not outlive the pages they point to, and only the code that
  * also rebuilds the sets under the object lock may skip that. That code
- * sets &gpumirror_object.rebuild_owner; an %MMU_NOTIFY_EXCLUSIVE or
- * %MMU_NOTIFY_MIGRATE event with that owner zaps the valid sets but leaves
+ * sets &gpumirror_object.rebuild_owner (exclusive access does); an
+ * %MMU_NOTIFY_EXCLUSIVE event with that owner zaps the valid sets but leaves
  * the sequence alone, so the operation that raised it can commit.
  *
  * The callbacks can run from reclaim: they allocate nothing and take only
@@ -129,8 +129,8 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
 }
 
 /*
- * An event gpumirror raises itself while it rebuilds @obj's sets under the
- * object lock (exclusive access): the sequence must not move for it.
+ * The exclusive-access event gpumirror raises itself while it rebuilds
+ * @obj's sets under the object lock: the sequence must not move for it.
  */
 static bool gpumirror_own_event(struct gpumirror_object *obj,
 				const struct mmu_notifier_range *range)
@@ -139,8 +139,7 @@ static bool gpumirror_own_event(struct gpumirror_object *obj,
 	void *owner = READ_ONCE(obj->rebuild_owner);
 
 	return owner && range->owner == owner &&
-	       (range->event == MMU_NOTIFY_EXCLUSIVE ||
-		range->event == MMU_NOTIFY_MIGRATE);
+	       range->event == MMU_NOTIFY_EXCLUSIVE;
 }
 
 static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,

@@ -81,7 +81,7 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 	dma_addr_t dma;
 
 	if ((hmm_pfns[0] & (HMM_PFN_VALID | HMM_PFN_ERROR)) != HMM_PFN_VALID) {
-		/* Only a walk that faults nothing leaves such pfns. */
+		/* Not faulted (DEVMEM) or not faultable (PARTIAL): a hole. */
 		set[0] = 0;
 		return 1;
 	}

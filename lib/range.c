@@ -153,15 +153,6 @@ static struct gpumirror_object *gpumirror_range_find(struct gpumirror *mirror,
 	return it ? container_of(it, struct gpumirror_object, range_it) : NULL;
 }
 
-/* The end of the range covering @addr (which must exist). */
-static unsigned long gpumirror_range_end(struct gpumirror *mirror,
-					 unsigned long addr)
-{
-	struct gpumirror_object *obj = gpumirror_range_find(mirror, addr);
-
-	return obj ? obj->segs[0].it.last + 1 : addr + PAGE_SIZE;
-}
-
 /* Find the range covering @addr, or make one. */
 struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 					     unsigned long addr,
@@ -303,17 +294,20 @@ static void gpumirror_range_place(struct gpumirror *mirror,
 	mmput(mirror->mm);
 }
 
-/* gpumirror_fault() with &gpumirror.range_lock held for read. */
+/*
+ * gpumirror_fault() with &gpumirror.range_lock held for read; on success
+ * *@end is the end of the range that serves @addr.
+ */
 static int gpumirror_fault_locked(struct gpumirror *mirror,
 				  struct gpumirror_device *gdev,
-				  unsigned long addr, bool write, bool keep)
+				  unsigned long addr, bool write, bool keep,
+				  unsigned long *end)
 {
 	struct gpumirror_object *obj;
 	struct gpumirror_attrs attrs;
-	unsigned long end;
 	int ret;
 
-	gpumirror_attr_get(mirror, addr, &attrs, &end);
+	gpumirror_attr_get(mirror, addr, &attrs, NULL);
 	ret = gpumirror_fault_allowed(&attrs, gdev, write);
 	if (ret)
 		return ret;
@@ -329,6 +323,7 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 		return -ESTALE;
 	if (ret && keep)
 		clear_bit(gdev->index, &obj->keep);
+	*end = obj->segs[0].it.last + 1;
 	return ret;
 }
 
@@ -363,6 +358,7 @@ static int gpumirror_range_check_dev(struct gpumirror *mirror,
 int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		    unsigned long addr, bool write)
 {
+	unsigned long end;
 	unsigned int tries;
 	int ret;
 
@@ -373,7 +369,7 @@ int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		down_read(&mirror->range_lock);
 		ret = gpumirror_fault_locked(mirror, gdev,
 					     ALIGN_DOWN(addr, PAGE_SIZE), write,
-					     false);
+					     false, &end);
 		up_read(&mirror->range_lock);
 		if (ret != -ESTALE)
 			return ret;
@@ -423,7 +419,7 @@ static unsigned long gpumirror_vma_next(struct mm_struct *mm,
 int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		       unsigned long start, unsigned long end)
 {
-	unsigned long next, run_end;
+	unsigned long next, run_end, range_end;
 	unsigned int stale = 0;
 	bool keep, mapped;
 	struct gpumirror_attrs attrs;
@@ -444,9 +440,10 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 			start = mapped ? min(next, run_end) : next;
 			continue;
 		}
-		ret = gpumirror_fault_locked(mirror, gdev, start, false, keep);
+		ret = gpumirror_fault_locked(mirror, gdev, start, false, keep,
+					     &range_end);
 		if (!ret) {
-			start = gpumirror_range_end(mirror, start);
+			start = range_end;
 		} else if (ret == -ESTALE && stale++ < 4) {
 			/* Collect the unmapped range, then try again. */
 			up_read(&mirror->range_lock);

@@ -38,7 +38,7 @@
  * - RELEASE: evict all of the vgpu's memory to system memory.
  */
 
-/* The range of a command, checked as lib/test_hmm checks it. */
+/* The range of any command, checked once as lib/test_hmm checks it. */
 static int vgpu_hmm_range(const struct hmm_dmirror_cmd *c,
 			  unsigned long *start, unsigned long *end)
 {
@@ -52,18 +52,14 @@ static int vgpu_hmm_range(const struct hmm_dmirror_cmd *c,
 
 /* GPU read or write of a command's range, faulting what is missing. */
 static int vgpu_hmm_rw(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
-		       bool write)
+		       unsigned long start, unsigned long end, bool write)
 {
-	unsigned long start, end, size, done = 0;
+	unsigned long size = end - start, done = 0;
 	unsigned int stalls = 0;
 	void *bounce;
 	size_t n;
 	int ret;
 
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
-	size = end - start;
 	bounce = vmalloc(size);
 	if (!bounce)
 		return -ENOMEM;
@@ -117,22 +113,14 @@ static int vgpu_hmm_readback(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 }
 
 static int vgpu_hmm_migrate_to_dev(struct vgpu_file *vf,
-				   struct hmm_dmirror_cmd *c)
+				   struct hmm_dmirror_cmd *c,
+				   unsigned long start, unsigned long end)
 {
-	struct mm_struct *mm = vf->mirror.mm;
-	unsigned long start, end;
 	int ret;
 
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
-	if (!mmget_not_zero(mm))
-		return -EINVAL;
 	/* What is in system memory moves; the readback reports the rest. */
-	ret = vgpu_migrate_to_dev(vf->vgpu, mm, start, end,
+	ret = vgpu_migrate_to_dev(vf->vgpu, vf->mirror.mm, start, end,
 				  GPUMIRROR_MIGRATE_SYSTEM_ONLY, NULL);
-	/* Pairs with mmget_not_zero() above. */
-	mmput(mm);
 	if (ret && ret != -EBUSY)
 		return ret;
 	ret = vgpu_file_fault(vf, start, end, GPUMIRROR_MAP_DEVMEM);
@@ -142,48 +130,26 @@ static int vgpu_hmm_migrate_to_dev(struct vgpu_file *vf,
 }
 
 static int vgpu_hmm_migrate_to_sys(struct vgpu_file *vf,
-				   struct hmm_dmirror_cmd *c)
+				   struct hmm_dmirror_cmd *c,
+				   unsigned long start, unsigned long end)
 {
-	struct mm_struct *mm = vf->mirror.mm;
-	unsigned long start, end, moved;
+	unsigned long moved = 0;
 	int ret;
 
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
-	if (!mmget_not_zero(mm))
-		return -EINVAL;
-	ret = vgpu_migrate_to_ram(vf->vgpu, mm, start, end, &moved);
-	/* Pairs with mmget_not_zero() above. */
-	mmput(mm);
+	ret = vgpu_migrate_to_ram(vf->vgpu, vf->mirror.mm, start, end, &moved);
 	c->cpages = moved;
 	return ret;
 }
 
-static int vgpu_hmm_exclusive(struct vgpu_file *vf, struct hmm_dmirror_cmd *c)
+static int vgpu_hmm_exclusive(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
+			      unsigned long start, unsigned long end)
 {
-	unsigned long start, end;
 	int ret;
 
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
 	ret = vgpu_file_fault(vf, start, end, GPUMIRROR_MAP_EXCLUSIVE);
 	if (ret)
 		return ret;
 	return vgpu_hmm_readback(vf, c, start, end);
-}
-
-static int vgpu_hmm_check_exclusive(struct vgpu_file *vf,
-				    struct hmm_dmirror_cmd *c)
-{
-	unsigned long start, end;
-	int ret;
-
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
-	return vgpu_as_exclusive(&vf->as, start, end) ? -EPERM : 0;
 }
 
 /* One byte of SNAPSHOT for one hmm pfn. */
@@ -288,21 +254,19 @@ static int vgpu_snapshot_batch(struct vgpu_file *vf, struct hmm_range *range,
 	return ret;
 }
 
-static int vgpu_hmm_snapshot(struct vgpu_file *vf, struct hmm_dmirror_cmd *c)
+static int vgpu_hmm_snapshot(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
+			     unsigned long start, unsigned long end)
 {
 	struct mm_struct *mm = vf->mirror.mm;
-	unsigned long pfns[64], start, end, addr, n;
+	unsigned long pfns[64], addr, n;
 	struct hmm_range range = {
 		.hmm_pfns = pfns,
 		.dev_private_owner = vf->vgpu->owner,
 	};
 	u8 __user *uptr = u64_to_user_ptr(c->ptr);
 	u8 prot[64];
-	int ret;
+	int ret = 0;
 
-	ret = vgpu_hmm_range(c, &start, &end);
-	if (ret)
-		return ret;
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
 	for (addr = start; addr < end; addr = range.end) {
@@ -327,21 +291,27 @@ static int vgpu_hmm_snapshot(struct vgpu_file *vf, struct hmm_dmirror_cmd *c)
 static int vgpu_hmm_cmd(struct vgpu_file *vf, unsigned int cmd,
 			struct hmm_dmirror_cmd *c)
 {
+	unsigned long start, end;
+	int ret;
+
+	ret = vgpu_hmm_range(c, &start, &end);
+	if (ret)
+		return ret;
 	switch (cmd) {
 	case HMM_DMIRROR_READ:
-		return vgpu_hmm_rw(vf, c, false);
+		return vgpu_hmm_rw(vf, c, start, end, false);
 	case HMM_DMIRROR_WRITE:
-		return vgpu_hmm_rw(vf, c, true);
+		return vgpu_hmm_rw(vf, c, start, end, true);
 	case HMM_DMIRROR_MIGRATE_TO_DEV:
-		return vgpu_hmm_migrate_to_dev(vf, c);
+		return vgpu_hmm_migrate_to_dev(vf, c, start, end);
 	case HMM_DMIRROR_MIGRATE_TO_SYS:
-		return vgpu_hmm_migrate_to_sys(vf, c);
+		return vgpu_hmm_migrate_to_sys(vf, c, start, end);
 	case HMM_DMIRROR_SNAPSHOT:
-		return vgpu_hmm_snapshot(vf, c);
+		return vgpu_hmm_snapshot(vf, c, start, end);
 	case HMM_DMIRROR_EXCLUSIVE:
-		return vgpu_hmm_exclusive(vf, c);
+		return vgpu_hmm_exclusive(vf, c, start, end);
 	case HMM_DMIRROR_CHECK_EXCLUSIVE:
-		return vgpu_hmm_check_exclusive(vf, c);
+		return vgpu_as_exclusive(&vf->as, start, end) ? -EPERM : 0;
 	case HMM_DMIRROR_RELEASE:
 		vgpu_mem_evict(vf->vgpu);
 		return 0;

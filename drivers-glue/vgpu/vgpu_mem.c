@@ -270,38 +270,52 @@ static const struct gpumirror_devmem_ops vgpu_devmem_ops = {
 /**
  * vgpu_migrate_to_dev() - migrate a range of memory to a vgpu
  * @vgpu: the GPU
- * @mm: the address space, with a reference (mmget)
+ * @mm: the address space
  * @start: page-aligned start
  * @end: page-aligned end
  * @flags: gpumirror_migrate_to_devmem() flags
  * @migrated: pages moved; may be NULL
  *
- * Return: see gpumirror_migrate_to_devmem().
+ * Return: -EINVAL if @mm has exited, else see gpumirror_migrate_to_devmem().
  */
 int vgpu_migrate_to_dev(struct vgpu *vgpu, struct mm_struct *mm,
 			unsigned long start, unsigned long end,
 			unsigned int flags, unsigned long *migrated)
 {
-	return gpumirror_migrate_to_devmem(&vgpu->mem.devmem, mm, start, end,
-					   flags, migrated);
+	int ret;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	ret = gpumirror_migrate_to_devmem(&vgpu->mem.devmem, mm, start, end,
+					  flags, migrated);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	return ret;
 }
 
 /**
  * vgpu_migrate_to_ram() - migrate a range's vgpu pages to system memory
  * @vgpu: the GPU whose pages move
- * @mm: the address space, with a reference (mmget)
+ * @mm: the address space
  * @start: page-aligned start
  * @end: page-aligned end
- * @migrated: pages moved
+ * @migrated: pages moved; may be NULL
  *
- * Return: see gpumirror_migrate_to_ram().
+ * Return: -EINVAL if @mm has exited, else see gpumirror_migrate_to_ram().
  */
 int vgpu_migrate_to_ram(struct vgpu *vgpu, struct mm_struct *mm,
 			unsigned long start, unsigned long end,
 			unsigned long *migrated)
 {
-	return gpumirror_migrate_to_ram(&vgpu->mem.devmem, mm, start, end,
-					migrated);
+	int ret;
+
+	if (!mmget_not_zero(mm))
+		return -EINVAL;
+	ret = gpumirror_migrate_to_ram(&vgpu->mem.devmem, mm, start, end,
+				       migrated);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	return ret;
 }
 
 /* dev_pagemap_ops.migrate_to_ram: a CPU fault on a device-private page. */

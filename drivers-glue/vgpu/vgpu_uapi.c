@@ -4,7 +4,6 @@
  */
 
 #include <linux/mm.h>
-#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -244,8 +243,6 @@ static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
 	if (a->pad || (a->flags & ~(VGPU_MIGRATE_TO_RAM | VGPU_MIGRATE_MIXED)) ||
 	    !a->len || a->addr + a->len < a->addr)
 		return -EINVAL;
-	if (!mmget_not_zero(mm))
-		return -EINVAL;
 	if (a->flags & VGPU_MIGRATE_TO_RAM)
 		ret = vgpu_migrate_to_ram(vf->vgpu, mm, a->addr,
 					  a->addr + a->len, &moved);
@@ -254,8 +251,6 @@ static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
 					  a->addr + a->len,
 					  a->flags & VGPU_MIGRATE_MIXED ?
 					  GPUMIRROR_MIGRATE_MIXED : 0, &moved);
-	/* Pairs with mmget_not_zero() above. */
-	mmput(mm);
 	a->migrated = moved;
 	return ret;
 }

@@ -189,7 +189,8 @@ static int bench_hmm_cmds(void)
 		h[j].fd = open(h[j].node, O_RDWR);
 		h[j].p = map_filled();
 		h[j].mirror = malloc(SIZE);
-		h[j].to_dev = h[j].to_ram = 1e30;
+		h[j].to_dev = 1e30;
+		h[j].to_ram = 1e30;
 		if (h[j].fd < 0 || !h[j].p || !h[j].mirror)
 			return -1;
 		memset(h[j].mirror, 0, SIZE);

@@ -25,30 +25,13 @@
 #include <linux/vgpu.h>
 
 #include "../kselftest_harness.h"
+#include "vgpu_util.h"
 
 #define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
 #define NPAGES		64
 
 static const int storm_devs[] = { 0, 1, 4, 5 };
 static long page_size;
-
-static int dev_open(int id)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
-	fd = open(path, O_RDWR);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
-	return open(path, O_RDWR);
-}
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
 
 static int migrate(int fd, void *p, size_t len, unsigned int flags,
 		   uint64_t *migrated)
@@ -58,7 +41,7 @@ static int migrate(int fd, void *p, size_t len, unsigned int flags,
 		.len = len,
 		.flags = flags,
 	};
-	int ret = xioctl(fd, VGPU_IOCTL_MIGRATE, &a);
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_MIGRATE, &a);
 
 	if (migrated)
 		*migrated = a.migrated;
@@ -67,12 +50,12 @@ static int migrate(int fd, void *p, size_t len, unsigned int flags,
 
 static int dev_stats(int id, struct vgpu_stats *st)
 {
-	int fd = dev_open(id);
+	int fd = vgpu_dev_open(id);
 	int ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = xioctl(fd, VGPU_IOCTL_STATS, st);
+	ret = vgpu_xioctl(fd, VGPU_IOCTL_STATS, st);
 	close(fd);
 	return ret;
 }
@@ -123,8 +106,8 @@ FIXTURE(mig) {
 FIXTURE_SETUP(mig)
 {
 	page_size = sysconf(_SC_PAGESIZE);
-	self->fd0 = dev_open(0);
-	self->fd1 = dev_open(1);
+	self->fd0 = vgpu_dev_open(0);
+	self->fd1 = vgpu_dev_open(1);
 	ASSERT_GE(self->fd0, 0);
 	ASSERT_GE(self->fd1, 0);
 	self->base0 = dev_pages(0);
@@ -139,7 +122,7 @@ FIXTURE_TEARDOWN(mig)
 {
 	struct vgpu_alloc_limit lim = { .budget = -1 };
 
-	xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim);
+	vgpu_xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim);
 	close(self->fd0);
 	close(self->fd1);
 }
@@ -148,6 +131,11 @@ FIXTURE_TEARDOWN(mig)
 TEST_F(mig, integrity)
 {
 	struct vgpu_range r = { (uintptr_t)self->buf, self->len };
+	struct vgpu_obj_create create = {
+		.ranges = (uintptr_t)&r,
+		.nranges = 1,
+		.gpu_va = GPU_VA,
+	};
 	struct vgpu_access rd = { 0 };
 	uint64_t *gbuf = malloc(self->len);
 	uint64_t moved;
@@ -163,20 +151,18 @@ TEST_F(mig, integrity)
 	ASSERT_EQ(dev_pages(1) - self->base1, NPAGES);
 
 	/* vgpu 1 reads its own memory natively through its page table. */
-	ASSERT_EQ(xioctl(self->fd1, VGPU_IOCTL_OBJ_CREATE,
-			 &(struct vgpu_obj_create){ .ranges = (uintptr_t)&r,
-			 .nranges = 1, .gpu_va = GPU_VA }), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd1, VGPU_IOCTL_OBJ_CREATE, &create), 0);
 	rd.gpu_va = GPU_VA;
 	rd.ptr = (uintptr_t)gbuf;
 	rd.len = self->len;
-	ASSERT_EQ(xioctl(self->fd1, VGPU_IOCTL_READ, &rd), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd1, VGPU_IOCTL_READ, &rd), 0);
 	ASSERT_TRUE(check(gbuf, self->len, 1));
 	ASSERT_EQ(dev_pages(1) - self->base1, NPAGES);
 
 	/* A GPU write lands in device memory; the CPU faults it back. */
 	fill(gbuf, page_size, 2);
 	rd.len = page_size;
-	ASSERT_EQ(xioctl(self->fd1, VGPU_IOCTL_WRITE, &rd), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd1, VGPU_IOCTL_WRITE, &rd), 0);
 	ASSERT_TRUE(check(self->buf, page_size, 2));
 	/* Back to system memory explicitly. */
 	ASSERT_EQ(migrate(self->fd1, self->buf, self->len, VGPU_MIGRATE_TO_RAM,
@@ -243,7 +229,7 @@ TEST_F(mig, exit_frees_device_pages)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		int fd = dev_open(0);
+		int fd = vgpu_dev_open(0);
 		uint64_t *p = map_anon(self->len);
 
 		fill(p, self->len, 4);
@@ -262,7 +248,7 @@ TEST_F(mig, alloc_failure)
 	struct vgpu_alloc_limit lim = { .budget = NPAGES / 2 };
 	uint64_t moved;
 
-	ASSERT_EQ(xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim), 0);
 	ASSERT_EQ(migrate(self->fd0, self->buf, self->len, 0, &moved), -ENOMEM);
 	ASSERT_EQ(moved, 0);
 	ASSERT_EQ(dev_pages(0), self->base0);
@@ -270,7 +256,7 @@ TEST_F(mig, alloc_failure)
 
 	/* Mixed: what fits moves and stays. */
 	lim.budget = NPAGES / 2;
-	ASSERT_EQ(xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd0, VGPU_IOCTL_ALLOC_LIMIT, &lim), 0);
 	ASSERT_EQ(migrate(self->fd0, self->buf, self->len, VGPU_MIGRATE_MIXED,
 			  &moved), 0);
 	ASSERT_GT(moved, 0);
@@ -302,7 +288,7 @@ TEST_F(mig, bad_arguments)
 struct storm {
 	uint64_t *buf;
 	size_t len;
-	volatile int stop;
+	int stop;
 	long ok[4];
 	long busy[4];
 	long other[4];
@@ -320,7 +306,7 @@ static void *storm_migrator(void *p)
 {
 	struct storm_arg *a = p;
 	struct storm *s = a->s;
-	int fd = dev_open(storm_devs[a->idx]);
+	int fd = vgpu_dev_open(storm_devs[a->idx]);
 	unsigned int n = 0;
 	int ret;
 
@@ -328,14 +314,14 @@ static void *storm_migrator(void *p)
 		s->other[a->idx]++;
 		return NULL;
 	}
-	while (!s->stop) {
+	while (!VGPU_LOAD(s->stop)) {
 		ret = migrate(fd, s->buf, s->len,
 			      n++ % 4 == 3 ? VGPU_MIGRATE_TO_RAM : 0, NULL);
-		if (!ret)
+		if (!ret) {
 			s->ok[a->idx]++;
-		else if (ret == -EBUSY)
+		} else if (ret == -EBUSY) {
 			s->busy[a->idx]++;
-		else {
+		} else {
 			s->other[a->idx]++;
 			s->last_err[a->idx] = ret;
 		}
@@ -355,14 +341,14 @@ static void *storm_writer(void *p)
 	size_t words = page_size / sizeof(uint64_t), pg;
 	uint64_t n = 0;
 
-	while (!s->stop) {
+	while (!VGPU_LOAD(s->stop)) {
 		for (pg = 0; pg < s->len / page_size; pg++) {
-			volatile uint64_t *w = s->buf + pg * words + 2 * a->idx;
+			uint64_t *w = s->buf + pg * words + 2 * a->idx;
 
-			if (w[0] != n || w[1] != ~n)
+			if (VGPU_LOAD(w[0]) != n || VGPU_LOAD(w[1]) != ~n)
 				s->bad[a->idx]++;
-			w[0] = n + 1;
-			w[1] = ~(n + 1);
+			VGPU_STORE(w[0], n + 1);
+			VGPU_STORE(w[1], ~(n + 1));
 		}
 		n++;
 		s->writes[a->idx]++;
@@ -404,7 +390,7 @@ TEST(storm)
 		ASSERT_EQ(pthread_create(&wt[i], NULL, storm_writer, &wa[i]), 0);
 	}
 	sleep(STORM_SECONDS);
-	s.stop = 1;
+	VGPU_STORE(s.stop, 1);
 	for (i = 0; i < 4; i++)
 		pthread_join(mt[i], NULL);
 	for (i = 0; i < STORM_WRITERS; i++)
@@ -412,7 +398,7 @@ TEST(storm)
 
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(dev_stats(storm_devs[i], &st1[i]), 0);
-		printf("# storm: vgpu%d ok=%ld busy=%ld other=%ld (last %d) exclusive_retries=%llu\n",
+		printf("# storm: vgpu%d ok=%ld busy=%ld other=%ld (last %d) retried=%llu\n",
 		       storm_devs[i], s.ok[i], s.busy[i], s.other[i],
 		       s.last_err[i], (unsigned long long)
 		       (st1[i].migrate_races - st0[i].migrate_races));

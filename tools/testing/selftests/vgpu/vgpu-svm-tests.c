@@ -21,30 +21,13 @@
 #include <linux/vgpu.h>
 
 #include "../kselftest_harness.h"
+#include "vgpu_util.h"
 
 #define SZ_2M		(2UL << 20)
 #define FAULT_DEV	0
 #define NOFAULT_DEV	6
 
 static long page_size;
-
-static int dev_open(int id)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
-	fd = open(path, O_RDWR);
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
-	return open(path, O_RDWR);
-}
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
 
 static int svm_rw(int fd, bool write, void *addr, void *buf, size_t len,
 		  uint64_t *faults)
@@ -55,7 +38,7 @@ static int svm_rw(int fd, bool write, void *addr, void *buf, size_t len,
 		.len = len,
 		.flags = write ? VGPU_SVM_WRITE : 0,
 	};
-	int ret = xioctl(fd, VGPU_IOCTL_SVM_ACCESS, &a);
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_SVM_ACCESS, &a);
 
 	if (faults)
 		*faults = a.faults;
@@ -75,12 +58,12 @@ static int svm_attr(int fd, void *p, size_t len, unsigned int mask,
 		.preferred = preferred,
 	};
 
-	return xioctl(fd, VGPU_IOCTL_SVM_ATTR, &a);
+	return vgpu_xioctl(fd, VGPU_IOCTL_SVM_ATTR, &a);
 }
 
 static int stats(int fd, struct vgpu_stats *st)
 {
-	return xioctl(fd, VGPU_IOCTL_STATS, st);
+	return vgpu_xioctl(fd, VGPU_IOCTL_STATS, st);
 }
 
 /* A 2M-aligned private anonymous region of @len, word i of page p = p. */
@@ -114,8 +97,8 @@ FIXTURE(svm) {
 FIXTURE_SETUP(svm)
 {
 	page_size = sysconf(_SC_PAGESIZE);
-	self->fd = dev_open(FAULT_DEV);
-	self->nf = dev_open(NOFAULT_DEV);
+	self->fd = vgpu_dev_open(FAULT_DEV);
+	self->nf = vgpu_dev_open(NOFAULT_DEV);
 	ASSERT_GE(self->fd, 0);
 	ASSERT_GE(self->nf, 0);
 }
@@ -282,7 +265,7 @@ TEST_F(svm, nofault_partial_munmap)
 struct reader {
 	int fd;
 	uint64_t *word;
-	volatile int stop;
+	int stop;
 	long reads;
 	long backwards;
 	long errors;
@@ -295,7 +278,7 @@ static void *gpu_reader(void *arg)
 	uint64_t v;
 	int err;
 
-	while (!r->stop) {
+	while (!VGPU_LOAD(r->stop)) {
 		v = gpu_word(r->fd, (char *)r->word, &err);
 		if (err) {
 			r->errors++;
@@ -331,12 +314,12 @@ TEST_F(svm, nofault_fork_while_running)
 		if (!pid)
 			_exit(0);
 		/* Copy-on-write broken: the word moves to a new page. */
-		*r.word = i;
+		VGPU_STORE(*r.word, i);
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
 		usleep(2000);
 	}
 	usleep(20000);
-	r.stop = 1;
+	VGPU_STORE(r.stop, 1);
 	pthread_join(t, NULL);
 	ASSERT_EQ(stats(self->nf, &b), 0);
 	printf("# reads=%ld backwards=%ld errors=%ld suspends=%llu resumes=%llu\n",

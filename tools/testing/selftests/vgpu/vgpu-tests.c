@@ -19,33 +19,23 @@
 #include <linux/vgpu.h>
 
 #include "../kselftest_harness.h"
+#include "vgpu_util.h"
 
 #define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 static long page_size;
 
+/* The first vgpu that opens. */
 static int vgpu_open(void)
 {
-	char path[64];
 	int i, fd;
 
 	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", i);
-		fd = open(path, O_RDWR);
-		if (fd >= 0)
-			return fd;
-		snprintf(path, sizeof(path), "/dev/vgpu%d", i);
-		fd = open(path, O_RDWR);
+		fd = vgpu_dev_open(i);
 		if (fd >= 0)
 			return fd;
 	}
 	return -1;
-}
-
-/* ioctl() returning 0 or -errno. */
-static int vgpu_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
 static int obj_create(int fd, const struct vgpu_range *r, unsigned int n,
@@ -57,7 +47,7 @@ static int obj_create(int fd, const struct vgpu_range *r, unsigned int n,
 		.gpu_va = gpu_va,
 		.flags = flags,
 	};
-	int ret = vgpu_ioctl(fd, VGPU_IOCTL_OBJ_CREATE, &a);
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_OBJ_CREATE, &a);
 
 	if (!ret && handle)
 		*handle = a.handle;
@@ -68,7 +58,7 @@ static int obj_destroy(int fd, uint32_t handle)
 {
 	struct vgpu_obj_destroy a = { .handle = handle };
 
-	return vgpu_ioctl(fd, VGPU_IOCTL_OBJ_DESTROY, &a);
+	return vgpu_xioctl(fd, VGPU_IOCTL_OBJ_DESTROY, &a);
 }
 
 static int gpu_rw(int fd, bool write, uint64_t gpu_va, void *buf, size_t len,
@@ -79,7 +69,7 @@ static int gpu_rw(int fd, bool write, uint64_t gpu_va, void *buf, size_t len,
 		.ptr = (uintptr_t)buf,
 		.len = len,
 	};
-	int ret = vgpu_ioctl(fd, write ? VGPU_IOCTL_WRITE : VGPU_IOCTL_READ,
+	int ret = vgpu_xioctl(fd, write ? VGPU_IOCTL_WRITE : VGPU_IOCTL_READ,
 			     &a);
 
 	if (faults)
@@ -402,7 +392,7 @@ TEST_F(vgpu, bad_inputs)
 	c.nranges = 1;
 	c.gpu_va = GPU_VA;
 	c.pad = 1;
-	ASSERT_EQ(vgpu_ioctl(self->fd, VGPU_IOCTL_OBJ_CREATE, &c), -EINVAL);
+	ASSERT_EQ(vgpu_xioctl(self->fd, VGPU_IOCTL_OBJ_CREATE, &c), -EINVAL);
 	ASSERT_EQ(obj_create(self->fd, (void *)8, 1, GPU_VA, 0, NULL), -EFAULT);
 
 	r[1].addr = (uintptr_t)a + 1;
@@ -444,7 +434,7 @@ TEST_F(vgpu, bad_inputs)
 		  -EFAULT);
 	ASSERT_EQ(obj_destroy(self->fd, h), 0);
 	ASSERT_EQ(obj_destroy(self->fd, h), -ENOENT);
-	ASSERT_EQ(vgpu_ioctl(self->fd, _IOR(VGPU_IOCTL_BASE, 0x4f, int), buf),
+	ASSERT_EQ(vgpu_xioctl(self->fd, _IOR(VGPU_IOCTL_BASE, 0x4f, int), buf),
 		  -ENOTTY);
 }
 
@@ -454,11 +444,11 @@ TEST_F(vgpu, other_process_refused)
 	int status;
 	pid_t pid;
 
-	ASSERT_EQ(vgpu_ioctl(self->fd, VGPU_IOCTL_STATS, &st), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd, VGPU_IOCTL_STATS, &st), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid)
-		_exit(vgpu_ioctl(self->fd, VGPU_IOCTL_STATS, &st) == -EPERM ?
+		_exit(vgpu_xioctl(self->fd, VGPU_IOCTL_STATS, &st) == -EPERM ?
 		      0 : 1);
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
 	ASSERT_TRUE(WIFEXITED(status));
@@ -478,12 +468,12 @@ TEST_F(vgpu, stats_count)
 	ASSERT_NE(p, NULL);
 	fill(p, blen, 9);
 	r = (struct vgpu_range){ (uintptr_t)p, blen };
-	ASSERT_EQ(vgpu_ioctl(self->fd, VGPU_IOCTL_STATS, &a), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd, VGPU_IOCTL_STATS, &a), 0);
 	ASSERT_EQ(obj_create(self->fd, &r, 1, GPU_VA, 0, NULL), 0);
 	ASSERT_EQ(madvise(p, page_size, MADV_DONTNEED), 0);
 	ASSERT_EQ(gpu_rw(self->fd, false, GPU_VA, buf, blen, &faults), 0);
 	ASSERT_EQ(faults, 1);
-	ASSERT_EQ(vgpu_ioctl(self->fd, VGPU_IOCTL_STATS, &b), 0);
+	ASSERT_EQ(vgpu_xioctl(self->fd, VGPU_IOCTL_STATS, &b), 0);
 	ASSERT_EQ(b.faults - a.faults, 2);
 	ASSERT_GE(b.invalidations - a.invalidations, 1);
 	ASSERT_GE(b.tlb_flushes - a.tlb_flushes, 1);
