@@ -10,6 +10,7 @@
 #include <linux/bitfield.h>
 #include <linux/bitops.h>
 #include <linux/interval_tree.h>
+#include <linux/limits.h>
 #include <linux/list.h>
 #include <linux/memremap.h>
 #include <linux/mm_types.h>
@@ -41,6 +42,12 @@ struct gpumirror_object;
  * are walked with one hmm range, the holes between them not faulted
  */
 #define GPUMIRROR_WALK_GAP		16
+
+/**
+ * GPUMIRROR_MAX_OBJECT_PAGES - pages one object can mirror (all segments
+ * together): its per-page arrays stay below the kvmalloc() size limit
+ */
+#define GPUMIRROR_MAX_OBJECT_PAGES	(INT_MAX / sizeof(u64))
 
 /** GPUMIRROR_DEFAULT_MAX_SEGMENTS - default segment limit of one object */
 #define GPUMIRROR_DEFAULT_MAX_SEGMENTS	BIT(18)
@@ -124,6 +131,19 @@ struct gpumirror_device_ops {
 	 * that can enter reclaim.
 	 */
 	void (*resume)(struct gpumirror_device *gdev);
+
+	/**
+	 * @restore_failed: Optional, for %GPUMIRROR_DEVICE_NOFAULT devices.
+	 * The restore worker gave up mapping the range [@start, @end) back
+	 * for the device: its memory is gone, the attributes no longer let
+	 * the device access it, or mapping it kept failing. The device is
+	 * resumed without it, so an access there finds no PTE; the driver
+	 * reports the loss to the context that used the range. Called from
+	 * the restore worker with &gpumirror.range_lock held for read and no
+	 * other gpumirror lock.
+	 */
+	void (*restore_failed)(struct gpumirror_device *gdev,
+			       unsigned long start, unsigned long end);
 };
 
 /**
@@ -259,7 +279,10 @@ struct gpumirror {
 	unsigned int max_segments;
 	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
 	unsigned int flags;
-	/** @attr_lock: protects @attrs; taken with no other gpumirror lock. */
+	/**
+	 * @attr_lock: protects @attrs; a leaf: taken with at most @range_lock
+	 * held, and no other lock is taken under it.
+	 */
 	struct mutex attr_lock;
 	/** @attrs: interval tree of the ranges whose attributes differ. */
 	struct rb_root_cached attrs;
@@ -416,10 +439,12 @@ struct gpumirror_object {
 	/** @release_link: entry in &gpumirror.release_list. */
 	struct list_head release_link;
 	/**
-	 * @unmapped: an %MMU_NOTIFY_UNMAP event removed (part of) a segment;
-	 * set under the notifier_lock and never cleared.
+	 * @retired: the range no longer fits one VMA (an %MMU_NOTIFY_UNMAP
+	 * event removed part of a segment, or a fault found its VMA split):
+	 * the garbage collector destroys it. Set under the notifier_lock and
+	 * never cleared.
 	 */
-	bool unmapped;
+	bool retired;
 	/** @segtree: interval tree of @segs by CPU VA. */
 	struct rb_root_cached segtree;
 	/** @segs: the segments, in GPU VA order. */
@@ -443,6 +468,12 @@ struct gpumirror_object {
 	gpumirror_addr_t *sets[GPUMIRROR_MAX_DEVICES];
 	/** @mapped: slots whose set holds DMA mappings, under @lock. */
 	unsigned long mapped;
+	/**
+	 * @write_sets: slots whose set was built for write access
+	 * (%GPUMIRROR_MAP_WRITE); meaningful while the set is valid, same
+	 * locking as @valid.
+	 */
+	unsigned long write_sets;
 	/**
 	 * @valid: slots whose set is current; set under @lock plus
 	 * &gpumirror.notifier_lock for read, cleared under the notifier lock

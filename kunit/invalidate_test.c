@@ -14,6 +14,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/uaccess.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 #define GM_RW		(PROT_READ | PROT_WRITE)
@@ -84,7 +85,7 @@ static void gm_two_pass_order(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, c.tlb_flushes, 1ULL);
 		KUNIT_EXPECT_FALSE(test, gm_valid(obj, td));
 	}
-	KUNIT_EXPECT_TRUE(test, obj->unmapped);
+	KUNIT_EXPECT_TRUE(test, obj->retired);
 	gm_fixture_done(test);
 }
 
@@ -240,7 +241,7 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	mmu_notifier_invalidate_range_end(&range);
 	KUNIT_EXPECT_TRUE(test, mmu_interval_read_retry(&obj->notifier, seq));
 	WRITE_ONCE(obj->rebuild_owner, NULL);
-	KUNIT_EXPECT_FALSE(test, obj->unmapped);
+	KUNIT_EXPECT_FALSE(test, obj->retired);
 	gm_fixture_done(test);
 }
 
@@ -263,6 +264,72 @@ static void gm_release_worker(struct kunit *test)
 	gpumirror_device_stats_read(&ctx->td[2]->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.dma_unmaps, 8ULL);
 	KUNIT_EXPECT_EQ(test, c.released, 8ULL);
+	gm_fixture_done(test);
+}
+
+/*
+ * A plain mmu_notifier subscribed after the mirror: the core mm calls it
+ * after the interval notifiers (pass 1) and before the mirror's own
+ * subscriber (pass 2), and it is slow, as any other subscriber may be.
+ */
+struct gm_slow_sub {
+	struct mmu_notifier mn;
+	struct gpumirror_object *obj;
+	unsigned int slot;
+	int calls;
+	bool mapped_late;
+	bool nonblock_done;
+};
+
+static int gm_slow_start(struct mmu_notifier *mn,
+			 const struct mmu_notifier_range *range)
+{
+	struct gm_slow_sub *s = container_of(mn, struct gm_slow_sub, mn);
+	struct mmu_notifier_range nb = *range;
+
+	if (!mmu_notifier_range_blockable(range) || s->calls++)
+		return 0;
+	/* Ticks for the release worker, were it to run before pass 2. */
+	msleep(60);
+	s->mapped_late = test_bit(s->slot, &s->obj->mapped);
+	/* The OOM reaper now: the device's flush is not confirmed yet. */
+	nb.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
+	s->nonblock_done =
+		gpumirror_notifier_ops.invalidate(&s->obj->notifier, &nb,
+						  s->obj->notifier.invalidate_seq);
+	return 0;
+}
+
+static const struct mmu_notifier_ops gm_slow_ops = {
+	.invalidate_range_start = gm_slow_start,
+};
+
+/*
+ * Between pass 1 and pass 2 of an event the device's TLB may still
+ * translate to the stale set: its DMA mappings stay until pass 2 is done,
+ * and a non-blockable event must not report the pages free meanwhile.
+ */
+static void gm_release_after_pass2(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
+	struct gm_slow_sub slow = { .mn.ops = &gm_slow_ops, .slot = 0 };
+
+	gm_fill(test, addr, r.len, 1);
+	slow.obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, slow.obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(slow.obj, BIT(0), 0), 0);
+	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&slow.mn, current->mm), 0);
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
+	mmu_notifier_unregister(&slow.mn, current->mm);
+
+	KUNIT_EXPECT_EQ(test, slow.calls, 1);
+	KUNIT_EXPECT_TRUE(test, slow.mapped_late);
+	KUNIT_EXPECT_FALSE(test, slow.nonblock_done);
+	/* After pass 2 the worker releases them. */
+	flush_delayed_work(&ctx->mirror.release_work);
+	KUNIT_EXPECT_EQ(test, slow.obj->mapped, 0UL);
 	gm_fixture_done(test);
 }
 
@@ -365,6 +432,7 @@ static struct kunit_case gm_invalidate_cases[] = {
 	KUNIT_CASE(gm_nonblock),
 	KUNIT_CASE(gm_migrate_owner_skip),
 	KUNIT_CASE(gm_release_worker),
+	KUNIT_CASE(gm_release_after_pass2),
 	KUNIT_CASE_SLOW(gm_reader_race),
 	{}
 };

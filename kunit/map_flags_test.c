@@ -186,8 +186,42 @@ static void gm_map_read_only(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * A write map of a set that is valid but was built read-only remaps it
+ * writable, after taking the read-only one away from the device.
+ */
+static void gm_map_write_upgrade(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_object *obj;
+	int inv;
+
+	gm_touch(test, a, 5);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_READ_ONLY), 0);
+	KUNIT_ASSERT_FALSE(test, gm_entry(obj, td, 0) & GPUMIRROR_ADDR_WRITE);
+	inv = atomic_read(&td->invalidates);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_EXPECT_TRUE(test, gm_entry(obj, td, 0) & GPUMIRROR_ADDR_WRITE);
+	KUNIT_EXPECT_EQ(test, gm_value(gm_entry(obj, td, 0)), 5);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 1);
+	/* A write set serves the next write as it is. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 1);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_map_flags_cases[] = {
 	KUNIT_CASE(gm_map_read_only),
+	KUNIT_CASE(gm_map_write_upgrade),
 	KUNIT_CASE(gm_map_partial),
 	KUNIT_CASE(gm_map_devmem_system),
 	KUNIT_CASE(gm_map_exclusive),

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: the driver_migrate_lock protocol of gpumirror_migrate_to_devmem(),
- * with the migration attempts scripted through a static stub.
+ * with the migration attempts scripted through a static stub; then real
+ * migrations to a small device-private memory of the suite's own.
  */
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/gpumirror.h>
+#include <linux/highmem.h>
+#include <linux/ioport.h>
+#include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mmu_notifier.h>
+#include <linux/shmem_fs.h>
+#include <linux/uaccess.h>
 
 #include "../internal.h"
 #include "test_dev.h"
@@ -56,6 +63,11 @@ static const struct gm_mig_case gm_mig_cases[] = {
 	  { { 0, 2 } }, -EBUSY, 1, { GPUMIRROR_EVICT_NONE }, 0, 0, 1 },
 	{ "vma_gone_in_attempt", 0, { { -EINVAL } }, -EINVAL, 1,
 	  { GPUMIRROR_EVICT_FOREIGN }, 0, 0, 0 },
+	/* A page that can never move: -EBUSY at once, no exclusive retry. */
+	{ "permanent_no_escalation", 0, { { -EBUSY, 0, 0, 3 } }, -EBUSY, 1,
+	  { GPUMIRROR_EVICT_FOREIGN }, 0, 0, 1 },
+	{ "permanent_mixed_keeps", GPUMIRROR_MIGRATE_MIXED,
+	  { { -EBUSY, 0, 0, 3 } }, 0, 1, { GPUMIRROR_EVICT_FOREIGN }, 3, 0, 1 },
 };
 
 KUNIT_ARRAY_PARAM_DESC(gm_mig, gm_mig_cases, name);
@@ -194,10 +206,451 @@ static void gm_migrate_no_memory(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, v, 42);
 }
 
+/*
+ * A real device-private memory for the cases below: one 2 MiB range of
+ * ZONE_DEVICE pages, each allocated page backed by a system page that
+ * holds its data, as lib/test_hmm does.
+ */
+#define GM_DEVMEM_SIZE		SZ_2M
+
+struct gm_devmem {
+	struct gpumirror_devmem dm;
+	struct dev_pagemap pgmap;
+	spinlock_t lock;		/* protects free */
+	struct page *free;
+	atomic_t allocs;
+	struct page *last;
+	bool fail_copy;
+};
+
+static struct gm_devmem *to_gm_devmem(struct gpumirror_devmem *dm)
+{
+	return container_of(dm, struct gm_devmem, dm);
+}
+
+static struct page *gm_dev_alloc(struct gpumirror_devmem *dm)
+{
+	struct gm_devmem *gd = to_gm_devmem(dm);
+	struct page *backing, *page;
+
+	backing = alloc_page(GFP_HIGHUSER);
+	if (!backing)
+		return NULL;
+	spin_lock(&gd->lock);
+	page = gd->free;
+	if (page)
+		gd->free = page->zone_device_data;
+	spin_unlock(&gd->lock);
+	if (!page) {
+		__free_page(backing);
+		return NULL;
+	}
+	zone_device_page_init(page);
+	page->zone_device_data = backing;
+	atomic_inc(&gd->allocs);
+	WRITE_ONCE(gd->last, page);
+	return page;
+}
+
+/* The page holding the data of @page, a device page or a system page. */
+static struct page *gm_dev_data(struct page *page)
+{
+	return is_device_private_page(page) ? page->zone_device_data : page;
+}
+
+/* A copy engine that can be told to fail (&gm_devmem.fail_copy). */
+static int gm_dev_copy(struct gpumirror_devmem *dm, struct page **dst,
+		       struct page **src, unsigned long n)
+{
+	unsigned long i;
+
+	if (READ_ONCE(to_gm_devmem(dm)->fail_copy))
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		if (src[i])
+			copy_highpage(gm_dev_data(dst[i]), gm_dev_data(src[i]));
+		else
+			clear_highpage(gm_dev_data(dst[i]));
+	}
+	return 0;
+}
+
+static const struct gpumirror_devmem_ops gm_dev_ops = {
+	.page_alloc = gm_dev_alloc,
+	.copy = gm_dev_copy,
+};
+
+static void gm_dev_page_free(struct page *page)
+{
+	struct gm_devmem *gd = container_of(page->pgmap, struct gm_devmem,
+					    pgmap);
+
+	__free_page(page->zone_device_data);
+	spin_lock(&gd->lock);
+	page->zone_device_data = gd->free;
+	gd->free = page;
+	spin_unlock(&gd->lock);
+}
+
+static vm_fault_t gm_dev_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct gm_devmem *gd = container_of(vmf->page->pgmap, struct gm_devmem,
+					    pgmap);
+
+	return gpumirror_devmem_fault(&gd->dm, vmf);
+}
+
+static const struct dev_pagemap_ops gm_dev_pagemap_ops = {
+	.page_free = gm_dev_page_free,
+	.migrate_to_ram = gm_dev_migrate_to_ram,
+};
+
+/*
+ * Runs after the test thread, and so its mm, is gone: memunmap_pages()
+ * waits for the last device page to be freed.
+ */
+static void gm_devmem_release(void *data)
+{
+	struct gm_devmem *gd = data;
+
+	memunmap_pages(&gd->pgmap);
+	release_mem_region(gd->pgmap.range.start,
+			   range_len(&gd->pgmap.range));
+}
+
+static struct gm_devmem *gm_devmem_create(struct kunit *test)
+{
+	struct gm_devmem *gd;
+	struct resource *res;
+	unsigned long pfn;
+	void *ptr;
+
+	if (!IS_ENABLED(CONFIG_DEVICE_PRIVATE))
+		kunit_skip(test, "needs CONFIG_DEVICE_PRIVATE");
+	gd = kunit_kzalloc(test, sizeof(*gd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, gd);
+	res = request_free_mem_region(&iomem_resource, GM_DEVMEM_SIZE,
+				      "gpumirror-kunit");
+	if (IS_ERR(res))
+		kunit_skip(test, "no free physical range: %ld", PTR_ERR(res));
+	gd->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	gd->pgmap.range.start = res->start;
+	gd->pgmap.range.end = res->end;
+	gd->pgmap.nr_range = 1;
+	gd->pgmap.ops = &gm_dev_pagemap_ops;
+	gd->pgmap.owner = gd;
+	ptr = memremap_pages(&gd->pgmap, numa_node_id());
+	if (IS_ERR_OR_NULL(ptr)) {
+		release_mem_region(res->start, resource_size(res));
+		KUNIT_FAIL_AND_ABORT(test, "memremap_pages: %ld",
+				     PTR_ERR(ptr));
+	}
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, gm_devmem_release,
+							gd), 0);
+	spin_lock_init(&gd->lock);
+	for (pfn = PHYS_PFN(res->start); pfn <= PHYS_PFN(res->end); pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		page->zone_device_data = gd->free;
+		gd->free = page;
+	}
+	gd->dm.owner = gd;
+	gd->dm.type = MEMORY_DEVICE_PRIVATE;
+	gd->dm.ops = &gm_dev_ops;
+	return gd;
+}
+
+#define GM_RW		(PROT_READ | PROT_WRITE)
+#define GM_MAGIC	0x676d6d6967000000ULL
+
+static void gm_put(struct kunit *test, unsigned long addr, u64 v)
+{
+	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, &v, sizeof(v)),
+			0);
+}
+
+/* Anonymous user memory mapped with @flags. */
+static unsigned long gm_mmap(struct kunit *test, unsigned long len,
+			     unsigned long flags)
+{
+	unsigned long addr = kunit_vm_mmap(test, NULL, 0, len, GM_RW, flags, 0);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	KUNIT_ASSERT_NE(test, addr, 0);
+	return addr;
+}
+
+/* Read through the CPU: a device page faults back to system memory. */
+static u64 gm_get(struct kunit *test, unsigned long addr)
+{
+	u64 v = 0;
+
+	KUNIT_EXPECT_EQ(test, copy_from_user(&v, (void __user *)addr,
+					     sizeof(v)), 0);
+	return v;
+}
+
+/*
+ * Shared memory (shmem) can never move to device memory: the call fails
+ * with -EBUSY without retrying under the lock held for write (the old
+ * code counted every such page as a race: races 1, and it allocated and
+ * copied device pages for nothing, twice).
+ */
+static void gm_migrate_shared_permanent(struct kunit *test)
+{
+	struct gm_devmem *gd = gm_devmem_create(test);
+	struct mm_struct *mm = gm_test_mm(test);
+	unsigned long migrated = ~0UL;
+	unsigned long a, i;
+
+	a = gm_mmap(test, 4 * PAGE_SIZE, MAP_SHARED | MAP_ANONYMOUS);
+	for (i = 0; i < 4; i++)
+		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gd->allocs), 0);
+	/* Mixed: nothing moved is still the error, and still no retry. */
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  GPUMIRROR_MIGRATE_MIXED,
+							  &migrated),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/*
+ * A private file mapping: its private copies move, its page-cache pages
+ * never do. All or nothing fails with -EBUSY and no retry, and rolls the
+ * private copy back; mixed keeps it. The old code took the page-cache
+ * pages for a race (races 1, 2 with mixed).
+ */
+static void gm_migrate_file_private_permanent(struct kunit *test)
+{
+	struct gm_devmem *gd = gm_devmem_create(test);
+	struct mm_struct *mm = gm_test_mm(test);
+	unsigned long migrated = ~0UL;
+	struct file *file;
+	unsigned long a;
+
+	file = shmem_file_setup("gpumirror-kunit", 4 * PAGE_SIZE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	/* The mapping holds its own reference to the file. */
+	a = kunit_vm_mmap(test, file, 0, 4 * PAGE_SIZE, GM_RW, MAP_PRIVATE, 0);
+	fput(file);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(a));
+	KUNIT_ASSERT_NE(test, a, 0);
+	/* Page 0: a private (anonymous) copy; page 1: the page cache's. */
+	gm_put(test, a, GM_MAGIC);
+	KUNIT_EXPECT_EQ(test, gm_get(test, a + PAGE_SIZE), 0);
+
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+	/* The copy of page 0 went back: 1 page allocated, none for the rest. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&gd->allocs), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_ram), 1);
+
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  GPUMIRROR_MIGRATE_MIXED,
+							  &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_dev), 2);
+	/* Page 0 comes back on the CPU's touch, with its data. */
+	KUNIT_EXPECT_EQ(test, gm_get(test, a), GM_MAGIC);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_ram), 2);
+}
+
+/*
+ * A pinned page is a real race: it still escalates once to the lock held
+ * for write, then fails with -EBUSY and moves nothing.
+ */
+static void gm_migrate_pinned_escalates(struct kunit *test)
+{
+	struct gm_devmem *gd = gm_devmem_create(test);
+	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	unsigned long migrated = ~0UL;
+	struct page *pinned;
+	unsigned long i;
+
+	for (i = 0; i < 4; i++)
+		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(a + PAGE_SIZE, 1, FOLL_WRITE,
+						  &pinned), 1);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, current->mm,
+							  a, a + 4 * PAGE_SIZE,
+							  0, &migrated),
+			-EBUSY);
+	unpin_user_page(pinned);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/* Counts the invalidations of a range and the span they covered. */
+struct gm_inval {
+	struct mmu_interval_notifier mni;
+	unsigned int count;
+	unsigned long start;
+	unsigned long end;
+};
+
+static bool gm_inval_cb(struct mmu_interval_notifier *mni,
+			const struct mmu_notifier_range *range,
+			unsigned long cur_seq)
+{
+	struct gm_inval *gi = container_of(mni, struct gm_inval, mni);
+
+	mmu_interval_set_seq(mni, cur_seq);
+	if (!gi->count++) {
+		gi->start = range->start;
+		gi->end = range->end;
+	}
+	gi->start = min(gi->start, range->start);
+	gi->end = max(gi->end, range->end);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops gm_inval_ops = {
+	.invalidate = gm_inval_cb,
+};
+
+/*
+ * Migrating a range that is in the device memory already raises no
+ * invalidation (the old code set it up anyway: one %MMU_NOTIFY_MIGRATE
+ * over the whole range, count 1). With one page back in system memory,
+ * only that page's span is set up and invalidated (the old code: the
+ * whole range).
+ */
+static void gm_migrate_resident_untouched(struct kunit *test)
+{
+	struct gm_devmem *gd = gm_devmem_create(test);
+	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct mm_struct *mm = current->mm;
+	unsigned long migrated = ~0UL;
+	struct gm_inval gi = { };
+	unsigned long i;
+
+	for (i = 0; i < 4; i++)
+		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated), 0);
+	KUNIT_ASSERT_EQ(test, migrated, 4);
+
+	KUNIT_ASSERT_EQ(test, mmu_interval_notifier_insert(&gi.mni, mm, a,
+							   4 * PAGE_SIZE,
+							   &gm_inval_ops), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, gi.count, 0);
+
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&gd->dm, mm,
+						       a + PAGE_SIZE,
+						       a + 2 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 1);
+	gi.count = 0;
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 1);
+	KUNIT_EXPECT_GT(test, gi.count, 0);
+	KUNIT_EXPECT_GE(test, gi.start, a + PAGE_SIZE);
+	KUNIT_EXPECT_LE(test, gi.end, a + 2 * PAGE_SIZE);
+	mmu_interval_notifier_remove(&gi.mni);
+
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_dev), 5);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/* The CPU fault path, called as do_swap_page() calls migrate_to_ram. */
+static vm_fault_t gm_cpu_fault(struct kunit *test, struct gm_devmem *gd,
+			       unsigned long addr, struct page *page)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	vm_fault_t ret = VM_FAULT_SIGSEGV;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma) {
+		struct vm_fault vmf = {
+			.vma = vma,
+			.address = addr,
+			.page = page,
+		};
+
+		get_page(page);
+		ret = gpumirror_devmem_fault(&gd->dm, &vmf);
+		put_page(page);
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
+ * A CPU fault whose copy out of device memory fails gets VM_FAULT_SIGBUS
+ * and leaves the page in device memory (the old code returned 0, so the
+ * CPU faulted again forever). Once the copy works, the fault brings the
+ * page and its data back.
+ */
+static void gm_devmem_fault_copy_fails(struct kunit *test)
+{
+	struct gm_devmem *gd = gm_devmem_create(test);
+	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
+	unsigned long migrated = ~0UL;
+	struct page *page;
+
+	gm_put(test, a, GM_MAGIC);
+	KUNIT_ASSERT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, current->mm,
+							  a, a + PAGE_SIZE, 0,
+							  &migrated), 0);
+	KUNIT_ASSERT_EQ(test, migrated, 1);
+	page = READ_ONCE(gd->last);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+
+	WRITE_ONCE(gd->fail_copy, true);
+	KUNIT_EXPECT_EQ(test, (__force u32)gm_cpu_fault(test, gd, a, page),
+			(__force u32)VM_FAULT_SIGBUS);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_ram), 0);
+
+	WRITE_ONCE(gd->fail_copy, false);
+	KUNIT_EXPECT_EQ(test, (__force u32)gm_cpu_fault(test, gd, a, page), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_ram), 1);
+	KUNIT_EXPECT_EQ(test, gm_get(test, a), GM_MAGIC);
+}
+
 static struct kunit_case gm_migrate_cases[] = {
 	KUNIT_CASE_PARAM(gm_migrate_protocol, gm_mig_gen_params),
 	KUNIT_CASE(gm_migrate_bad_args),
 	KUNIT_CASE(gm_migrate_no_memory),
+	KUNIT_CASE(gm_migrate_shared_permanent),
+	KUNIT_CASE(gm_migrate_file_private_permanent),
+	KUNIT_CASE(gm_migrate_pinned_escalates),
+	KUNIT_CASE(gm_migrate_resident_untouched),
+	KUNIT_CASE(gm_devmem_fault_copy_fails),
 	{}
 };
 

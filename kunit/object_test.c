@@ -12,6 +12,7 @@
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/sizes.h>
 #include <linux/uaccess.h>
@@ -91,6 +92,7 @@ static const struct gm_create_case gm_create_cases[] = {
 	{ "beyond_va_limit", -ERANGE },
 	{ "gpu_extent_wraps", -ERANGE },
 	{ "too_many_segments", -E2BIG },
+	{ "too_many_pages", -E2BIG },
 	{ "valid", 0 },
 };
 
@@ -133,6 +135,9 @@ static void gm_create_bad_input(struct kunit *test)
 		gpu = (u64)PAGE_MASK, nr = 2;
 	else if (!strcmp(c->name, "too_many_segments"))
 		nr = 5;
+	else if (!strcmp(c->name, "too_many_pages"))
+		/* 2 TiB: its page arrays would pass kvmalloc()'s limit. */
+		r[0].len = 1UL << 41;
 	else
 		nr = 4;
 
@@ -603,6 +608,108 @@ static void gm_fault_errors(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* An object cannot be made once the process has exited. */
+static void gm_create_exited_mm(struct kunit *test)
+{
+	struct gpumirror_range r = { 1UL << 32, PAGE_SIZE };
+	struct gpumirror *mirror;
+	struct mm_struct *mm;
+
+	mirror = kunit_kzalloc(test, sizeof(*mirror), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mirror);
+	mm = mm_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	mm->task_size = current->mm->task_size;
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, mm), 0);
+	/* The last user goes: exit_mmap(), the mirror's release. */
+	mmput(mm);
+	KUNIT_EXPECT_PTR_EQ(test, gpumirror_object_create(mirror, &r, 1, 0),
+			    ERR_PTR(-ESRCH));
+	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->objects));
+	gpumirror_fini(mirror);
+	gm_fixture_done(test);
+}
+
+/*
+ * Segments close enough to be walked together: the pages between them are
+ * never faulted (a hole the application did not register stays empty).
+ */
+static void gm_holes_untouched(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long a = gm_test_mmap(test, 32 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ a, 2 * PAGE_SIZE },
+		{ a + 10 * PAGE_SIZE, 2 * PAGE_SIZE },
+	};
+	unsigned long pfns[8], i, present = 0;
+	struct hmm_range range = {
+		.start = a + 2 * PAGE_SIZE,
+		.end = a + 10 * PAGE_SIZE,
+		.hmm_pfns = pfns,
+	};
+	struct gpumirror_object *obj;
+	int ret;
+
+	KUNIT_ASSERT_TRUE(test, gpumirror_walk_joins(a + 2 * PAGE_SIZE,
+						     a + 10 * PAGE_SIZE));
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 1LL);
+	for (i = 0; i < obj->npages; i++)
+		KUNIT_EXPECT_TRUE(test, obj->pfns[i] & HMM_PFN_WRITE);
+
+	/* Read the hole as it is now, faulting nothing. */
+	range.notifier = &obj->notifier;
+	range.notifier_seq = mmu_interval_read_begin(&obj->notifier);
+	mmap_read_lock(current->mm);
+	ret = hmm_range_fault(&range);
+	mmap_read_unlock(current->mm);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	for (i = 0; i < ARRAY_SIZE(pfns); i++)
+		present += !!(pfns[i] & HMM_PFN_VALID);
+	KUNIT_EXPECT_EQ(test, present, 0UL);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+static size_t gm_dma_max_page(struct device *dev)
+{
+	return PAGE_SIZE;
+}
+
+/* A device that cannot map 2M at once gets a huge page in 4K pieces. */
+static void gm_map_dma_max(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
+	struct gpumirror_range r = { addr, SZ_2M };
+	struct gpumirror_object *obj;
+	gpumirror_addr_t e0, e511;
+	u32 tag = 9;
+
+	kunit_activate_static_stub(test, gpumirror_dma_max, gm_dma_max_page);
+	gm_fill(test, addr, SZ_2M, tag);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1),
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_ASSERT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
+			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
+	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
+	gpumirror_notifier_lock(&ctx->mirror);
+	e0 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 0);
+	e511 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 511);
+	gpumirror_notifier_unlock(&ctx->mirror);
+	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e0), 0U);
+	KUNIT_EXPECT_FALSE(test, e511 & GPUMIRROR_ADDR_TAIL);
+	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e511), 0U);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
@@ -612,6 +719,9 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_four_devices),
 	KUNIT_CASE_PARAM(gm_fault_errors, gm_fault_gen_params),
+	KUNIT_CASE(gm_create_exited_mm),
+	KUNIT_CASE(gm_holes_untouched),
+	KUNIT_CASE(gm_map_dma_max),
 	{}
 };
 

@@ -125,6 +125,8 @@ static void gm_nofault_restore(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c.restore_failed, 0);
 	/* A fault-mode device of the same mirror was never suspended. */
 	KUNIT_EXPECT_EQ(test, atomic_read(&fx->td[0]->suspends), 0);
+	/* The worker bound and resumed with no lock the ops exclude. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->lock_violations), 0);
 	gm_fixture_done(test);
 }
 
@@ -284,6 +286,125 @@ static void gm_attr_conflict_one_view(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* Attributes that take write access away zap the writable PTEs. */
+static void gm_attr_revokes_write(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gm_test_dev *td = fx->td[0];
+	unsigned long a = gm_region(test, SZ_2M);
+	struct gpumirror_attrs attrs;
+	unsigned long s[4], e[4];
+	bool v[4];
+	int inv;
+
+	KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &td->gdev, a, true),
+			0);
+	KUNIT_ASSERT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
+	KUNIT_ASSERT_TRUE(test, v[0]);
+	inv = atomic_read(&td->invalidates);
+	gpumirror_attr_default(&attrs);
+	attrs.read_only = true;
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + SZ_4K,
+						 &attrs,
+						 GPUMIRROR_ATTR_READ_ONLY), 0);
+	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
+	KUNIT_EXPECT_FALSE(test, v[0]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 1);
+	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &td->gdev, a, true),
+			-EPERM);
+	gm_fixture_done(test);
+}
+
+/*
+ * Access revoked from a no-fault device: suspended, its PTEs zapped, the
+ * restore worker gives the range up, tells the driver, and resumes it.
+ */
+static void gm_nofault_access_revoked(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gm_test_dev *td = gm_nofault_dev(test);
+	unsigned long a = gm_region(test, SZ_2M);
+	struct gpumirror_attrs attrs;
+	unsigned long s[4], e[4];
+	bool v[4];
+
+	KUNIT_ASSERT_EQ(test, gpumirror_prefetch(&fx->mirror, &td->gdev, a,
+						 a + SZ_2M), 0);
+	gpumirror_attr_default(&attrs);
+	attrs.access_read &= ~BIT(td->gdev.index);
+	attrs.access_write &= ~BIT(td->gdev.index);
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + SZ_2M,
+						 &attrs, GPUMIRROR_ATTR_ACCESS),
+			0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->suspends), 1);
+	gm_restore_flush(&fx->mirror);
+	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
+	KUNIT_EXPECT_FALSE(test, v[0]);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->restore_failed), 1);
+	KUNIT_EXPECT_EQ(test, td->failed_start, a);
+	KUNIT_EXPECT_EQ(test, td->failed_end, a + SZ_2M);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(td->suspended));
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->resumes), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->lock_violations), 0);
+	gm_fixture_done(test);
+}
+
+/* A bind that fails on a no-fault device suspends it before the zap. */
+static void gm_nofault_bind_fails(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gm_test_dev *td = gm_nofault_dev(test);
+	unsigned long a = gm_region(test, SZ_2M);
+
+	KUNIT_ASSERT_EQ(test, gpumirror_prefetch(&fx->mirror, &td->gdev, a,
+						 a + SZ_2M), 0);
+	td->bind_err = -ENOMEM;
+	KUNIT_EXPECT_EQ(test, gpumirror_prefetch(&fx->mirror, &td->gdev, a,
+						 a + SZ_2M), -ENOMEM);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->suspends), 1);
+	gm_restore_flush(&fx->mirror);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(td->suspended));
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->resumes), 1);
+	gm_fixture_done(test);
+}
+
+/* A device attached into a freed slot inherits nothing of the old one. */
+static void gm_attr_slot_reuse(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gm_test_dev *td = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+	struct gm_test_dev *td2 = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+	unsigned long a = gm_region(test, SZ_2M);
+	struct gpumirror_attrs attrs, got;
+	unsigned int slot;
+
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&fx->mirror, &td->gdev),
+			0);
+	slot = td->gdev.index;
+	gpumirror_attr_default(&attrs);
+	attrs.access_read &= ~BIT(slot);
+	attrs.access_write &= ~BIT(slot);
+	attrs.preferred_loc = slot;
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + SZ_2M,
+						 &attrs,
+						 GPUMIRROR_ATTR_ACCESS |
+						 GPUMIRROR_ATTR_PREFERRED_LOC),
+			0);
+	gpumirror_device_detach(&td->gdev);
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&fx->mirror, &td2->gdev),
+			0);
+	KUNIT_ASSERT_EQ(test, td2->gdev.index, slot);
+	gpumirror_attr_get(&fx->mirror, a, &got, NULL);
+	KUNIT_EXPECT_TRUE(test, got.access_read & BIT(slot));
+	KUNIT_EXPECT_TRUE(test, got.access_write & BIT(slot));
+	KUNIT_EXPECT_EQ(test, got.preferred_loc, GPUMIRROR_LOC_SYSTEM);
+	/* Nothing else was set there: the tree is empty again. */
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.attrs.rb_root));
+	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &td2->gdev, a,
+					      true), 0);
+	gm_fixture_done(test);
+}
+
 /* A no-fault device needs bind, suspend and resume. */
 static void gm_nofault_needs_ops(struct kunit *test)
 {
@@ -307,6 +428,10 @@ static struct kunit_case gm_svm_cases[] = {
 	KUNIT_CASE(gm_attrs_survive_munmap),
 	KUNIT_CASE(gm_attr_conflict_one_view),
 	KUNIT_CASE(gm_nofault_needs_ops),
+	KUNIT_CASE(gm_attr_revokes_write),
+	KUNIT_CASE(gm_nofault_access_revoked),
+	KUNIT_CASE(gm_nofault_bind_fails),
+	KUNIT_CASE(gm_attr_slot_reuse),
 	{}
 };
 

@@ -94,8 +94,17 @@ static int gm_test_bind(struct gpumirror_device *gdev,
 			struct gpumirror_object *obj)
 {
 	struct gm_test_dev *td = to_test_dev(gdev);
-	int ret = 0;
+	int ret;
 
+	/* The contract: range_lock held for read, no other gpumirror lock. */
+	if (IS_ENABLED(CONFIG_LOCKDEP) &&
+	    (lockdep_is_held(&obj->mirror->lock) ||
+	     lockdep_is_held(&obj->mirror->attr_lock) ||
+	     lockdep_is_held(&obj->lock)))
+		atomic_inc(&td->lock_violations);
+	ret = xchg(&td->bind_err, 0);
+	if (ret)
+		return ret;
 	gpumirror_notifier_lock(obj->mirror);
 	if (gpumirror_object_valid(obj, gdev)) {
 		WRITE_ONCE(td->last_bound, obj);
@@ -120,8 +129,24 @@ static void gm_test_resume(struct gpumirror_device *gdev)
 	struct gm_test_dev *td = to_test_dev(gdev);
 
 	lockdep_assert_held_read(&gdev->mirror->notifier_lock);
+	if (IS_ENABLED(CONFIG_LOCKDEP) &&
+	    (lockdep_is_held(&gdev->mirror->lock) ||
+	     lockdep_is_held(&gdev->mirror->attr_lock)))
+		atomic_inc(&td->lock_violations);
 	WRITE_ONCE(td->suspended, false);
 	atomic_inc(&td->resumes);
+}
+
+static void gm_test_restore_failed(struct gpumirror_device *gdev,
+				   unsigned long start, unsigned long end)
+{
+	struct gm_test_dev *td = to_test_dev(gdev);
+
+	if (IS_ENABLED(CONFIG_LOCKDEP) && lockdep_is_held(&gdev->mirror->lock))
+		atomic_inc(&td->lock_violations);
+	WRITE_ONCE(td->failed_start, start);
+	WRITE_ONCE(td->failed_end, end);
+	atomic_inc(&td->restore_failed);
 }
 
 const struct gpumirror_device_ops gm_test_ops = {
@@ -144,6 +169,7 @@ const struct gpumirror_device_ops gm_test_ops_nofault = {
 	.bind = gm_test_bind,
 	.suspend = gm_test_suspend,
 	.resume = gm_test_resume,
+	.restore_failed = gm_test_restore_failed,
 };
 
 /* A device on the KUnit bus, released when the test ends. */

@@ -29,6 +29,12 @@
  * @suspended: the queues are suspended
  * @suspends: &gpumirror_device_ops.suspend calls
  * @resumes: &gpumirror_device_ops.resume calls
+ * @bind_err: if not 0, the next bind fails with it (once)
+ * @lock_violations: bind or resume calls made with a gpumirror lock held
+ *	that their contract excludes (lockdep)
+ * @restore_failed: &gpumirror_device_ops.restore_failed calls
+ * @failed_start: start of the range of the last such call
+ * @failed_end: its end
  */
 struct gm_test_dev {
 	struct gpumirror_device gdev;
@@ -48,6 +54,11 @@ struct gm_test_dev {
 	bool suspended;
 	atomic_t suspends;
 	atomic_t resumes;
+	int bind_err;
+	atomic_t lock_violations;
+	atomic_t restore_failed;
+	unsigned long failed_start;
+	unsigned long failed_end;
 };
 
 /** GM_VA_LIMIT - the test devices' GPU VA limit */

@@ -218,6 +218,27 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 	gpumirror_attr_tidy(mirror, start ? start - 1 : 0, last + 1);
 }
 
+/*
+ * Access to [start, end) changed: take away every valid set of the ranges
+ * there (both passes), so no PTE keeps an access the attributes no longer
+ * give. Fault-mode devices fault back with the new attributes; no-fault
+ * devices are suspended and the restore worker maps them back, or gives
+ * the ranges up if they lost access.
+ */
+static void gpumirror_attr_revoke(struct gpumirror *mirror,
+				  unsigned long start, unsigned long end)
+{
+	struct interval_tree_node *it;
+
+	lockdep_assert_held_write(&mirror->range_lock);
+	mutex_lock(&mirror->lock);
+	for (it = interval_tree_iter_first(&mirror->ranges, start, end - 1); it;
+	     it = interval_tree_iter_next(it, start, end - 1))
+		gpumirror_object_revoke(container_of(it, struct gpumirror_object,
+						     range_it), ~0UL);
+	mutex_unlock(&mirror->lock);
+}
+
 /**
  * gpumirror_attr_set() - set attributes over a CPU VA range
  * @mirror: the mirror
@@ -227,9 +248,14 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
  * @mask: %GPUMIRROR_ATTR_* bits: which members of @attrs to set
  *
  * Splits the ranges that straddle @start or @end, sets the masked members
- * everywhere in [@start, @end) and merges what became equal.
+ * everywhere in [@start, @end) and merges what became equal. A change of
+ * %GPUMIRROR_ATTR_READ_ONLY or %GPUMIRROR_ATTR_ACCESS invalidates the
+ * devices' mappings of the ranges there (the restore worker maps those of
+ * no-fault devices back as the new attributes allow); it waits for the
+ * faults in progress, so none binds with the old attributes afterwards.
  *
- * Context: process context; takes &gpumirror.attr_lock.
+ * Context: process context, no gpumirror lock held; takes
+ * &gpumirror.range_lock and &gpumirror.attr_lock.
  * Return: 0; -EINVAL for a NULL argument, an empty, unaligned or unknown
  * @mask, a @preferred_loc that is neither %GPUMIRROR_LOC_SYSTEM nor a slot,
  * a @granularity above %GPUMIRROR_MAX_GRANULARITY or write access without
@@ -242,12 +268,17 @@ int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
 {
 	struct gpumirror_attr_node **spare;
 	unsigned int i, n, total;
+	bool revoke;
 	int ret;
 
 	ret = gpumirror_attr_check(mirror, start, end, attrs, mask);
 	if (ret)
 		return ret;
 
+	revoke = mask & (GPUMIRROR_ATTR_READ_ONLY | GPUMIRROR_ATTR_ACCESS);
+	/* Faults and restores read the attributes under it for read. */
+	if (revoke)
+		down_write(&mirror->range_lock);
 	mutex_lock(&mirror->attr_lock);
 	/* One node per gap, one per split at @start and at @end. */
 	total = gpumirror_attr_gaps(mirror, start, end - 1) + 2;
@@ -267,6 +298,11 @@ int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
 		kfree(spare[i]);
 	kfree(spare);
 	mutex_unlock(&mirror->attr_lock);
+	if (revoke) {
+		if (!ret)
+			gpumirror_attr_revoke(mirror, start, end);
+		up_write(&mirror->range_lock);
+	}
 	return ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_attr_set);
@@ -301,6 +337,28 @@ void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
 	mutex_unlock(&mirror->attr_lock);
 }
 EXPORT_SYMBOL_GPL(gpumirror_attr_get);
+
+/*
+ * The device in @slot left: give the slot the default attributes
+ * everywhere, so a device attached into it later inherits nothing.
+ */
+void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot)
+{
+	struct interval_tree_node *it;
+	struct gpumirror_attr_node *n;
+
+	mutex_lock(&mirror->attr_lock);
+	for (it = interval_tree_iter_first(&mirror->attrs, 0, ULONG_MAX); it;
+	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
+		n = to_attr_node(it);
+		n->a.access_read |= BIT(slot);
+		n->a.access_write |= BIT(slot);
+		if (n->a.preferred_loc == (int)slot)
+			n->a.preferred_loc = GPUMIRROR_LOC_SYSTEM;
+	}
+	gpumirror_attr_tidy(mirror, 0, ULONG_MAX);
+	mutex_unlock(&mirror->attr_lock);
+}
 
 /* Free the whole tree; the mirror is going away. */
 void gpumirror_attr_fini(struct gpumirror *mirror)

@@ -34,9 +34,14 @@
  *
  * The walk goes in CPU VA order. Segments no more than
  * %GPUMIRROR_WALK_GAP pages apart (scattered malloc() blocks usually are)
- * are walked as one hmm range whose per-page request flags fault the
- * segments' pages and only read the holes, so K close segments cost one
- * page table walk, not K.
+ * are read as one hmm range that faults nothing, so K close segments that
+ * are already populated cost one page table walk, not K. Only a segment
+ * that lacks a page, or write access to one, is then faulted, with an hmm
+ * range of its own: hmm_range_fault() faults every page from the first one
+ * a walk chunk requests to the chunk's end, so a joined range that asked
+ * for faults would populate, COW-break or dirty the pages between the
+ * segments, and fail on a hole userfaultfd or the end of a file guards.
+ * The pages between segments are read, never faulted.
  *
  * mmap_lock is taken for read around the walk, but it is not held for the
  * whole of a huge object: between two walk batches the walk drops and
@@ -49,9 +54,8 @@
  * valid have their DMA mappings released before the error is returned;
  * sets that were valid stay valid.
  *
- * With %GPUMIRROR_MAP_PARTIAL, a batch that fails with -EFAULT (a segment
- * was unmapped, or made PROT_NONE) is walked again segment by segment, and
- * the segments that still fail map nothing (entries of 0) instead of
+ * With %GPUMIRROR_MAP_PARTIAL, a segment that cannot be faulted (-EFAULT:
+ * unmapped, or made PROT_NONE) maps nothing (entries of 0) instead of
  * failing the object: the other segments stay usable.
  *
  * Two variants share the loop. %GPUMIRROR_MAP_DEVMEM walks without
@@ -106,93 +110,128 @@ VISIBLE_IF_KUNIT void gpumirror_walk_yield(struct gpumirror_object *obj,
 }
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_walk_yield);
 
-/*
- * Walk the @n segments from @segs on (CPU VA order) as one hmm range over
- * [@start, @end): the holes between them are read, never faulted.
- */
-static int gpumirror_walk_joined(struct gpumirror_object *obj,
-				 struct gpumirror_segment **segs,
-				 unsigned int n, struct hmm_range *range,
-				 unsigned long hmm_flags)
+/* Does any of the @n pages at @pfns need a fault for @hmm_flags? */
+static bool gpumirror_pfns_need_fault(const unsigned long *pfns,
+				      unsigned long n, unsigned long hmm_flags)
 {
-	unsigned long *scratch = obj->scratch;
-	unsigned long npages, off, len;
+	unsigned long need = HMM_PFN_VALID, i;
+
+	if (!(hmm_flags & HMM_PFN_REQ_FAULT))
+		return false;
+	if (hmm_flags & HMM_PFN_REQ_WRITE)
+		need |= HMM_PFN_WRITE;
+	for (i = 0; i < n; i++)
+		if ((pfns[i] & (need | HMM_PFN_ERROR)) != need)
+			return true;
+	return false;
+}
+
+static unsigned long gpumirror_seg_pages(const struct gpumirror_segment *seg)
+{
+	return (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
+}
+
+/*
+ * Fault one segment with @hmm_flags, its own hmm range: nothing outside
+ * it is faulted. @batch gives the notifier, seq and pagemap owner.
+ */
+static int gpumirror_fault_segment(struct gpumirror_object *obj,
+				   const struct gpumirror_segment *seg,
+				   const struct hmm_range *batch,
+				   unsigned long hmm_flags)
+{
+	struct hmm_range range = *batch;
+	unsigned long *pfns = obj->pfns + seg->first_page;
+	int ret;
+
+	range.start = seg->it.start;
+	range.end = seg->it.last + 1;
+	range.hmm_pfns = pfns;
+	range.default_flags = hmm_flags;
+	range.pfn_flags_mask = 0;
+	ret = gpumirror_segment_fault(obj, &range);
+	if (ret || !range.dev_private_owner ||
+	    !gpumirror_pfns_need_fault(pfns, gpumirror_seg_pages(seg),
+				       hmm_flags))
+		return ret;
+	/*
+	 * 6.12's hmm_range_fault() reports a device-private page of the
+	 * walk's own pagemap owner as it is, read-only or not, without the
+	 * write fault that was asked for. Walk again as nobody's owner: the
+	 * page migrates back to system memory (its owner's migrate_to_ram),
+	 * where the write fault breaks COW or fails with -EPERM as for any
+	 * other page. Usually -EBUSY then, and the whole try restarts.
+	 */
+	range.dev_private_owner = NULL;
+	return gpumirror_segment_fault(obj, &range);
+}
+
+/*
+ * Read the @n close segments from @segs on (CPU VA order) with one hmm
+ * range over [@range->start, @range->end) that faults nothing, holes
+ * included; their pfns go to the object's array.
+ */
+static int gpumirror_snapshot_joined(struct gpumirror_object *obj,
+				     struct gpumirror_segment **segs,
+				     unsigned int n, struct hmm_range *range)
+{
+	unsigned long off;
 	unsigned int i;
 	int ret;
 
-	if (n == 1) {
-		range->hmm_pfns = obj->pfns + segs[0]->first_page;
-		range->default_flags = hmm_flags;
-		return gpumirror_segment_fault(obj, range);
-	}
-	npages = (range->end - range->start) >> PAGE_SHIFT;
-	memset(scratch, 0, npages * sizeof(*scratch));
-	for (i = 0; i < n; i++) {
-		off = (segs[i]->it.start - range->start) >> PAGE_SHIFT;
-		len = (segs[i]->it.last + 1 - segs[i]->it.start) >> PAGE_SHIFT;
-		memset_l(scratch + off, hmm_flags, len);
-	}
-	range->hmm_pfns = scratch;
-	range->pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	range->hmm_pfns = obj->scratch;
+	range->default_flags = 0;
+	range->pfn_flags_mask = 0;
 	ret = gpumirror_segment_fault(obj, range);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
 		off = (segs[i]->it.start - range->start) >> PAGE_SHIFT;
-		len = (segs[i]->it.last + 1 - segs[i]->it.start) >> PAGE_SHIFT;
-		memcpy(obj->pfns + segs[i]->first_page, scratch + off,
-		       len * sizeof(*scratch));
+		memcpy(obj->pfns + segs[i]->first_page, obj->scratch + off,
+		       gpumirror_seg_pages(segs[i]) * sizeof(*obj->scratch));
 	}
 	return 0;
 }
 
 /*
- * %GPUMIRROR_MAP_PARTIAL after a batch failed with -EFAULT: walk its
- * segments one by one; a segment that cannot be faulted maps nothing.
+ * Walk one batch: segments close enough to share a page table walk are
+ * read together with a walk that faults nothing; then each segment that
+ * lacks a page (or write access to it) is faulted on its own range, so no
+ * page between segments is ever faulted (hmm_range_fault() faults every
+ * page from the first one requested to the end of a walk chunk, holes
+ * included). With @partial, a segment that cannot be faulted maps nothing.
  */
-static int gpumirror_walk_each(struct gpumirror_object *obj,
-			       struct gpumirror_segment **segs, unsigned int n,
-			       const struct hmm_range *batch,
-			       unsigned long hmm_flags)
+static int gpumirror_walk_batch(struct gpumirror_object *obj,
+				struct gpumirror_segment **segs,
+				unsigned int n, struct hmm_range *range,
+				unsigned long hmm_flags, bool partial)
 {
-	struct gpumirror_segment *seg;
-	unsigned long len;
+	const struct gpumirror_segment *seg;
 	unsigned int i;
 	int ret;
 
+	if (n > 1) {
+		ret = gpumirror_snapshot_joined(obj, segs, n, range);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < n; i++) {
-		struct hmm_range range = *batch;
-
 		seg = segs[i];
-		range.start = seg->it.start;
-		range.end = seg->it.last + 1;
-		range.pfn_flags_mask = 0;
-		ret = gpumirror_walk_joined(obj, &segs[i], 1, &range,
-					    hmm_flags);
-		if (ret == -EFAULT) {
-			len = (range.end - range.start) >> PAGE_SHIFT;
+		if (n > 1 &&
+		    !gpumirror_pfns_need_fault(obj->pfns + seg->first_page,
+					       gpumirror_seg_pages(seg),
+					       hmm_flags))
+			continue;
+		ret = gpumirror_fault_segment(obj, seg, range, hmm_flags);
+		if (ret == -EFAULT && partial) {
 			memset(obj->pfns + seg->first_page, 0,
-			       len * sizeof(*obj->pfns));
+			       gpumirror_seg_pages(seg) * sizeof(*obj->pfns));
 			ret = 0;
 		}
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-static int gpumirror_walk_batch(struct gpumirror_object *obj,
-				struct gpumirror_segment **segs,
-				unsigned int n, struct hmm_range *range,
-				unsigned long hmm_flags, bool partial)
-{
-	struct hmm_range batch = *range;
-	int ret;
-
-	ret = gpumirror_walk_joined(obj, segs, n, range, hmm_flags);
-	if (ret == -EFAULT && partial)
-		ret = gpumirror_walk_each(obj, segs, n, &batch, hmm_flags);
-	return ret;
 }
 
 /* Segments from @b on that form one walk batch; returns the batch's end. */
@@ -364,7 +403,8 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 
 /* Commit: one read_retry for all sets. Return: true if they are valid. */
 static bool gpumirror_commit(struct gpumirror_object *obj,
-			     unsigned long devices, unsigned long seq)
+			     unsigned long devices, unsigned int flags,
+			     unsigned long seq)
 {
 	struct gpumirror *mirror = obj->mirror;
 	bool ok;
@@ -375,6 +415,12 @@ static bool gpumirror_commit(struct gpumirror_object *obj,
 	if (ok) {
 		devices &= READ_ONCE(mirror->device_mask);
 		for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
+			if (test_bit(i, &obj->valid))
+				continue;
+			if (flags & GPUMIRROR_MAP_WRITE)
+				set_bit(i, &obj->write_sets);
+			else
+				clear_bit(i, &obj->write_sets);
 			set_bit(i, &obj->valid);
 			atomic64_inc(&mirror->devices[i]->stats.faults);
 		}
@@ -424,7 +470,7 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 				     flags & GPUMIRROR_MAP_PARTIAL);
 	if (!ret)
 		ret = gpumirror_map_sets(obj, devices, flags);
-	if (!ret && !gpumirror_commit(obj, devices, seq))
+	if (!ret && !gpumirror_commit(obj, devices, flags, seq))
 		ret = -EBUSY;
 	if (pages)
 		gpumirror_exclusive_put(pages, obj->npages);
@@ -479,7 +525,10 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  *	access)
  *
  * Walks all segments once, DMA-maps the pages into the page set of every
- * device in @devices and commits them together. On success the sets are
+ * device in @devices and commits them together. Sets that are valid
+ * already are kept, except for %GPUMIRROR_MAP_WRITE: a valid set built
+ * without it is invalidated first (the device's PTEs zapped, both passes)
+ * and built again for write access. On success the sets are
  * valid; the driver then takes gpumirror_notifier_lock(), checks
  * gpumirror_object_valid() and programs its page tables from
  * gpumirror_object_page(), calling this again if the set went stale.
@@ -514,6 +563,12 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	ret = gpumirror_map_prepare(obj, devices, flags, &owner, &pages);
 	if (ret)
 		goto out_unlock;
+	/*
+	 * A valid set built without write access does not serve a write:
+	 * take it away (both passes) and build it again.
+	 */
+	if (flags & GPUMIRROR_MAP_WRITE)
+		gpumirror_object_revoke(obj, devices & ~obj->write_sets);
 	if (pages)
 		/* Pairs with READ_ONCE() in gpumirror_own_event(). */
 		WRITE_ONCE(obj->rebuild_owner, owner);

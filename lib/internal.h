@@ -23,10 +23,12 @@ static inline bool gpumirror_walk_joins(unsigned long prev_end,
 
 /* attr.c */
 void gpumirror_attr_fini(struct gpumirror *mirror);
+void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot);
 bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
 			  const struct gpumirror_attrs *b);
 
 /* object.c */
+void gpumirror_object_teardown(struct gpumirror_object *obj);
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
 
@@ -45,7 +47,8 @@ bool gpumirror_range_retire(struct gpumirror_object *obj);
 void gpumirror_restore_init(struct gpumirror *mirror);
 void gpumirror_restore_stop(struct gpumirror *mirror);
 void gpumirror_restore_queue(struct gpumirror *mirror);
-void gpumirror_suspend_nofault(struct gpumirror_object *obj);
+void gpumirror_suspend_nofault(struct gpumirror_object *obj,
+			       unsigned long devices);
 void gpumirror_gc_sync(struct gpumirror *mirror);
 
 /* invalidate.c */
@@ -54,6 +57,8 @@ extern const struct mmu_notifier_ops gpumirror_mn_ops;
 void gpumirror_object_zap(struct gpumirror_object *obj,
 			  unsigned long devices);
 void gpumirror_finish_pending(struct gpumirror *mirror);
+void gpumirror_object_revoke(struct gpumirror_object *obj,
+			     unsigned long devices);
 
 /* worker.c */
 void gpumirror_release_init(struct gpumirror *mirror);
@@ -65,6 +70,8 @@ void gpumirror_release_cancel(struct gpumirror_object *obj);
 int gpumirror_segment_fault(struct gpumirror_object *obj,
 			    struct hmm_range *range);
 void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
+/* pages.c */
+size_t gpumirror_dma_max(struct device *dev);
 #endif
 
 /* migrate.c */

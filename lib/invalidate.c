@@ -128,6 +128,37 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
 		gpumirror_release_queue(obj);
 }
 
+/**
+ * gpumirror_object_revoke() - take page sets away outside a notifier event
+ * @obj: the object
+ * @devices: slots whose valid sets of @obj go
+ *
+ * Both passes of an invalidation for the valid sets of @devices: access
+ * that must stop (attributes that revoke it) or change (a write upgrade,
+ * a bind that failed). No-fault devices that keep @obj are suspended
+ * first and the restore worker is queued to map it back, as for an
+ * invalidation from the core mm.
+ *
+ * Context: process context; may hold &gpumirror.lock and the object lock,
+ * not the notifier lock.
+ */
+void gpumirror_object_revoke(struct gpumirror_object *obj,
+			     unsigned long devices)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	down_write(&mirror->notifier_lock);
+	devices &= obj->valid;
+	if (devices) {
+		gpumirror_suspend_nofault(obj, devices);
+		gpumirror_object_zap(obj, devices);
+		gpumirror_finish_pending(mirror);
+		if (devices & READ_ONCE(obj->keep))
+			gpumirror_restore_queue(mirror);
+	}
+	up_write(&mirror->notifier_lock);
+}
+
 /*
  * The exclusive-access event gpumirror raises itself while it rebuilds
  * @obj's sets under the object lock: the sequence must not move for it.
@@ -150,7 +181,12 @@ static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
 
 	if (!down_write_trylock(&mirror->notifier_lock))
 		return false;
-	if (!obj->valid) {
+	/*
+	 * Not with a pass 2 still pending either: a blockable event zapped
+	 * sets (perhaps this object's) and their devices' TLB flush is not
+	 * confirmed yet, so the pages must not be freed.
+	 */
+	if (!obj->valid && !mirror->pending) {
 		mmu_interval_set_seq(&obj->notifier, cur_seq);
 		done = true;
 	}
@@ -181,11 +217,11 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 	if (!it)
 		goto out_unlock;
 	if (range->event == MMU_NOTIFY_UNMAP)
-		obj->unmapped = true;
+		obj->retired = true;
 	/* Ranges to collect or to map back: the restore worker's job. */
-	restore = (obj->unmapped && obj->is_range) || (obj->keep & obj->valid);
+	restore = (obj->retired && obj->is_range) || (obj->keep & obj->valid);
 	if (obj->valid) {
-		gpumirror_suspend_nofault(obj);
+		gpumirror_suspend_nofault(obj, obj->valid);
 		gpumirror_object_zap(obj, obj->valid);
 		/* No pass 2 from the plain notifier once the mm is exiting. */
 		if (mirror->released)
@@ -209,7 +245,15 @@ static int gpumirror_mn_start(struct mmu_notifier *mn,
 {
 	struct gpumirror *mirror = container_of(mn, struct gpumirror, mn);
 
-	/* Non-blockable events start nothing, see the interval callback. */
+	/*
+	 * Non-blockable events start nothing, see the interval callback.
+	 * The lockless peek at pending needs no barrier: the bits this event
+	 * must wait for were set by pass 1 in this same thread (the core mm
+	 * calls the interval notifiers first, in this very call), so program
+	 * order makes them visible here; a bit of a concurrent event is that
+	 * event's own pass 2 to wait for, so missing it is harmless, and the
+	 * wait itself reads pending again under the notifier lock.
+	 */
 	if (!READ_ONCE(mirror->pending) || !mmu_notifier_range_blockable(range))
 		return 0;
 	down_write(&mirror->notifier_lock);

@@ -5,14 +5,18 @@
 
 #include <kunit/static_stub.h>
 #include <linux/export.h>
+#include <linux/fs.h>
 #include <linux/gpumirror.h>
 #include <linux/hmm.h>
+#include <linux/hugetlb_inline.h>
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/rwsem.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/userfaultfd_k.h>
 
 #include "internal.h"
 
@@ -26,7 +30,12 @@
  *
  * - gpumirror_migrate_to_devmem() moves [start, end) of an mm to the
  *   device memory, in batches of %GPUMIRROR_MIGRATE_BATCH pages. THP
- *   sources are split by migrate_vma_setup(). Pages already there stay.
+ *   sources are split by migrate_vma_setup(). Pages already there stay,
+ *   untouched: each batch is first read with hmm_range_fault() without
+ *   faulting (a snapshot, under the mmap_lock the batch then migrates
+ *   under), a batch whose pages are all in the device memory already is
+ *   skipped, and any other batch is narrowed to the span from its first to
+ *   its last page still to move.
  * - gpumirror_migrate_to_ram() moves them back (explicit eviction);
  *   gpumirror_devmem_fault() is the CPU fault path a driver calls from its
  *   &dev_pagemap_ops.migrate_to_ram; gpumirror_devmem_evict() empties a
@@ -39,9 +48,18 @@
  *   destination are reported, not faulted, and stay. With a
  *   &gpumirror_devmem.fault_order of 9, each such fault brings back 2 MiB.
  *
- * Every migration raises %MMU_NOTIFY_MIGRATE events: every mirror's page
- * sets over the range, on every device, are invalidated (none is skipped,
- * see "Invalidation") and the next map rebuilds them from the new pages.
+ * Only anonymous private memory moves to device memory: in 6.12,
+ * migrate_vma_pages() refuses page-cache (file, shmem) pages, and
+ * migrate_vma fills holes in anonymous VMAs only. The private copies a
+ * private file mapping has made of its pages are anonymous and do move.
+ * Hugetlb, DAX and %VM_SPECIAL (I/O, pfn-mapped) VMAs are refused up front.
+ *
+ * Every batch migrate_vma_setup() runs on raises %MMU_NOTIFY_MIGRATE events
+ * over its span: every mirror's page sets over it, on every device, are
+ * invalidated (none is skipped, see "Invalidation") and the next map
+ * rebuilds them from the new pages. A range that is in the device memory
+ * already raises none, and neither does a shared file or shmem VMA, where
+ * nothing can move.
  *
  * Placement: without %GPUMIRROR_MIGRATE_MIXED the result is all or nothing.
  * Either every page of the range ends up in the device memory, or the call
@@ -60,22 +78,60 @@
  *
  * 1. A migration runs with the lock held for read: migrations of different
  *    ranges and devices run in parallel.
- * 2. If it detects a race (a page of the range was neither migrated nor
- *    already in the destination: busy, locked, moved by someone else), it
- *    drops the lock and retakes it for write. Running out of device memory
- *    is not a race: that fails with -ENOMEM at once.
+ * 2. Each page of the range that neither moved nor was in the destination
+ *    already is a miss, permanent or busy (see "Misses" below). A
+ *    permanent miss fails the call with -EBUSY at once, without a retry:
+ *    no retry could move the page, and retrying under the lock held for
+ *    write would stall every migration in the system for nothing. Running
+ *    out of device memory is not a race either: that fails with -ENOMEM at
+ *    once. Otherwise, a busy miss is a race: the call drops the lock and
+ *    retakes it for write.
  * 3. Holding it for write, it evicts the whole range to system memory and
- *    migrates once more. No other migration runs meanwhile, and every
- *    migration takes the lock, so nothing but the CPU itself can move the
- *    pages under it.
+ *    migrates once more. No other gpumirror migration runs meanwhile, so no
+ *    other device can take the pages through gpumirror. Everything else
+ *    still can move or hold them: the CPU fault path of any device memory
+ *    (gpumirror_devmem_fault() does not take the lock, see below), a driver
+ *    that migrates without gpumirror, reclaim and swap, compaction, NUMA
+ *    balancing, KSM merging, khugepaged, get_user_pages() pins and other
+ *    tasks sharing the mm.
  * 4. If that attempt still misses pages, the call fails with -EBUSY, after
  *    the all-or-nothing rollback.
  *
- * Progress: step 3 cannot be disturbed by another device, so the only
- * remaining reason to fail is the CPU or the kernel holding a page (a pin,
- * a fault in progress), which is transient and gives a clean -EBUSY rather
- * than a retry loop. Every call makes at most two attempts; a writer waits
- * at most for the readers in flight, each of which is bounded in turn.
+ * Misses: after migrate_vma_setup(), a page it did not collect has a
+ * source entry of 0 (6.12 also clears the entries of the pages it
+ * collected but could not isolate or unmap, pinned ones included), and
+ * migrate_vma_pages() may still refuse a collected one. What a miss is
+ * comes from the batch's snapshot, taken just before, and from the
+ * collected page itself:
+ *
+ * - permanent, where migrate_vma cannot ever move the page to device
+ *   memory: anything in a shared file or shmem VMA (such a batch is not
+ *   even set up); in another VMA that is not anonymous (a private file
+ *   mapping), a page-cache page, a hole, and any page not collected; a
+ *   hole in a VMA that userfaultfd watches for missing pages; a page of
+ *   another owner's device-coherent (or other ZONE_DEVICE) memory, which
+ *   the selection does not cover and hmm_range_fault() does not evict; a
+ *   large folio mapped by PTEs, which 6.12 never collects.
+ * - busy, a race: any other page not collected or refused, for instance
+ *   one locked, pinned, isolated, being migrated or swapped out, or in
+ *   another owner's device-private memory (unless the call is
+ *   %GPUMIRROR_MIGRATE_SYSTEM_ONLY, the range was cleared of those just
+ *   before, so another device took the page since).
+ *
+ * The snapshot may be stale by the time migrate_vma_setup() runs: a page
+ * that changes in between is a race in itself, and misjudging it costs at
+ * most one needless retry, or an -EBUSY without one. In a private file
+ * mapping, a private copy that is locked or swapped out at that moment
+ * counts as permanent, which fails the call rather than retrying it. With
+ * %GPUMIRROR_MIGRATE_MIXED, a call with permanent misses keeps what moved
+ * and returns 0 if anything did.
+ *
+ * Progress: step 3 cannot be disturbed by another gpumirror migration, and
+ * permanent misses never get there, so what remains to fail it is
+ * transient (a pin, a fault in progress, reclaim or compaction holding a
+ * page) and gives a clean -EBUSY rather than a retry loop. Every call
+ * makes at most two attempts; a writer waits at most for the readers in
+ * flight, each of which is bounded in turn.
  *
  * The CPU fault path (gpumirror_devmem_fault()) does not take the lock: it
  * runs under mmap_lock, which migrations take inside the lock, so taking it
@@ -100,13 +156,92 @@ static bool gpumirror_devmem_owns(struct gpumirror_devmem *dm,
 	       page->pgmap->owner == dm->owner;
 }
 
+/* What a batch's snapshot says of a page; see "Misses" in the DOC. */
+enum {
+	GPUMIRROR_SNAP_OTHER,		/* to move, or not known */
+	GPUMIRROR_SNAP_OWN,		/* in the destination already */
+	GPUMIRROR_SNAP_PERMANENT,	/* migrate_vma cannot take it */
+};
+
 /*
- * Fill the destinations of a batch to @dm and copy. Pages collected that
- * are in @dm already stay (no destination) and count in @own.
+ * The class of one hmm pfn of the snapshot. The page is not referenced:
+ * as hmm_range_fault() users do, this reads it right after the walk, under
+ * the same mmap_lock, and the caller throws the classes away if the range
+ * changed meanwhile.
+ */
+static unsigned long gpumirror_snap_class(struct gpumirror_devmem *dm,
+					  unsigned long hmm_pfn)
+{
+	struct page *page;
+
+	if (!(hmm_pfn & HMM_PFN_VALID))
+		return GPUMIRROR_SNAP_OTHER;
+	page = hmm_pfn_to_page(hmm_pfn);
+	if (gpumirror_devmem_owns(dm, page))
+		return GPUMIRROR_SNAP_OWN;
+	/* Another owner's device-coherent page: not selected, not evicted. */
+	if (is_zone_device_page(page))
+		return GPUMIRROR_SNAP_PERMANENT;
+	/* migrate_vma_collect_pmd() skips a large folio mapped by PTEs. */
+	if (folio_test_large(page_folio(page)) &&
+	    !hmm_pfn_to_map_order(hmm_pfn))
+		return GPUMIRROR_SNAP_PERMANENT;
+	return GPUMIRROR_SNAP_OTHER;
+}
+
+/*
+ * Snapshot [@start, @end), with mmap_lock held for read after reading @seq
+ * of @mni: hmm_range_fault() without faulting, as @dm's owner (so its
+ * device-private pages are reported), then one GPUMIRROR_SNAP_* class per
+ * page in @snap. All GPUMIRROR_SNAP_OTHER if the range changed meanwhile.
+ */
+static void gpumirror_snap(struct gpumirror_devmem *dm, unsigned long start,
+			   unsigned long end, struct mmu_interval_notifier *mni,
+			   unsigned long seq, unsigned long *snap)
+{
+	struct hmm_range range = {
+		.notifier = mni,
+		.notifier_seq = seq,
+		.start = start,
+		.end = end,
+		.hmm_pfns = snap,
+		.dev_private_owner = dm->owner,
+	};
+	unsigned long i, n = (end - start) >> PAGE_SHIFT;
+	int ret;
+
+	ret = hmm_range_fault(&range);
+	for (i = 0; !ret && i < n; i++)
+		snap[i] = gpumirror_snap_class(dm, snap[i]);
+	if (ret || mmu_interval_check_retry(mni, seq))
+		memset(snap, 0, n * sizeof(*snap));
+}
+
+/*
+ * A collected source that migrate_vma_pages() would refuse to move to
+ * device memory, however often asked: a page-cache page, or a hole it
+ * cannot fill.
+ */
+static bool gpumirror_unmovable(struct vm_area_struct *vma,
+				struct page *spage)
+{
+	if (!spage)
+		return !vma_is_anonymous(vma) || userfaultfd_missing(vma);
+	return !is_zone_device_page(spage) &&
+	       !folio_test_anon(page_folio(spage));
+}
+
+/*
+ * Fill the destinations of a batch to @dm and copy. Pages that are in @dm
+ * already stay (no destination) and count in @own; permanent misses (see
+ * the DOC) get no destination either and count in @perm. @snap is the
+ * batch's snapshot, from its first page.
  */
 static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 				 struct migrate_vma *args,
-				 struct gpumirror_mig *m, unsigned long *own)
+				 const unsigned long *snap,
+				 struct gpumirror_mig *m, unsigned long *own,
+				 unsigned long *perm)
 {
 	unsigned long i, n = 0;
 	int ret;
@@ -116,10 +251,21 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 		struct page *dpage;
 
 		args->dst[i] = 0;
-		if (!(args->src[i] & MIGRATE_PFN_MIGRATE))
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE)) {
+			/* Not collected: what was there just before? */
+			if (snap[i] == GPUMIRROR_SNAP_OWN)
+				(*own)++;
+			else if (snap[i] == GPUMIRROR_SNAP_PERMANENT ||
+				 !vma_is_anonymous(args->vma))
+				(*perm)++;
 			continue;
+		}
 		if (gpumirror_devmem_owns(dm, spage)) {
 			(*own)++;
+			continue;
+		}
+		if (gpumirror_unmovable(args->vma, spage)) {
+			(*perm)++;
 			continue;
 		}
 		dpage = dm->ops->page_alloc(dm);
@@ -151,12 +297,12 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 }
 
 /*
- * Count what a finished batch did: pages moved, and pages of the range that
- * neither moved nor were in @dm already (@own: how many were).
+ * Count what a finished batch did: pages moved, and busy misses, the pages
+ * that neither moved nor are in @skip (in @dm already, or permanent).
  */
 static void gpumirror_count_batch(struct gpumirror_devmem *dm,
 				  struct migrate_vma *args,
-				  struct gpumirror_mig *m, unsigned long own)
+				  struct gpumirror_mig *m, unsigned long skip)
 {
 	unsigned long i, moved = 0;
 
@@ -164,36 +310,58 @@ static void gpumirror_count_batch(struct gpumirror_devmem *dm,
 		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
 			moved++;
 	m->moved += moved;
-	m->missed += args->npages - own - moved;
+	m->missed += args->npages - skip - moved;
 	atomic64_add(moved, &dm->stats.to_dev);
 }
 
-/* Migrate the batch [@start, @end) of @vma to @dm. */
+/*
+ * Migrate the batch [@start, @end) of @vma to @dm, with mmap_lock held for
+ * read after reading @seq of @mni, a notifier over the batch. @snap has
+ * room for the batch. Permanent misses add to @perm.
+ */
 static int gpumirror_batch_to_dev(struct gpumirror_devmem *dm,
 				  struct vm_area_struct *vma,
 				  unsigned long start, unsigned long end,
-				  struct gpumirror_mig *m)
+				  struct mmu_interval_notifier *mni,
+				  unsigned long seq, unsigned long *snap,
+				  struct gpumirror_mig *m, unsigned long *perm)
 {
+	unsigned long first, last, n = (end - start) >> PAGE_SHIFT;
 	struct migrate_vma args = {
 		.vma = vma,
-		.start = start,
-		.end = end,
 		.src = m->src,
 		.dst = m->dst,
 		.pgmap_owner = dm->owner,
 		/* Its own pages too: they count as already there. */
 		.flags = MIGRATE_VMA_SELECT_SYSTEM | gpumirror_select(dm),
 	};
-	unsigned long own = 0;
+	unsigned long own = 0, p = 0;
 	int ret;
+
+	/* Shared file or shmem: nothing there can ever move, see the DOC. */
+	if (!vma_is_anonymous(vma) && (vma->vm_flags & VM_SHARED)) {
+		*perm += n;
+		return 0;
+	}
+	/* Set up, and so invalidate, only the span of pages to move. */
+	gpumirror_snap(dm, start, end, mni, seq, snap);
+	for (first = 0; first < n && snap[first] == GPUMIRROR_SNAP_OWN; first++)
+		;
+	if (first == n)
+		return 0;
+	for (last = n - 1; snap[last] == GPUMIRROR_SNAP_OWN; last--)
+		;
+	args.start = start + first * PAGE_SIZE;
+	args.end = start + (last + 1) * PAGE_SIZE;
 
 	ret = migrate_vma_setup(&args);
 	if (ret)
 		return ret;
-	ret = gpumirror_fill_to_dev(dm, &args, m, &own);
+	ret = gpumirror_fill_to_dev(dm, &args, snap + first, m, &own, &p);
 	migrate_vma_pages(&args);
-	gpumirror_count_batch(dm, &args, m, own);
+	gpumirror_count_batch(dm, &args, m, own + p);
 	migrate_vma_finalize(&args);
+	*perm += p;
 	return ret;
 }
 
@@ -270,7 +438,10 @@ static int gpumirror_evict_foreign(struct mm_struct *mm, unsigned long start,
 	return ret;
 }
 
-/* The VMA of @addr and the end of the batch that starts there. */
+/*
+ * The VMA of @addr and the end of the batch that starts there; NULL if it
+ * is not readable or is a kind migrate_vma_setup() refuses.
+ */
 static struct vm_area_struct *gpumirror_mig_vma(struct mm_struct *mm,
 						unsigned long addr,
 						unsigned long end,
@@ -278,7 +449,8 @@ static struct vm_area_struct *gpumirror_mig_vma(struct mm_struct *mm,
 {
 	struct vm_area_struct *vma = vma_lookup(mm, addr);
 
-	if (!vma || !(vma->vm_flags & VM_READ))
+	if (!vma || !(vma->vm_flags & VM_READ) || is_vm_hugetlb_page(vma) ||
+	    (vma->vm_flags & VM_SPECIAL) || vma_is_dax(vma))
 		return NULL;
 	*next = min3(end, addr + GPUMIRROR_MIGRATE_BATCH * PAGE_SIZE,
 		     vma->vm_end);
@@ -288,7 +460,10 @@ static struct vm_area_struct *gpumirror_mig_vma(struct mm_struct *mm,
 /*
  * One attempt: [start, end) to @dm. First, pages of other device memories
  * move to system memory (%GPUMIRROR_EVICT_FOREIGN), or all device pages do
- * (%GPUMIRROR_EVICT_ALL, the write-locked retry), or none do.
+ * (%GPUMIRROR_EVICT_ALL, the write-locked retry), or none do. Then each
+ * batch is snapshot and migrated under one mmap_lock section of its own.
+ * Return: 0 (busy misses are in @m), -EBUSY after the whole range if a
+ * page can never move (a permanent miss, see the DOC), or -errno.
  */
 VISIBLE_IF_KUNIT int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 					       struct mm_struct *mm,
@@ -296,8 +471,10 @@ VISIBLE_IF_KUNIT int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 					       unsigned long end, int evict,
 					       struct gpumirror_mig *m)
 {
+	unsigned long addr, next, seq, perm = 0;
+	struct mmu_interval_notifier mni;
 	struct vm_area_struct *vma;
-	unsigned long addr, next;
+	unsigned long *snap;
 	int ret = 0;
 
 	KUNIT_STATIC_STUB_REDIRECT(gpumirror_migrate_attempt, dm, mm, start,
@@ -308,21 +485,38 @@ VISIBLE_IF_KUNIT int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 					      NULL : dm->owner);
 	if (ret)
 		return ret;
-	mmap_read_lock(mm);
+	snap = kvmalloc_array(GPUMIRROR_MIGRATE_BATCH, sizeof(*snap),
+			      GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	ret = mmu_interval_notifier_insert(&mni, mm, start, end - start,
+					   &gpumirror_walk_ops);
+	if (ret)
+		goto out_free;
 	for (addr = start; !ret && addr < end; addr = next) {
+		seq = mmu_interval_read_begin(&mni);
+		mmap_read_lock(mm);
 		vma = gpumirror_mig_vma(mm, addr, end, &next);
 		if (!vma) {
+			mmap_read_unlock(mm);
 			ret = -EINVAL;
 			break;
 		}
-		ret = gpumirror_batch_to_dev(dm, vma, addr, next, m);
+		ret = gpumirror_batch_to_dev(dm, vma, addr, next, &mni, seq,
+					     snap, m, &perm);
+		mmap_read_unlock(mm);
 	}
-	mmap_read_unlock(mm);
+	mmu_interval_notifier_remove(&mni);
+out_free:
+	kvfree(snap);
+	/* No retry can move such a page: fail without escalating. */
+	if (!ret && perm)
+		ret = -EBUSY;
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_migrate_attempt);
 
-/* Every page of [start, end) has a readable VMA. */
+/* Every page of [start, end) has a readable VMA migrate_vma can work on. */
 static int gpumirror_mig_check(struct mm_struct *mm, unsigned long start,
 			       unsigned long end)
 {
@@ -340,8 +534,9 @@ static int gpumirror_mig_check(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * One attempt under the lock; -EAGAIN when it missed pages, -ENOMEM when
- * all it missed was for want of device memory.
+ * One attempt under the lock; -EAGAIN when it missed busy pages, -ENOMEM
+ * when all it missed was for want of device memory, -EBUSY when a page can
+ * never move.
  */
 static int gpumirror_migrate_locked(struct gpumirror_devmem *dm,
 				    struct mm_struct *mm, unsigned long start,
@@ -374,13 +569,20 @@ static int gpumirror_migrate_locked(struct gpumirror_devmem *dm,
  * @migrated: pages moved by this call; may be NULL
  *
  * Follows the driver_migrate_lock protocol (see its DOC section): at most
- * two attempts, the second one exclusive after evicting the range.
+ * two attempts, the second one exclusive after evicting the range, and
+ * only if the first one lost pages to a race. Pages already in @dm are not
+ * touched, and a range entirely in @dm raises no invalidation.
  *
  * Context: process context, no mmap_lock and no gpumirror lock held.
- * Return: 0; -EINVAL for bad arguments or a page without a readable VMA;
- * -EBUSY if pages kept being taken; -ENOMEM if device memory ran out. On
- * an error without %GPUMIRROR_MIGRATE_MIXED, the range's pages of @dm are
- * back in system memory. With it, what moved stays and 0 is returned.
+ * Return: 0; -EINVAL for bad arguments, or a page without a readable VMA
+ * or in a hugetlb, DAX or %VM_SPECIAL one; -EBUSY if a page of the
+ * range can never move to device memory (file or shmem memory, another
+ * owner's device-coherent page, ... see "Misses" in the driver_migrate_lock
+ * DOC; no retry is made) or if pages kept being taken; -ENOMEM if device
+ * memory ran out; or the error of &gpumirror_devmem_ops.copy. On an error
+ * without %GPUMIRROR_MIGRATE_MIXED, the range's pages of @dm are back in
+ * system memory. With it, what moved stays and 0 is returned if anything
+ * did.
  */
 int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 				struct mm_struct *mm, unsigned long start,
@@ -584,9 +786,15 @@ static void gpumirror_fault_window(struct gpumirror_devmem *dm,
  * the VMA and to %GPUMIRROR_MIGRATE_BATCH). Drivers call it from their
  * migrate_to_ram. Does not take the driver_migrate_lock (see there).
  *
+ * The faulting page either moves or the fault fails: 0 is returned only
+ * when it moved, or when migrate_vma_setup() could not collect it because
+ * someone else holds or moves it, so that the CPU finds the new state when
+ * it faults again. Other pages of the window that do not move stay in @dm.
+ *
  * Context: the page fault path, mmap_lock (or the VMA lock) held.
- * Return: 0, VM_FAULT_OOM, or VM_FAULT_SIGBUS if the page could not be
- * collected.
+ * Return: 0; VM_FAULT_OOM if no system page (or no memory for the batch
+ * arrays) was found for the faulting page; VM_FAULT_SIGBUS if the copy out
+ * of @dm failed, migrate_vma_setup() failed, or @dm does not own the page.
  */
 vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 				  struct vm_fault *vmf)
@@ -598,7 +806,13 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 		.fault_page = vmf->page,
 	};
 	struct gpumirror_mig *m;
+	vm_fault_t ret = 0;
+	unsigned long i;
+	int err;
 
+	/* Refaulting would not help a page gpumirror cannot collect. */
+	if (WARN_ON_ONCE(!gpumirror_devmem_owns(dm, vmf->page)))
+		return VM_FAULT_SIGBUS;
 	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
 		return VM_FAULT_OOM;
@@ -610,14 +824,18 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 		kvfree(m);
 		return VM_FAULT_SIGBUS;
 	}
-	gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages, vmf->vma,
-			      args.start, m);
+	err = gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages, vmf->vma,
+				    args.start, m);
+	/* Collected but given no copy: the copy failed, or no memory. */
+	i = (vmf->address - args.start) >> PAGE_SHIFT;
+	if ((m->src[i] & MIGRATE_PFN_MIGRATE) && !m->dst[i])
+		ret = err ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 	migrate_vma_pages(&args);
 	atomic64_add(gpumirror_count_moved(m->src, m->dst, args.npages),
 		     &dm->stats.to_ram);
 	migrate_vma_finalize(&args);
 	kvfree(m);
-	return 0;
+	return ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_devmem_fault);
 

@@ -33,6 +33,7 @@
  *
  *   gpumirror.range_lock -> gpumirror.lock -> gpumirror_object.lock ->
  *   mmap_lock -> gpumirror.notifier_lock
+ *   gpumirror.range_lock -> gpumirror.attr_lock (a leaf)
  *
  * and the notifier lock can be taken under reclaim (the mmu notifier runs
  * from reclaim), so nothing may allocate while holding it.
@@ -47,6 +48,7 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
 	fs_reclaim_release(GFP_KERNEL);
 
 	down_read(&mirror->range_lock);
+	might_lock(&mirror->attr_lock);
 	mutex_lock(&mirror->lock);
 	mmap_read_lock(mirror->mm);
 	might_lock(&mirror->notifier_lock);
@@ -76,15 +78,6 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	memset(mirror, 0, sizeof(*mirror));
-	mirror->mn.ops = &gpumirror_mn_ops;
-	/* Also sets up the mm's interval tree: objects never need it. */
-	ret = mmu_notifier_register(&mirror->mn, mm);
-	mmput(mm);
-	if (ret)
-		return ret;
-
-	/* Pairs with the mmdrop() in gpumirror_fini(). */
-	mmgrab(mm);
 	mirror->mm = mm;
 	mutex_init(&mirror->lock);
 	init_rwsem(&mirror->notifier_lock);
@@ -97,6 +90,24 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	gpumirror_release_init(mirror);
 	gpumirror_restore_init(mirror);
 	gpumirror_prime_lockdep(mirror);
+
+	/*
+	 * Last: from here on the mm may call the notifier (its release runs
+	 * if the process exits right now), which takes the locks above.
+	 * Also sets up the mm's interval tree: objects never need it.
+	 */
+	mirror->mn.ops = &gpumirror_mn_ops;
+	ret = mmu_notifier_register(&mirror->mn, mm);
+	if (ret) {
+		mutex_destroy(&mirror->attr_lock);
+		mutex_destroy(&mirror->lock);
+		mirror->mm = NULL;
+		mmput(mm);
+		return ret;
+	}
+	/* Pairs with the mmdrop() in gpumirror_fini(). */
+	mmgrab(mm);
+	mmput(mm);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(gpumirror_init);
@@ -125,7 +136,7 @@ void gpumirror_fini(struct gpumirror *mirror)
 		mutex_unlock(&mirror->lock);
 		if (!obj)
 			break;
-		gpumirror_object_destroy(obj);
+		gpumirror_object_teardown(obj);
 	}
 
 	for (;;) {
@@ -278,6 +289,8 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 	if (!mirror)
 		return;
 
+	/* No fault, prefetch or restore run may use the slot meanwhile. */
+	down_write(&mirror->range_lock);
 	mutex_lock(&mirror->lock);
 	down_write(&mirror->notifier_lock);
 	list_for_each_entry(obj, &mirror->objects, link)
@@ -302,6 +315,8 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 	up_write(&mirror->notifier_lock);
 	gdev->mirror = NULL;
 	mutex_unlock(&mirror->lock);
+	gpumirror_attr_forget(mirror, gdev->index);
+	up_write(&mirror->range_lock);
 
 	if (gdev->ops->detach)
 		gdev->ops->detach(gdev);

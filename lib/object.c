@@ -45,13 +45,15 @@
 
 static int gpumirror_range_check(const struct gpumirror_range *r, u64 limit)
 {
+	unsigned long end;
+
 	if (!r->len)
 		return -ENODATA;
 	if (!PAGE_ALIGNED(r->addr) || !PAGE_ALIGNED(r->len))
 		return -EINVAL;
-	if (r->addr + r->len < r->addr)
+	if (check_add_overflow(r->addr, r->len, &end))
 		return -EOVERFLOW;
-	if (r->addr + r->len > limit)
+	if (end > limit)
 		return -EFAULT;
 	return 0;
 }
@@ -74,6 +76,9 @@ static int gpumirror_segments_build(struct gpumirror_object *obj,
 		ret = gpumirror_range_check(r, limit);
 		if (ret)
 			return ret;
+		if ((r->len >> PAGE_SHIFT) >
+		    GPUMIRROR_MAX_OBJECT_PAGES - obj->npages)
+			return -E2BIG;
 		if (interval_tree_iter_first(&obj->segtree, r->addr,
 					     r->addr + r->len - 1))
 			return -EEXIST;
@@ -162,8 +167,9 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
  * for a zero-length segment; -EEXIST for overlapping segments; -EOVERFLOW
  * for a segment that wraps around; -EFAULT for a segment beyond the user
  * address space; -ERANGE for an extent beyond an attached device's VA
- * limit; -E2BIG for more than &gpumirror.max_segments segments; -ENOMEM.
- * Nothing is left allocated on error.
+ * limit; -E2BIG for more than &gpumirror.max_segments segments or more
+ * than %GPUMIRROR_MAX_OBJECT_PAGES pages; -ESRCH if the mm has no users
+ * left (the process exited); -ENOMEM. Nothing is left allocated on error.
  */
 struct gpumirror_object *
 gpumirror_object_create(struct gpumirror *mirror,
@@ -212,9 +218,16 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ERANGE;
 		goto out_unlock;
 	}
+	/* Inserting a notifier into an mm that has exited is a bug. */
+	if (!mmget_not_zero(mirror->mm)) {
+		ret = -ESRCH;
+		goto out_unlock;
+	}
 	ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
 					   span_start, span_end - span_start,
 					   &gpumirror_notifier_ops);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mirror->mm);
 	if (ret)
 		goto out_unlock;
 	list_add_tail(&obj->link, &mirror->objects);
@@ -246,35 +259,23 @@ void gpumirror_object_release_device(struct gpumirror_object *obj,
  * @gdev: an attached device
  *
  * Zaps @gdev's PTEs (both passes of the invalidation) and DMA-unmaps its
- * set. The other devices' sets stay valid.
+ * set. The other devices' sets stay valid. A no-fault device that keeps
+ * @obj mapped is suspended first, and the restore worker maps it back.
  *
  * Context: process context, no gpumirror lock held.
  */
 void gpumirror_object_unmap(struct gpumirror_object *obj,
 			    struct gpumirror_device *gdev)
 {
-	struct gpumirror *mirror = obj->mirror;
-
-	if (gdev->mirror != mirror)
+	if (gdev->mirror != obj->mirror)
 		return;
-	down_write(&mirror->notifier_lock);
-	gpumirror_object_zap(obj, BIT(gdev->index));
-	gpumirror_finish_pending(mirror);
-	up_write(&mirror->notifier_lock);
+	gpumirror_object_revoke(obj, BIT(gdev->index));
 	gpumirror_object_release_device(obj, gdev);
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_unmap);
 
-/**
- * gpumirror_object_destroy() - stop mirroring an object and free it
- * @obj: an object from gpumirror_object_create()
- *
- * Zaps every device's PTEs of @obj, releases all page sets, removes the
- * notifier and frees @obj. The caller must not map @obj concurrently.
- *
- * Context: process context, no gpumirror lock held.
- */
-void gpumirror_object_destroy(struct gpumirror_object *obj)
+/* Destroy @obj, an object or a range; no gpumirror lock held. */
+void gpumirror_object_teardown(struct gpumirror_object *obj)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
@@ -296,6 +297,28 @@ void gpumirror_object_destroy(struct gpumirror_object *obj)
 	mmu_interval_notifier_remove(&obj->notifier);
 	mutex_destroy(&obj->lock);
 	gpumirror_object_free(obj);
+}
+
+/**
+ * gpumirror_object_destroy() - stop mirroring an object and free it
+ * @obj: an object from gpumirror_object_create()
+ *
+ * Zaps every device's PTEs of @obj, releases all page sets, removes the
+ * notifier and frees @obj. The caller must not map @obj concurrently.
+ *
+ * Ranges, the objects gpumirror_fault() and gpumirror_prefetch() make,
+ * belong to the mirror: its garbage collector and gpumirror_fini()
+ * destroy them, and this refuses them (a driver that holds a range
+ * pointer from an op could otherwise destroy it twice with the
+ * collector).
+ *
+ * Context: process context, no gpumirror lock held.
+ */
+void gpumirror_object_destroy(struct gpumirror_object *obj)
+{
+	if (WARN_ON_ONCE(obj->is_range))
+		return;
+	gpumirror_object_teardown(obj);
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_destroy);
 

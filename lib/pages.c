@@ -3,8 +3,10 @@
  * gpumirror: per-device page sets (DMA mappings of one page walk).
  */
 
+#include <kunit/static_stub.h>
 #include <linux/bitfield.h>
 #include <linux/dma-mapping.h>
+#include <linux/export.h>
 #include <linux/gpumirror.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
@@ -24,7 +26,9 @@
  * the same owner reaches it natively). Pages faulted for write are mapped
  * %DMA_BIDIRECTIONAL and flagged %GPUMIRROR_ADDR_WRITE, read-only pages are
  * mapped %DMA_TO_DEVICE. A huge page that the CPU maps whole inside one
- * segment gets one DMA mapping for all its pages.
+ * segment gets one DMA mapping for all its pages, unless the device cannot
+ * take a mapping that large (dma_max_mapping_size(), bounce buffering):
+ * then every page is mapped on its own.
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -54,6 +58,23 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 	}
 	atomic64_add(unmapped, &gdev->stats.dma_unmaps);
 }
+
+/**
+ * gpumirror_dma_max() - the largest DMA mapping @dev takes in one piece
+ * @dev: the device
+ *
+ * dma_max_mapping_size(): a bounce-buffered device (swiotlb=force, SEV or
+ * TDX guests) cannot map a 2M page at once, so a huge page is then mapped
+ * page by page. A static stub point for the KUnit suites.
+ *
+ * Return: the size in bytes.
+ */
+VISIBLE_IF_KUNIT size_t gpumirror_dma_max(struct device *dev)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_dma_max, dev);
+	return dma_max_mapping_size(dev);
+}
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_max);
 
 /* Does %GPUMIRROR_MAP_DEVMEM map @page for @gdev? */
 static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
@@ -105,7 +126,8 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 		return 1;
 	}
 	n = 1UL << order;
-	if (n > max || !IS_ALIGNED(page_to_pfn(page), n)) {
+	if (n > max || !IS_ALIGNED(page_to_pfn(page), n) ||
+	    (PAGE_SIZE << order) > gpumirror_dma_max(gdev->dev)) {
 		order = 0;
 		n = 1;
 	}

@@ -35,10 +35,21 @@
  * Lifetime: &gpumirror.range_lock is held for read around every use of a
  * range (fault, prefetch, restore); the garbage collector takes it for
  * write to destroy the ranges an munmap() hit, so nobody holds a pointer
- * to a range that goes away. Partial munmap: the collector destroys the
- * range and, for the no-fault devices that kept it mapped, makes new
- * ranges over the parts still mapped, which the restore worker maps;
- * fault-mode devices fault the remaining parts back when they touch them.
+ * to a range that goes away. Ranges belong to the mirror: only the
+ * collector and gpumirror_fini() destroy them (gpumirror_object_destroy()
+ * refuses a range), so no range can be destroyed twice.
+ *
+ * VMAs change under a range after it is made: an mprotect() or munmap()
+ * of a neighbouring page splits its VMA, and the range then mixes pages
+ * the device may access with pages it may not. A map of it that fails
+ * with -EPERM or -EFAULT because of those pages does not fail the fault:
+ * the range is retired, collected, and made again to fit today's VMA, so
+ * a GPU write to writable memory succeeds whatever its neighbours became.
+ *
+ * Partial munmap: the collector destroys the range and, for the no-fault
+ * devices that kept it mapped, makes new ranges over the parts still
+ * mapped, which the restore worker maps; fault-mode devices fault the
+ * remaining parts back when they touch them.
  *
  * Attributes are kept across munmap(): they describe addresses, not
  * mappings, so a new mapping at the same addresses inherits them (as
@@ -166,7 +177,7 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 	for (tries = 0; tries < 8; tries++) {
 		obj = gpumirror_range_find(mirror, addr);
 		/* An munmap() hit it: collect it before making a new one. */
-		if (obj && READ_ONCE(obj->unmapped))
+		if (obj && READ_ONCE(obj->retired))
 			return ERR_PTR(-ESTALE);
 		if (obj)
 			return obj;
@@ -181,9 +192,20 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 			return obj;
 		if (gpumirror_range_publish(obj))
 			return obj;
-		gpumirror_object_destroy(obj);
+		gpumirror_object_teardown(obj);
 	}
 	return ERR_PTR(-EBUSY);
+}
+
+static bool gpumirror_range_valid(struct gpumirror_object *obj,
+				  struct gpumirror_device *gdev)
+{
+	bool valid;
+
+	down_read(&obj->mirror->notifier_lock);
+	valid = gpumirror_object_valid(obj, gdev);
+	up_read(&obj->mirror->notifier_lock);
+	return valid;
 }
 
 /*
@@ -205,6 +227,12 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	flags = write || write_pref ? GPUMIRROR_MAP_WRITE :
 				      GPUMIRROR_MAP_READ_ONLY;
 	for (tries = 0; tries < 16; tries++) {
+		/*
+		 * Write access is only demanded by @write: a valid set serves
+		 * a read as it is, whatever access it was built with.
+		 */
+		if (!write && gpumirror_range_valid(obj, gdev))
+			flags = 0;
 		ret = gpumirror_object_map(obj, BIT(gdev->index), flags);
 		if (ret == -EPERM && !write &&
 		    (flags & GPUMIRROR_MAP_WRITE)) {
@@ -224,35 +252,38 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 }
 
 /*
- * A range that failed with -EFAULT: if VMAs no longer cover all of it (an
- * munmap() raced with making it, so its notifier never saw the unmap),
- * mark it unmapped for the garbage collector. Return: true if so.
+ * A range that failed with -EFAULT or -EPERM: if it no longer lies inside
+ * one VMA, mark it unmapped for the garbage collector. Return: true if so.
+ *
+ * A range is made inside one VMA, but VMAs change under it: an munmap()
+ * that raced with making it (its notifier never saw the unmap), or an
+ * mprotect() or munmap() of a neighbouring page that split the VMA. Then
+ * the range mixes pages the device may access with pages it may not (a
+ * read-only or PROT_NONE part): the error belongs to those pages, not to
+ * the faulting one, so the range is remade to fit the VMAs of today.
  */
 bool gpumirror_range_retire(struct gpumirror_object *obj)
 {
 	struct gpumirror *mirror = obj->mirror;
-	unsigned long addr = obj->segs[0].it.start;
+	unsigned long start = obj->segs[0].it.start;
 	unsigned long end = obj->segs[0].it.last + 1;
 	struct vm_area_struct *vma;
-	bool hole = false;
+	bool split;
 
 	if (!mmget_not_zero(mirror->mm))
 		return false;
 	mmap_read_lock(mirror->mm);
-	while (addr < end && !hole) {
-		vma = find_vma(mirror->mm, addr);
-		hole = !vma || vma->vm_start > addr;
-		addr = vma ? vma->vm_end : end;
-	}
+	vma = vma_lookup(mirror->mm, start);
+	split = !vma || vma->vm_end < end;
 	mmap_read_unlock(mirror->mm);
 	/* Pairs with mmget_not_zero() above. */
 	mmput(mirror->mm);
-	if (hole) {
+	if (split) {
 		down_write(&mirror->notifier_lock);
-		obj->unmapped = true;
+		obj->retired = true;
 		up_write(&mirror->notifier_lock);
 	}
-	return hole;
+	return split;
 }
 
 /* May @gdev write where @attrs apply? */
@@ -319,7 +350,7 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 	gpumirror_range_place(mirror, gdev, obj, &attrs);
 	ret = gpumirror_range_bind(obj, gdev, write,
 				   gpumirror_may_write(&attrs, gdev));
-	if (ret == -EFAULT && gpumirror_range_retire(obj))
+	if ((ret == -EFAULT || ret == -EPERM) && gpumirror_range_retire(obj))
 		return -ESTALE;
 	if (ret && keep)
 		clear_bit(gdev->index, &obj->keep);
@@ -346,7 +377,7 @@ static int gpumirror_range_check_dev(struct gpumirror *mirror,
  * attributes prefer @gdev's memory (&gpumirror_device.devmem), maps it for
  * @gdev and binds it with &gpumirror_device_ops.bind, mapping again while
  * notifiers race. Ranges live until an munmap() removes them (garbage
- * collection), gpumirror_object_destroy() or gpumirror_fini().
+ * collection), or gpumirror_fini().
  *
  * Context: process context, no gpumirror lock and no mmap_lock held.
  * Return: 0; -EINVAL if @gdev is not attached to @mirror or has no @bind;

@@ -25,39 +25,48 @@
  * The worker, on the unbound workqueue, first collects garbage under
  * &gpumirror.range_lock held for write: each range an munmap() hit is
  * destroyed, and for the no-fault devices that kept it, new ranges are
- * made over the parts still mapped. Then, with the lock held for read, it
- * maps and binds every kept range that is not valid for its device. A
- * range made while an munmap() was still running may cover a hole its
- * notifier never heard of: it is marked unmapped and collected on the next
- * run. A range that cannot be mapped any more (-EFAULT: gone; -EPERM: no
- * longer accessible) is given up: the device stops keeping it and
- * &gpumirror_device_stats.restore_failed counts it. Transient failures
- * (notifiers racing, -EBUSY, -ENOMEM) retry a jiffy later, at most
- * %GPUMIRROR_RESTORE_TRIES times in a row, after which the remaining
- * ranges are given up too, so the worker always ends.
+ * made over the parts still mapped. Then, with the lock held for read and
+ * no other gpumirror lock (the bind op's contract; ranges cannot go away
+ * meanwhile, and gpumirror_device_detach() waits for the lock), it maps
+ * and binds every kept range that is not valid for its device. A range
+ * that no longer fits one VMA (made while an munmap() ran, or split by an
+ * mprotect() since) is retired and collected on the next run. A range that
+ * cannot be mapped any more (-EFAULT: gone; -EPERM: no longer accessible)
+ * is given up: the device stops keeping it,
+ * &gpumirror_device_stats.restore_failed counts it and
+ * &gpumirror_device_ops.restore_failed tells the driver. Transient
+ * failures (notifiers racing, -EBUSY, -ENOMEM) retry a jiffy later, at
+ * most %GPUMIRROR_RESTORE_TRIES times in a row, after which the remaining
+ * ranges are given up the same way, so the worker always ends.
  *
  * Last, every suspended device whose kept ranges are all valid is resumed,
  * under the notifier lock held for read so that no invalidation comes in
  * between; &gpumirror_device_stats.restore_ns adds the time it was
  * suspended.
+ *
+ * Once the process has exited (no mm users left) the worker does nothing:
+ * there is nothing to map back and no context to resume, and
+ * gpumirror_fini() tears the rest down.
  */
 
 /* Consecutive runs with transient failures before giving up. */
 #define GPUMIRROR_RESTORE_TRIES		100
 
 /*
- * Pass 1 of an invalidation of @obj: suspend the no-fault devices that
- * keep it and hold a valid set, unless they are suspended already.
+ * Pass 1 of an invalidation of @obj for @devices: suspend the no-fault
+ * ones that keep it and hold a valid set, unless they are suspended
+ * already.
  */
-void gpumirror_suspend_nofault(struct gpumirror_object *obj)
+void gpumirror_suspend_nofault(struct gpumirror_object *obj,
+			       unsigned long devices)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned long devs;
 	unsigned int i;
 
 	lockdep_assert_held_write(&mirror->notifier_lock);
-	devs = obj->valid & READ_ONCE(obj->keep) & mirror->nofault_mask &
-	       ~mirror->suspended;
+	devs = devices & obj->valid & READ_ONCE(obj->keep) &
+	       mirror->nofault_mask & ~mirror->suspended;
 	for_each_set_bit(i, &devs, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
@@ -83,7 +92,7 @@ static struct gpumirror_object *gpumirror_gc_next(struct gpumirror *mirror)
 
 	lockdep_assert_held(&mirror->lock);
 	list_for_each_entry(obj, &mirror->objects, link)
-		if (obj->is_range && READ_ONCE(obj->unmapped))
+		if (obj->is_range && READ_ONCE(obj->retired))
 			return obj;
 	return NULL;
 }
@@ -96,6 +105,7 @@ static void gpumirror_gc_refill(struct gpumirror *mirror, unsigned long start,
 	struct gpumirror_object *obj;
 	struct vm_area_struct *vma;
 	unsigned long addr, next;
+	unsigned int i;
 
 	for (addr = start; addr < end; addr = next) {
 		mmap_read_lock(mirror->mm);
@@ -113,8 +123,9 @@ static void gpumirror_gc_refill(struct gpumirror *mirror, unsigned long start,
 			next = addr + PAGE_SIZE;
 			continue;
 		}
-		/* Pairs with READ_ONCE() of the notifier and the worker. */
-		WRITE_ONCE(obj->keep, obj->keep | keep);
+		/* Atomic: a failing bind may clear its bit meanwhile. */
+		for_each_set_bit(i, &keep, GPUMIRROR_MAX_DEVICES)
+			set_bit(i, &obj->keep);
 		next = obj->segs[0].it.last + 1;
 	}
 }
@@ -135,7 +146,7 @@ static void gpumirror_gc(struct gpumirror *mirror)
 		start = obj->segs[0].it.start;
 		end = obj->segs[0].it.last + 1;
 		keep = READ_ONCE(obj->keep) & mirror->nofault_mask;
-		gpumirror_object_destroy(obj);
+		gpumirror_object_teardown(obj);
 		if (keep && mmget_not_zero(mirror->mm)) {
 			gpumirror_gc_refill(mirror, start, end, keep);
 			/* Pairs with mmget_not_zero() above. */
@@ -145,29 +156,72 @@ static void gpumirror_gc(struct gpumirror *mirror)
 }
 
 /*
- * Map and bind the kept ranges that are not valid. Return: true if some
- * failed for a reason that may pass. @give_up: give those up as well.
+ * The first range from *@cursor on that a no-fault device keeps and whose
+ * set is not valid for it, with those devices in *@need; NULL if none.
+ * The pointer stays good while &gpumirror.range_lock is held: only the
+ * garbage collector (write-locked) and gpumirror_fini() destroy ranges.
+ */
+static struct gpumirror_object *gpumirror_restore_next(struct gpumirror *mirror,
+						       unsigned long *cursor,
+						       unsigned long *need)
+{
+	struct gpumirror_object *obj = NULL;
+	struct interval_tree_node *it;
+
+	lockdep_assert_held_read(&mirror->range_lock);
+	mutex_lock(&mirror->lock);
+	for (it = interval_tree_iter_first(&mirror->ranges, *cursor, ULONG_MAX);
+	     it; it = interval_tree_iter_next(it, *cursor, ULONG_MAX)) {
+		obj = container_of(it, struct gpumirror_object, range_it);
+		*need = READ_ONCE(obj->keep) & ~READ_ONCE(obj->valid) &
+			mirror->nofault_mask;
+		if (*need) {
+			*cursor = it->last + 1;
+			break;
+		}
+		obj = NULL;
+	}
+	mutex_unlock(&mirror->lock);
+	return obj;
+}
+
+/* @gdev stops keeping @obj: tell the driver, count it. */
+static void gpumirror_restore_give_up(struct gpumirror_object *obj,
+				      struct gpumirror_device *gdev)
+{
+	clear_bit(gdev->index, &obj->keep);
+	atomic64_inc(&gdev->stats.restore_failed);
+	if (gdev->ops->restore_failed)
+		gdev->ops->restore_failed(gdev, obj->segs[0].it.start,
+					  obj->segs[0].it.last + 1);
+}
+
+/*
+ * Map and bind the kept ranges that are not valid, with only
+ * &gpumirror.range_lock held for read (the bind op's contract). Return:
+ * true if some failed for a reason that may pass. @give_up: give those up
+ * as well.
  */
 static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 {
 	struct gpumirror_object *obj;
-	unsigned long need;
+	unsigned long need, cursor = 0;
 	bool again = false;
 	unsigned int i;
 	int ret;
 
-	mutex_lock(&mirror->lock);
-	list_for_each_entry(obj, &mirror->objects, link) {
-		need = READ_ONCE(obj->keep) & ~READ_ONCE(obj->valid) &
-		       mirror->nofault_mask;
+	lockdep_assert_held_read(&mirror->range_lock);
+	while ((obj = gpumirror_restore_next(mirror, &cursor, &need))) {
 		for_each_set_bit(i, &need, GPUMIRROR_MAX_DEVICES) {
+			/* Detach takes range_lock for write: the slot stays. */
 			struct gpumirror_device *gdev = mirror->devices[i];
 
 			ret = gpumirror_range_rebind(obj, gdev);
 			if (!ret)
 				continue;
 			/* Made while an munmap() ran: collect it next time. */
-			if (ret == -EFAULT && gpumirror_range_retire(obj)) {
+			if ((ret == -EFAULT || ret == -EPERM) &&
+			    gpumirror_range_retire(obj)) {
 				again = true;
 				continue;
 			}
@@ -175,11 +229,9 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 				again = true;
 				continue;
 			}
-			clear_bit(i, &obj->keep);
-			atomic64_inc(&gdev->stats.restore_failed);
+			gpumirror_restore_give_up(obj, gdev);
 		}
 	}
-	mutex_unlock(&mirror->lock);
 	return again;
 }
 
@@ -189,6 +241,8 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 {
 	struct gpumirror_object *obj;
 
+	lockdep_assert_held(&mirror->lock);
+	lockdep_assert_held(&mirror->notifier_lock);
 	list_for_each_entry(obj, &mirror->objects, link)
 		if (test_bit(i, &obj->keep) && !test_bit(i, &obj->valid))
 			return false;
@@ -196,26 +250,28 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 }
 
 /*
- * Resume the suspended devices whose ranges are all back. Return: true if
+ * Resume the suspended devices whose ranges are all back. The check runs
+ * under &gpumirror.lock and the notifier lock held for read; the resume
+ * op under the notifier lock alone (its contract), which is still held
+ * from the check, so no invalidation comes in between. Return: true if
  * one is still waiting (an invalidation came in meanwhile).
  */
 static bool gpumirror_resume_ready(struct gpumirror *mirror)
 {
-	unsigned long suspended;
-	bool waiting = false;
+	unsigned long suspended, ready = 0;
 	unsigned int i;
 	u64 ns;
 
 	mutex_lock(&mirror->lock);
 	down_read(&mirror->notifier_lock);
 	suspended = READ_ONCE(mirror->suspended);
-	for_each_set_bit(i, &suspended, GPUMIRROR_MAX_DEVICES) {
+	for_each_set_bit(i, &suspended, GPUMIRROR_MAX_DEVICES)
+		if (gpumirror_all_kept_valid(mirror, i))
+			__set_bit(i, &ready);
+	mutex_unlock(&mirror->lock);
+	for_each_set_bit(i, &ready, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
-		if (!gpumirror_all_kept_valid(mirror, i)) {
-			waiting = true;
-			continue;
-		}
 		/* Invalidations set bits under the lock held for write. */
 		clear_bit(i, &mirror->suspended);
 		ns = ktime_get_ns() - gdev->suspended_at;
@@ -224,8 +280,7 @@ static bool gpumirror_resume_ready(struct gpumirror *mirror)
 		gdev->ops->resume(gdev);
 	}
 	up_read(&mirror->notifier_lock);
-	mutex_unlock(&mirror->lock);
-	return waiting;
+	return suspended != ready;
 }
 
 static void gpumirror_restore_work(struct work_struct *work)
@@ -234,13 +289,21 @@ static void gpumirror_restore_work(struct work_struct *work)
 		container_of(work, struct gpumirror, restore_work.work);
 	bool again;
 
+	/*
+	 * The process is gone: nothing can be mapped back and there is no
+	 * context left to resume; gpumirror_fini() tears the rest down.
+	 */
+	if (!mmget_not_zero(mirror->mm))
+		return;
 	down_write(&mirror->range_lock);
 	gpumirror_gc(mirror);
 	downgrade_write(&mirror->range_lock);
 	again = gpumirror_restore_ranges(mirror, mirror->restore_tries >=
 					 GPUMIRROR_RESTORE_TRIES);
-	up_read(&mirror->range_lock);
 	again |= gpumirror_resume_ready(mirror);
+	up_read(&mirror->range_lock);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mirror->mm);
 
 	mirror->restore_tries = again ? mirror->restore_tries + 1 : 0;
 	if (again) {

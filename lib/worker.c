@@ -15,10 +15,13 @@
  * stale: the sets belong to &gpumirror_object.lock, which the notifier may
  * not take (a fault holds it across allocations). The notifier queues the
  * object instead, and the release worker, in process context, takes the
- * object's lock and DMA-unmaps every set that is mapped but not valid, so
- * no IOMMU mapping of a page the CPU gave up outlives the event by more
- * than a tick or so. The device can no longer reach those mappings: its
- * PTEs are gone.
+ * object's lock and DMA-unmaps every set that is mapped but not valid and
+ * whose device has completed pass 2 (its bit in &gpumirror.pending is
+ * clear), so no IOMMU mapping of a page the CPU gave up outlives the event
+ * by more than a tick or so, and none goes while the device's TLB may
+ * still translate to it: pass 2 runs after every interval notifier and
+ * any earlier plain subscriber of the event, which may be slow. A set
+ * whose flush is still pending is looked at again a tick later.
  * A later gpumirror_object_map() that finds a stale set does the same.
  */
 
@@ -49,19 +52,35 @@ void gpumirror_release_cancel(struct gpumirror_object *obj)
 	spin_unlock(&mirror->release_lock);
 }
 
-static void gpumirror_release_stale_sets(struct gpumirror_object *obj)
+/*
+ * DMA-unmap @obj's stale sets whose devices finished pass 2. Return: true
+ * if a set must wait for a pass 2 still pending.
+ */
+static bool gpumirror_release_stale_sets(struct gpumirror_object *obj)
 {
 	struct gpumirror *mirror = obj->mirror;
-	unsigned long stale;
+	unsigned long stale, done;
 	unsigned int i;
 
 	mutex_lock(&obj->lock);
-	stale = obj->mapped & ~READ_ONCE(obj->valid);
-	for_each_set_bit(i, &stale, GPUMIRROR_MAX_DEVICES) {
+	/*
+	 * A set goes stale in pass 1 and its device's bit in
+	 * &gpumirror.pending is set then, under the notifier lock held for
+	 * write; pass 2 clears it once the device's TLB flush completed. A
+	 * clear bit seen under the lock held for read therefore means the
+	 * flush that followed the zap has completed; a set bit may be that
+	 * very flush still to come, so the mapping waits.
+	 */
+	down_read(&mirror->notifier_lock);
+	stale = obj->mapped & ~obj->valid;
+	done = stale & ~mirror->pending;
+	up_read(&mirror->notifier_lock);
+	for_each_set_bit(i, &done, GPUMIRROR_MAX_DEVICES) {
 		gpumirror_pages_unmap(obj, mirror->devices[i]);
 		atomic64_add(obj->npages, &mirror->devices[i]->stats.released);
 	}
 	mutex_unlock(&obj->lock);
+	return stale != done;
 }
 
 static void gpumirror_release_work(struct work_struct *work)
@@ -69,6 +88,7 @@ static void gpumirror_release_work(struct work_struct *work)
 	struct gpumirror *mirror =
 		container_of(work, struct gpumirror, release_work.work);
 	struct gpumirror_object *obj;
+	LIST_HEAD(later);
 
 	/* mirror->lock keeps the objects and the device slots alive. */
 	mutex_lock(&mirror->lock);
@@ -82,7 +102,14 @@ static void gpumirror_release_work(struct work_struct *work)
 		spin_unlock(&mirror->release_lock);
 		if (!obj)
 			break;
-		gpumirror_release_stale_sets(obj);
+		if (gpumirror_release_stale_sets(obj))
+			list_add_tail(&obj->release_link, &later);
+	}
+	if (!list_empty(&later)) {
+		spin_lock(&mirror->release_lock);
+		list_splice_tail(&later, &mirror->release_list);
+		spin_unlock(&mirror->release_lock);
+		queue_delayed_work(system_unbound_wq, &mirror->release_work, 1);
 	}
 	mutex_unlock(&mirror->lock);
 }

@@ -123,7 +123,7 @@ void vgpu_file_reap(struct vgpu_file *vf, unsigned long start,
 		if (fo->handle)
 			continue;
 		if ((fo->start < end && start < fo->end) ||
-		    READ_ONCE(fo->obj->unmapped))
+		    READ_ONCE(fo->obj->retired))
 			vgpu_fobj_destroy(vf, fo);
 	}
 }

@@ -7,6 +7,7 @@
 #include <linux/io.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/xarray.h>
 
 #include "vgpu.h"
@@ -164,6 +165,38 @@ int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
 	if (done)
 		*done = total;
 	return ret;
+}
+
+/**
+ * vgpu_as_replay() - may a faulting GPU access be served and replayed?
+ * @as: the address space
+ * @gpu_va: where the access stopped
+ * @last_fault: in: where the previous fault was served (U64_MAX at first);
+ *	out: @gpu_va
+ * @mark: in/out: the device's invalidation count before that fault
+ *
+ * A GPU replays an access after its fault is served, and faults again if
+ * the PTE went meanwhile: a migration or an munmap() elsewhere may
+ * invalidate it at any time, and that must never fail the access. Only a
+ * fault served at the same address with no invalidation of the device
+ * since then proves the page unreachable.
+ *
+ * Return: 0 to serve the fault at @gpu_va, -EFAULT if it is unreachable,
+ * -EINTR on a fatal signal.
+ */
+int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
+		   u64 *mark)
+{
+	u64 now = atomic64_read(&as->gdev.stats.invalidations);
+
+	if (gpu_va == *last_fault && now == *mark)
+		return -EFAULT;
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	cond_resched();
+	*last_fault = gpu_va;
+	*mark = now;
+	return 0;
 }
 
 /**

@@ -55,7 +55,7 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 {
 	bool write = a->flags & VGPU_SVM_WRITE;
 	unsigned int restores = 0;
-	u64 last_fault = U64_MAX;
+	u64 last_fault = U64_MAX, mark = 0;
 	size_t done = 0, n;
 	int ret;
 
@@ -80,10 +80,10 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 				return -EFAULT;
 			continue;
 		}
-		/* Served there already and still missing: give up. */
-		if (a->addr + done == last_fault)
-			return -EFAULT;
-		last_fault = a->addr + done;
+		ret = vgpu_as_replay(&vf->as, a->addr + done, &last_fault,
+				     &mark);
+		if (ret)
+			return ret;
 		ret = gpumirror_fault(&vf->mirror, &vf->as.gdev, last_fault,
 				      write);
 		if (ret)

@@ -172,7 +172,7 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 			    bool write)
 {
 	size_t done = 0, n;
-	u64 last_fault = U64_MAX;
+	u64 last_fault = U64_MAX, mark = 0;
 	void *bounce;
 	int ret;
 
@@ -191,11 +191,10 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 		done += n;
 		if (ret != -ENOENT)
 			break;
-		/* Faulted there already: the block is unreachable. */
-		ret = -EFAULT;
-		if (a->gpu_va + done == last_fault)
+		ret = vgpu_as_replay(&vf->as, a->gpu_va + done, &last_fault,
+				     &mark);
+		if (ret)
 			break;
-		last_fault = a->gpu_va + done;
 		ret = vgpu_uapi_fault(vf, last_fault, write);
 		if (ret)
 			break;

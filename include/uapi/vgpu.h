@@ -83,9 +83,11 @@ struct vgpu_obj_destroy {
  *
  * A GPU access through the vgpu's page table and TLB. A missing PTE faults
  * the object holding it again (fault mode) or fails with EFAULT (no-fault
- * mode). Errors: EFAULT (no object there, an unreachable block, or a bad
+ * mode); a PTE that an invalidation (a migration, an munmap elsewhere)
+ * takes away meanwhile is faulted again, so moving pages never fail an
+ * access. Errors: EFAULT (no object there, an unreachable block, or a bad
  * @ptr), EPERM (write to a read-only object or block), EINVAL (@len 0 or
- * wrapping).
+ * wrapping), EINTR (a fatal signal while faulting).
  */
 struct vgpu_access {
 	__u64 gpu_va;
@@ -187,9 +189,11 @@ struct vgpu_alloc_limit {
  * On a vgpu in no-fault mode (vgpu.nofault_mask) the access waits while
  * the queues are suspended for a restore, and a missing PTE is an error:
  * memory must be prefetched (VGPU_IOCTL_SVM_ATTR, VGPU_IOCTL_SVM_PREFETCH).
- * Errors: EFAULT (no mapping, or not prefetched in no-fault mode), EPERM
- * (the attributes forbid it, or a write to read-only memory), ETIMEDOUT
- * (queues suspended for more than 2 s), EINVAL.
+ * In fault mode, pages that migrate or are invalidated while the access
+ * runs are faulted again, never reported. Errors: EFAULT (no mapping, or
+ * not prefetched in no-fault mode), EPERM (the attributes forbid it, or a
+ * write to read-only memory), ETIMEDOUT (queues suspended for more than
+ * 2 s), EINTR (a fatal signal while faulting), EINVAL.
  */
 struct vgpu_svm_access {
 	__u64 addr;

@@ -210,6 +210,117 @@ TEST_F(svm, nofault_prefetch)
 			   VGPU_SVM_ACCESS_NONE, 0), 0);
 }
 
+/*
+ * Fault mode: mprotect() of a neighbouring page splits the VMA under a 2M
+ * range. A GPU write to the page that stayed writable must succeed, and a
+ * read next to a PROT_NONE page too; only the protected page refuses.
+ */
+TEST_F(svm, fault_neighbour_mprotect)
+{
+	char *p = region(SZ_2M);
+	uint64_t v = 0x5eed0001, got;
+	int err;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_EQ(svm_rw(self->fd, true, p, &v, sizeof(v), NULL), 0);
+	ASSERT_EQ(mprotect(p + page_size, page_size, PROT_READ), 0);
+	v = 0x5eed0002;
+	ASSERT_EQ(svm_rw(self->fd, true, p, &v, sizeof(v), NULL), 0);
+	ASSERT_EQ(*(uint64_t *)p, v);
+	ASSERT_EQ(svm_rw(self->fd, true, p + page_size, &v, sizeof(v), NULL),
+		  -EPERM);
+	ASSERT_EQ(gpu_word(self->fd, p + page_size, &err), 1);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(mprotect(p + 3 * page_size, page_size, PROT_NONE), 0);
+	got = gpu_word(self->fd, p + 2 * page_size, &err);
+	ASSERT_EQ(err, 0);
+	ASSERT_EQ(got, 2);
+	v = 0x5eed0003;
+	ASSERT_EQ(svm_rw(self->fd, true, p + 4 * page_size, &v, sizeof(v),
+			 NULL), 0);
+	ASSERT_EQ(*(uint64_t *)(p + 4 * page_size), v);
+	ASSERT_EQ(svm_rw(self->fd, false, p + 3 * page_size, &v, sizeof(v),
+			 NULL), -EFAULT);
+	munmap(p, SZ_2M);
+}
+
+struct mig_storm {
+	char *p;
+	size_t len;
+	int fds[3];
+	int stop;
+	unsigned long migrations;
+};
+
+/* Move the pages between two vgpus' memories and system memory. */
+static void *mig_storm_fn(void *arg)
+{
+	struct mig_storm *m = arg;
+	unsigned int i = 0;
+
+	while (!VGPU_LOAD(m->stop)) {
+		struct vgpu_migrate a = {
+			.addr = (uintptr_t)m->p,
+			.len = m->len,
+			.flags = VGPU_MIGRATE_MIXED,
+		};
+		unsigned int k = i++ % 3;
+
+		if (k == 2)
+			a.flags |= VGPU_MIGRATE_TO_RAM;
+		if (!vgpu_xioctl(m->fds[k], VGPU_IOCTL_MIGRATE, &a))
+			VGPU_STORE(m->migrations, m->migrations + 1);
+	}
+	return NULL;
+}
+
+/*
+ * Fault mode: GPU writes and reads while another thread keeps migrating
+ * the same pages (to a peer vgpu, to a foreign one, back): every access
+ * succeeds and reads what was written last, by the GPU or the CPU.
+ */
+TEST_F(svm, fault_access_during_migration)
+{
+	struct mig_storm m = { .len = 64 * page_size };
+	unsigned int i, page, errors = 0, wrong = 0;
+	uint64_t v, got;
+	pthread_t t;
+	int err;
+
+	m.p = region(m.len);
+	ASSERT_NE(m.p, NULL);
+	m.fds[0] = vgpu_dev_open(4);	/* a peer of vgpu 0 */
+	m.fds[1] = vgpu_dev_open(5);	/* a peer of vgpu 1 */
+	m.fds[2] = m.fds[0];
+	ASSERT_GE(m.fds[0], 0);
+	ASSERT_GE(m.fds[1], 0);
+	ASSERT_EQ(pthread_create(&t, NULL, mig_storm_fn, &m), 0);
+	for (i = 0; i < 3000; i++) {
+		page = (i * 7919) % 64;
+		v = ((uint64_t)i << 16) | page;
+		if (i % 3 == 2) {
+			*(uint64_t *)(m.p + page * page_size) = v;
+		} else if (svm_rw(self->fd, true, m.p + page * page_size, &v,
+				  sizeof(v), NULL)) {
+			errors++;
+			continue;
+		}
+		got = gpu_word(self->fd, m.p + page * page_size, &err);
+		errors += !!err;
+		wrong += !err && got != v;
+		wrong += *(uint64_t *)(m.p + page * page_size) != v;
+	}
+	VGPU_STORE(m.stop, 1);
+	pthread_join(t, NULL);
+	printf("# %u accesses, %lu migrations\n", i, m.migrations);
+	EXPECT_EQ(errors, 0);
+	EXPECT_EQ(wrong, 0);
+	EXPECT_GT(m.migrations, 0);
+	close(m.fds[0]);
+	close(m.fds[1]);
+	munmap(m.p, m.len);
+}
+
 /* No-fault mode: mprotect suspends; the restore maps it back. */
 TEST_F(svm, nofault_restore_mprotect)
 {

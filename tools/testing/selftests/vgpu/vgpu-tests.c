@@ -369,6 +369,40 @@ TEST_F(vgpu, read_only_memory)
 	free(buf);
 }
 
+/*
+ * The same with the pages in the vgpu's own memory: the walk reports them
+ * without faulting, read-only as they are, and a writable object must
+ * still be refused.
+ */
+TEST_F(vgpu, read_only_device_memory)
+{
+	size_t blen = 4 * page_size;
+	char *buf = malloc(blen);
+	int fd = vgpu_dev_open(0);
+	struct vgpu_migrate m;
+	struct vgpu_range r;
+	char *a;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_NE(buf, NULL);
+	a = map_anon(blen, PROT_READ | PROT_WRITE);
+	ASSERT_NE(a, NULL);
+	fill(a, blen, 4);
+	m = (struct vgpu_migrate){ .addr = (uintptr_t)a, .len = blen };
+	ASSERT_EQ(vgpu_xioctl(fd, VGPU_IOCTL_MIGRATE, &m), 0);
+	ASSERT_EQ(m.migrated, blen / page_size);
+	ASSERT_EQ(mprotect(a, blen, PROT_READ), 0);
+	r = (struct vgpu_range){ (uintptr_t)a, blen };
+	ASSERT_EQ(obj_create(fd, &r, 1, GPU_VA, 0, NULL), -EPERM);
+	ASSERT_EQ(obj_create(fd, &r, 1, GPU_VA, VGPU_OBJ_READ_ONLY, NULL), 0);
+	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, buf, blen, NULL), 0);
+	ASSERT_TRUE(check(buf, blen, 4));
+	ASSERT_EQ(gpu_rw(fd, true, GPU_VA, buf, blen, NULL), -EPERM);
+	ASSERT_TRUE(check(a, blen, 4));
+	close(fd);
+	free(buf);
+}
+
 TEST_F(vgpu, bad_inputs)
 {
 	struct vgpu_obj_create c = { 0 };
