@@ -138,9 +138,12 @@ struct gpumirror_device_ops {
 	 * for the device: its memory is gone, the attributes no longer let
 	 * the device access it, or mapping it kept failing. The device is
 	 * resumed without it, so an access there finds no PTE; the driver
-	 * reports the loss to the context that used the range. Called from
-	 * the restore worker with &gpumirror.range_lock held for read and no
-	 * other gpumirror lock.
+	 * reports the loss to the context that used the range (ranges an
+	 * munmap() removed are not reported: that memory is gone by the
+	 * application's own doing). Called from the restore worker with
+	 * &gpumirror.range_lock held for read and no other gpumirror lock:
+	 * it must not call gpumirror_fault(), gpumirror_prefetch(),
+	 * gpumirror_attr_set() or gpumirror_device_detach().
 	 */
 	void (*restore_failed)(struct gpumirror_device *gdev,
 			       unsigned long start, unsigned long end);
@@ -563,9 +566,12 @@ struct gpumirror_devmem_ops {
  * struct gpumirror_devmem_stats - migration counters of a device memory
  * @to_dev: pages migrated into it
  * @to_ram: pages migrated out of it to system memory
- * @races: migrations that missed pages under the lock held for read and
- *	retried it held for write
- * @busy: migrations that still missed pages and failed with -EBUSY
+ * @races: migrations that missed busy pages (locked, pinned, moving)
+ *	under the lock held for read and retried it held for write; pages
+ *	no migration can move (file or shmem pages, another owner's
+ *	device-coherent pages, PTE-mapped large folios) never count here
+ * @busy: migrations that failed with -EBUSY: busy pages still missed
+ *	after the write-locked retry, or pages no migration can move
  */
 struct gpumirror_devmem_stats {
 	atomic64_t to_dev;

@@ -307,11 +307,17 @@ static void gm_attr_revokes_write(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + SZ_4K,
 						 &attrs,
 						 GPUMIRROR_ATTR_READ_ONLY), 0);
-	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
-	KUNIT_EXPECT_FALSE(test, v[0]);
+	/* Zapped, and gone: its attributes are no longer uniform. */
 	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 1);
+	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 0);
 	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &td->gdev, a, true),
 			-EPERM);
+	/* A write next to it gets a range that leaves the page out. */
+	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &td->gdev,
+					      a + 2 * SZ_4K, true), 0);
+	KUNIT_ASSERT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
+	KUNIT_EXPECT_GE(test, s[0], a + SZ_4K);
+	KUNIT_EXPECT_TRUE(test, v[0]);
 	gm_fixture_done(test);
 }
 
@@ -349,12 +355,17 @@ static void gm_nofault_access_revoked(struct kunit *test)
 	gm_fixture_done(test);
 }
 
-/* A bind that fails on a no-fault device suspends it before the zap. */
+/*
+ * A bind that fails on a no-fault device suspends it before the zap, and
+ * a range it kept stays kept: the restore worker maps it back.
+ */
 static void gm_nofault_bind_fails(struct kunit *test)
 {
 	struct gm_fixture *fx = test->priv;
 	struct gm_test_dev *td = gm_nofault_dev(test);
 	unsigned long a = gm_region(test, SZ_2M);
+	unsigned long s[4], e[4];
+	bool v[4];
 
 	KUNIT_ASSERT_EQ(test, gpumirror_prefetch(&fx->mirror, &td->gdev, a,
 						 a + SZ_2M), 0);
@@ -365,6 +376,9 @@ static void gm_nofault_bind_fails(struct kunit *test)
 	gm_restore_flush(&fx->mirror);
 	KUNIT_EXPECT_FALSE(test, READ_ONCE(td->suspended));
 	KUNIT_EXPECT_EQ(test, atomic_read(&td->resumes), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->restore_failed), 0);
+	KUNIT_ASSERT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 1);
+	KUNIT_EXPECT_TRUE(test, v[0]);
 	gm_fixture_done(test);
 }
 

@@ -221,22 +221,32 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 /*
  * Access to [start, end) changed: take away every valid set of the ranges
  * there (both passes), so no PTE keeps an access the attributes no longer
- * give. Fault-mode devices fault back with the new attributes; no-fault
- * devices are suspended and the restore worker maps them back, or gives
- * the ranges up if they lost access.
+ * give. A range that reaches beyond [start, end) now has attributes that
+ * differ inside it: it is retired and collected, and new ranges are made
+ * with uniform attributes. Fault-mode devices fault back with the new
+ * attributes; no-fault devices are suspended and the restore worker maps
+ * them back, or gives the ranges up if they lost access.
  */
 static void gpumirror_attr_revoke(struct gpumirror *mirror,
 				  unsigned long start, unsigned long end)
 {
+	struct gpumirror_object *obj;
 	struct interval_tree_node *it;
 
 	lockdep_assert_held_write(&mirror->range_lock);
 	mutex_lock(&mirror->lock);
 	for (it = interval_tree_iter_first(&mirror->ranges, start, end - 1); it;
-	     it = interval_tree_iter_next(it, start, end - 1))
-		gpumirror_object_revoke(container_of(it, struct gpumirror_object,
-						     range_it), ~0UL);
+	     it = interval_tree_iter_next(it, start, end - 1)) {
+		obj = container_of(it, struct gpumirror_object, range_it);
+		if (it->start < start || it->last >= end) {
+			down_write(&mirror->notifier_lock);
+			obj->retired = true;
+			up_write(&mirror->notifier_lock);
+		}
+		gpumirror_object_revoke(obj, ~0UL);
+	}
 	mutex_unlock(&mirror->lock);
+	gpumirror_gc(mirror);
 }
 
 /**

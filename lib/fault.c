@@ -52,7 +52,8 @@
  *
  * Errors leave no partial state: the requested devices' sets that are not
  * valid have their DMA mappings released before the error is returned;
- * sets that were valid stay valid.
+ * sets that were valid stay valid, except those a %GPUMIRROR_MAP_WRITE
+ * call took away to build them again for write.
  *
  * With %GPUMIRROR_MAP_PARTIAL, a segment that cannot be faulted (-EFAULT:
  * unmapped, or made PROT_NONE) maps nothing (entries of 0) instead of
@@ -142,6 +143,7 @@ static int gpumirror_fault_segment(struct gpumirror_object *obj,
 {
 	struct hmm_range range = *batch;
 	unsigned long *pfns = obj->pfns + seg->first_page;
+	unsigned long i;
 	int ret;
 
 	range.start = seg->it.start;
@@ -150,20 +152,29 @@ static int gpumirror_fault_segment(struct gpumirror_object *obj,
 	range.default_flags = hmm_flags;
 	range.pfn_flags_mask = 0;
 	ret = gpumirror_segment_fault(obj, &range);
-	if (ret || !range.dev_private_owner ||
-	    !gpumirror_pfns_need_fault(pfns, gpumirror_seg_pages(seg),
-				       hmm_flags))
+	if (ret || !range.dev_private_owner)
 		return ret;
 	/*
 	 * 6.12's hmm_range_fault() reports a device-private page of the
 	 * walk's own pagemap owner as it is, read-only or not, without the
-	 * write fault that was asked for. Walk again as nobody's owner: the
-	 * page migrates back to system memory (its owner's migrate_to_ram),
-	 * where the write fault breaks COW or fails with -EPERM as for any
-	 * other page. Usually -EBUSY then, and the whole try restarts.
+	 * write fault that was asked for. Fault that page alone again as
+	 * nobody's owner: it migrates back to system memory (its owner's
+	 * migrate_to_ram), where the write fault breaks COW or fails with
+	 * -EPERM as for any other page. A range of one page, so no other
+	 * page is touched (hmm_range_fault() faults every page from the first
+	 * one to the end of its walk chunk). The move changes the sequence,
+	 * so this try ends with -EBUSY and the next one finds the next page.
 	 */
-	range.dev_private_owner = NULL;
-	return gpumirror_segment_fault(obj, &range);
+	for (i = 0; i < gpumirror_seg_pages(seg); i++) {
+		if (!gpumirror_pfns_need_fault(pfns + i, 1, hmm_flags))
+			continue;
+		range.start = seg->it.start + (i << PAGE_SHIFT);
+		range.end = range.start + PAGE_SIZE;
+		range.hmm_pfns = pfns + i;
+		range.dev_private_owner = NULL;
+		return gpumirror_segment_fault(obj, &range);
+	}
+	return 0;
 }
 
 /*

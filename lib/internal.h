@@ -50,6 +50,7 @@ void gpumirror_restore_queue(struct gpumirror *mirror);
 void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 			       unsigned long devices);
 void gpumirror_gc_sync(struct gpumirror *mirror);
+void gpumirror_gc(struct gpumirror *mirror);
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;

@@ -49,7 +49,7 @@
  * the mmu notifier's release), the plain notifier no longer runs, so the
  * interval callback runs pass 2 itself.
  *
- * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.unmapped.
+ * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.retired.
  * No-fault devices that keep the object mapped are suspended before their
  * PTEs go, and the restore worker is queued, as it is for a range an
  * munmap() hit (see "Restore worker").

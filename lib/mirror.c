@@ -291,6 +291,8 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 
 	/* No fault, prefetch or restore run may use the slot meanwhile. */
 	down_write(&mirror->range_lock);
+	/* Before the slot can be reused: its next device inherits nothing. */
+	gpumirror_attr_forget(mirror, gdev->index);
 	mutex_lock(&mirror->lock);
 	down_write(&mirror->notifier_lock);
 	list_for_each_entry(obj, &mirror->objects, link)
@@ -315,7 +317,6 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 	up_write(&mirror->notifier_lock);
 	gdev->mirror = NULL;
 	mutex_unlock(&mirror->lock);
-	gpumirror_attr_forget(mirror, gdev->index);
 	up_write(&mirror->range_lock);
 
 	if (gdev->ops->detach)

@@ -226,12 +226,13 @@ gpumirror_object_create(struct gpumirror *mirror,
 	ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
 					   span_start, span_end - span_start,
 					   &gpumirror_notifier_ops);
-	/* Pairs with mmget_not_zero() above. */
+	if (!ret)
+		list_add_tail(&obj->link, &mirror->objects);
+	mutex_unlock(&mirror->lock);
+	/* Pairs with mmget_not_zero() above; no mirror lock held. */
 	mmput(mirror->mm);
 	if (ret)
-		goto out_unlock;
-	list_add_tail(&obj->link, &mirror->objects);
-	mutex_unlock(&mirror->lock);
+		goto out_free;
 	return obj;
 
 out_unlock:

@@ -197,11 +197,30 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 	return 0;
 }
 
-/* Release @gdev's DMA mappings of @obj; its set must not be valid. */
+/*
+ * Release @gdev's DMA mappings of @obj; its set must not be valid. A set
+ * that went stale in pass 1 of an event whose pass 2 has not run yet may
+ * still be in the device's TLB: complete that pass 2 first (the bit in
+ * &gpumirror.pending is set and cleared under the notifier lock held for
+ * write, so reading it under the lock held for read is exact).
+ */
 void gpumirror_pages_unmap(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev)
 {
+	struct gpumirror *mirror = obj->mirror;
+	bool pending;
+
 	lockdep_assert_held(&obj->lock);
+	if (!test_bit(gdev->index, &obj->mapped))
+		return;
+	down_read(&mirror->notifier_lock);
+	pending = test_bit(gdev->index, &mirror->pending);
+	up_read(&mirror->notifier_lock);
+	if (pending) {
+		down_write(&mirror->notifier_lock);
+		gpumirror_finish_pending(mirror);
+		up_write(&mirror->notifier_lock);
+	}
 	if (!__test_and_clear_bit(gdev->index, &obj->mapped))
 		return;
 	gpumirror_unmap_entries(gdev, obj->sets[gdev->index], obj->npages);

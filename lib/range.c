@@ -336,6 +336,7 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 {
 	struct gpumirror_object *obj;
 	struct gpumirror_attrs attrs;
+	bool kept;
 	int ret;
 
 	gpumirror_attr_get(mirror, addr, &attrs, NULL);
@@ -345,14 +346,14 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 	obj = gpumirror_range_get(mirror, addr, &attrs);
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
-	if (keep)
-		set_bit(gdev->index, &obj->keep);
+	/* A range the device kept already stays kept whatever happens. */
+	kept = keep && test_and_set_bit(gdev->index, &obj->keep);
 	gpumirror_range_place(mirror, gdev, obj, &attrs);
 	ret = gpumirror_range_bind(obj, gdev, write,
 				   gpumirror_may_write(&attrs, gdev));
 	if ((ret == -EFAULT || ret == -EPERM) && gpumirror_range_retire(obj))
 		return -ESTALE;
-	if (ret && keep)
+	if (ret && keep && !kept)
 		clear_bit(gdev->index, &obj->keep);
 	*end = obj->segs[0].it.last + 1;
 	return ret;

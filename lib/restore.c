@@ -123,15 +123,15 @@ static void gpumirror_gc_refill(struct gpumirror *mirror, unsigned long start,
 			next = addr + PAGE_SIZE;
 			continue;
 		}
-		/* Atomic: a failing bind may clear its bit meanwhile. */
+		/* Atomic, as every other update of the mask. */
 		for_each_set_bit(i, &keep, GPUMIRROR_MAX_DEVICES)
 			set_bit(i, &obj->keep);
 		next = obj->segs[0].it.last + 1;
 	}
 }
 
-/* Destroy the ranges an munmap() hit; range_lock held for write. */
-static void gpumirror_gc(struct gpumirror *mirror)
+/* Destroy the retired ranges; range_lock held for write. */
+void gpumirror_gc(struct gpumirror *mirror)
 {
 	struct gpumirror_object *obj;
 	unsigned long start, end, keep;
@@ -146,6 +146,8 @@ static void gpumirror_gc(struct gpumirror *mirror)
 		start = obj->segs[0].it.start;
 		end = obj->segs[0].it.last + 1;
 		keep = READ_ONCE(obj->keep) & mirror->nofault_mask;
+		/* No-fault devices still running on it are suspended first. */
+		gpumirror_object_revoke(obj, ~0UL);
 		gpumirror_object_teardown(obj);
 		if (keep && mmget_not_zero(mirror->mm)) {
 			gpumirror_gc_refill(mirror, start, end, keep);
@@ -252,8 +254,9 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 /*
  * Resume the suspended devices whose ranges are all back. The check runs
  * under &gpumirror.lock and the notifier lock held for read; the resume
- * op under the notifier lock alone (its contract), which is still held
- * from the check, so no invalidation comes in between. Return: true if
+ * op under the notifier lock (its contract; &gpumirror.range_lock is held
+ * for read too, but not &gpumirror.lock), still held from the check, so
+ * no invalidation comes in between. Return: true if
  * one is still waiting (an invalidation came in meanwhile).
  */
 static bool gpumirror_resume_ready(struct gpumirror *mirror)
@@ -302,8 +305,8 @@ static void gpumirror_restore_work(struct work_struct *work)
 					 GPUMIRROR_RESTORE_TRIES);
 	again |= gpumirror_resume_ready(mirror);
 	up_read(&mirror->range_lock);
-	/* Pairs with mmget_not_zero() above. */
-	mmput(mirror->mm);
+	/* Pairs with mmget_not_zero() above; not exit_mmap() from here. */
+	mmput_async(mirror->mm);
 
 	mirror->restore_tries = again ? mirror->restore_tries + 1 : 0;
 	if (again) {

@@ -22,7 +22,9 @@
  * still translate to it: pass 2 runs after every interval notifier and
  * any earlier plain subscriber of the event, which may be slow. A set
  * whose flush is still pending is looked at again a tick later.
- * A later gpumirror_object_map() that finds a stale set does the same.
+ * A later gpumirror_object_map() that finds a stale set does the same,
+ * running the pending pass 2 itself first if it has to (see
+ * gpumirror_pages_unmap()).
  */
 
 /* Queue @obj for the release worker; any context, no allocation. */
@@ -102,8 +104,13 @@ static void gpumirror_release_work(struct work_struct *work)
 		spin_unlock(&mirror->release_lock);
 		if (!obj)
 			break;
-		if (gpumirror_release_stale_sets(obj))
+		if (!gpumirror_release_stale_sets(obj))
+			continue;
+		/* Unless an invalidation queued it again meanwhile. */
+		spin_lock(&mirror->release_lock);
+		if (list_empty(&obj->release_link))
 			list_add_tail(&obj->release_link, &later);
+		spin_unlock(&mirror->release_lock);
 	}
 	if (!list_empty(&later)) {
 		spin_lock(&mirror->release_lock);

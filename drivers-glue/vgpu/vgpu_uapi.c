@@ -151,8 +151,8 @@ static int vgpu_uapi_destroy(struct vgpu_file *vf,
 
 /*
  * Serve a GPU fault at @gpu_va: map the object holding it again. A write
- * fault on a set mapped for reading drops that set first, so that the map
- * faults the pages for write.
+ * fault on a set mapped for reading maps it for write (gpumirror takes the
+ * read-only set away first).
  */
 static int vgpu_uapi_fault(struct vgpu_file *vf, u64 gpu_va, bool write)
 {
@@ -162,8 +162,6 @@ static int vgpu_uapi_fault(struct vgpu_file *vf, u64 gpu_va, bool write)
 		return -EFAULT;
 	if (write && fo->read_only)
 		return -EPERM;
-	if (write)
-		gpumirror_object_unmap(fo->obj, &vf->as.gdev);
 	return vgpu_file_bind(vf, fo->obj, GPUMIRROR_MAP_PARTIAL |
 				(write ? GPUMIRROR_MAP_WRITE : 0));
 }
