@@ -13,7 +13,8 @@
 #
 # Prints one "SELFTEST <binary> pass=N fail=N skip=N seconds=N" line per
 # binary and "SELFTEST kernel-log reports=N"; the console log is kept in
-# build/check/selftest.console.
+# build/check/selftest.console. Every boot logs every level (ignore_loglevel)
+# so warnings reach the console and the scan.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,7 +51,7 @@ start=$(date +%s)
 timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
+	-append "console=ttyS0 panic=-1 ignore_loglevel transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
 	-serial stdio >"$log" 2>&1 || true
 echo "  QEMU    $(( $(date +%s) - start )) s"
 
@@ -74,6 +75,9 @@ for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests; do
 			print "SELFTEST " t " pass=" p " fail=" f + e " skip=" s " seconds=" secs
 		}' "$log"
 done
+# Name what failed, so a CI log says which test to look at.
+grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)' "$log" |
+	sed 's/^/  FAILED  /' || true
 grep -q '^@@END' "$log" || echo "SELFTEST boot pass=0 fail=1 skip=0 seconds=0 (no @@END)"
 reports=$(scripts/logscan.py "$log" | wc -l || true)
 echo "SELFTEST kernel-log reports=$reports"

@@ -142,6 +142,7 @@ int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
 		   bool write, size_t *done);
 int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
 		   u64 *mark);
+bool vgpu_as_fault_transient(int ret, u64 *last_fault);
 bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_tlb_flush(struct vgpu_as *as);

@@ -200,6 +200,25 @@ int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
 }
 
 /**
+ * vgpu_as_fault_transient() - did a fault fail only for now?
+ * @ret: what serving the fault returned
+ * @last_fault: the replay state of vgpu_as_replay()
+ *
+ * -EBUSY means the pages kept changing under the fault (migrations, other
+ * faults): a GPU replays such an access rather than failing it, so the
+ * next vgpu_as_replay() serves it again. A fatal signal still ends it.
+ *
+ * Return: true to replay the access.
+ */
+bool vgpu_as_fault_transient(int ret, u64 *last_fault)
+{
+	if (ret != -EBUSY)
+		return false;
+	*last_fault = U64_MAX;
+	return true;
+}
+
+/**
  * vgpu_as_read() - a GPU read through the page table and the TLB
  * @as: the address space
  * @gpu_va: GPU VA to read from

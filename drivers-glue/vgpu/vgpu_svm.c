@@ -86,6 +86,8 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 			return ret;
 		ret = gpumirror_fault(&vf->mirror, &vf->as.gdev, last_fault,
 				      write);
+		if (vgpu_as_fault_transient(ret, &last_fault))
+			continue;
 		if (ret)
 			return ret;
 		a->faults++;

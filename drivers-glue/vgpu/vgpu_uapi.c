@@ -194,6 +194,8 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 		if (ret)
 			break;
 		ret = vgpu_uapi_fault(vf, last_fault, write);
+		if (vgpu_as_fault_transient(ret, &last_fault))
+			continue;
 		if (ret)
 			break;
 		a->faults++;

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/vgpu.h>
@@ -274,16 +275,27 @@ static void *mig_storm_fn(void *arg)
 	return NULL;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /*
  * Fault mode: GPU writes and reads while another thread keeps migrating
  * the same pages (to a peer vgpu, to a foreign one, back): every access
- * succeeds and reads what was written last, by the GPU or the CPU.
+ * succeeds and reads what was written last, by the GPU or the CPU. The
+ * loop stops after 3000 accesses or 15 s, whichever comes first (TCG on a
+ * loaded machine is slow); the slowest access is printed.
  */
-TEST_F(svm, fault_access_during_migration)
+TEST_F_TIMEOUT(svm, fault_access_during_migration, 90)
 {
 	struct mig_storm m = { .len = 64 * page_size };
 	unsigned int i, page, errors = 0, wrong = 0;
-	uint64_t v, got;
+	double start, t0, slowest = 0;
+	uint64_t v, got, faults = 0, f;
 	pthread_t t;
 	int err;
 
@@ -295,27 +307,36 @@ TEST_F(svm, fault_access_during_migration)
 	ASSERT_GE(m.fds[0], 0);
 	ASSERT_GE(m.fds[1], 0);
 	ASSERT_EQ(pthread_create(&t, NULL, mig_storm_fn, &m), 0);
-	for (i = 0; i < 3000; i++) {
+	start = now_s();
+	for (i = 0; i < 3000 && now_s() - start < 15; i++) {
 		page = (i * 7919) % 64;
 		v = ((uint64_t)i << 16) | page;
+		t0 = now_s();
+		f = 0;
 		if (i % 3 == 2) {
 			*(uint64_t *)(m.p + page * page_size) = v;
 		} else if (svm_rw(self->fd, true, m.p + page * page_size, &v,
-				  sizeof(v), NULL)) {
+				  sizeof(v), &f)) {
 			errors++;
 			continue;
 		}
+		faults += f;
 		got = gpu_word(self->fd, m.p + page * page_size, &err);
 		errors += !!err;
 		wrong += !err && got != v;
 		wrong += *(uint64_t *)(m.p + page * page_size) != v;
+		if (now_s() - t0 > slowest)
+			slowest = now_s() - t0;
 	}
 	VGPU_STORE(m.stop, 1);
 	pthread_join(t, NULL);
-	printf("# %u accesses, %lu migrations\n", i, m.migrations);
+	printf("# %u accesses (%llu write faults), %lu migrations in %.1f s, slowest access %.3f s\n",
+	       i, (unsigned long long)faults, m.migrations, now_s() - start,
+	       slowest);
 	EXPECT_EQ(errors, 0);
 	EXPECT_EQ(wrong, 0);
 	EXPECT_GT(m.migrations, 0);
+	EXPECT_GT(i, 100);
 	close(m.fds[0]);
 	close(m.fds[1]);
 	munmap(m.p, m.len);
