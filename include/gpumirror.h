@@ -91,7 +91,11 @@ struct gpumirror_device_ops {
 	 * @invalidate_start since the previous @invalidate_finish has
 	 * completed. Called once per event for each device that had at least
 	 * one @invalidate_start, after pass 1 ran on all devices, with the
-	 * notifier_lock held for write; may sleep, must not allocate.
+	 * notifier_lock held for write; may sleep, must not allocate. Also
+	 * called outside events, when gpumirror revokes sets itself (write
+	 * upgrades, attribute changes) or must release a set whose flush is
+	 * still pending, then possibly with &gpumirror.lock and the object's
+	 * lock held as well.
 	 */
 	void (*invalidate_finish)(struct gpumirror_device *gdev);
 
@@ -296,6 +300,11 @@ struct gpumirror {
 	struct mmu_notifier mn;
 	/** @pending: slots with a started TLB invalidation, notifier_lock. */
 	unsigned long pending;
+	/**
+	 * @flush_gen: pass 2 runs so far that completed some started TLB
+	 * invalidation; notifier_lock.
+	 */
+	unsigned long flush_gen;
 	/** @released: the mm is exiting, @mn no longer runs; notifier_lock. */
 	bool released;
 	/** @release_lock: protects @release_list. */
@@ -304,6 +313,7 @@ struct gpumirror {
 	struct list_head release_list;
 	/** @release_work: the release worker. */
 	struct delayed_work release_work;
+
 };
 
 /**
@@ -441,6 +451,12 @@ struct gpumirror_object {
 	unsigned long keep;
 	/** @release_link: entry in &gpumirror.release_list. */
 	struct list_head release_link;
+	/**
+	 * @zap_gen: &gpumirror.flush_gen when a two-pass device's set last
+	 * went stale; once the generation moved on, pass 2 completed that
+	 * device's flush. notifier_lock.
+	 */
+	unsigned long zap_gen;
 	/**
 	 * @retired: the range no longer fits one VMA (an %MMU_NOTIFY_UNMAP
 	 * event removed part of a segment, or a fault found its VMA split):

@@ -271,32 +271,66 @@ static void gm_release_worker(struct kunit *test)
  * A plain mmu_notifier subscribed after the mirror: the core mm calls it
  * after the interval notifiers (pass 1) and before the mirror's own
  * subscriber (pass 2), and it is slow, as any other subscriber may be.
+ * The oracle is the device's own count of completed TLB flushes: a DMA
+ * mapping may only go, and a non-blockable event only report the pages
+ * free, once the flush that followed the zap has completed.
  */
 struct gm_slow_sub {
 	struct mmu_notifier mn;
 	struct gpumirror_object *obj;
-	unsigned int slot;
+	struct gpumirror_object *other;
+	struct gm_test_dev *td;
 	int calls;
-	bool mapped_late;
-	bool nonblock_done;
+	int finishes;
+	bool unmapped_unflushed;
+	bool nonblock_unflushed;
+	bool other_mapped_early;
+	bool other_released;
 };
+
+static bool gm_slow_flushed(struct gm_slow_sub *s)
+{
+	return atomic_read(&s->td->finishes) != s->finishes;
+}
+
+/* Is @obj's set gone while the flush after its zap is still to come? */
+static bool gm_slow_unmapped_unflushed(struct gm_slow_sub *s)
+{
+	bool mapped = test_bit(s->td->gdev.index, &s->obj->mapped);
+
+	/* Mapped first: an unmap seen here happened before the count read. */
+	smp_rmb();
+	return !mapped && !gm_slow_flushed(s);
+}
 
 static int gm_slow_start(struct mmu_notifier *mn,
 			 const struct mmu_notifier_range *range)
 {
 	struct gm_slow_sub *s = container_of(mn, struct gm_slow_sub, mn);
 	struct mmu_notifier_range nb = *range;
+	unsigned int slot = s->td->gdev.index, i;
 
 	if (!mmu_notifier_range_blockable(range) || s->calls++)
 		return 0;
-	/* Ticks for the release worker, were it to run before pass 2. */
-	msleep(60);
-	s->mapped_late = test_bit(s->slot, &s->obj->mapped);
-	/* The OOM reaper now: the device's flush is not confirmed yet. */
+	s->other_mapped_early = test_bit(slot, &s->other->mapped);
+	/* The OOM reaper now: the device's flush may not be confirmed yet. */
 	nb.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
-	s->nonblock_done =
-		gpumirror_notifier_ops.invalidate(&s->obj->notifier, &nb,
-						  s->obj->notifier.invalidate_seq);
+	if (gpumirror_notifier_ops.invalidate(&s->obj->notifier, &nb,
+					      s->obj->notifier.invalidate_seq))
+		s->nonblock_unflushed = !gm_slow_flushed(s);
+	/*
+	 * Slow, for up to 2 s: this event's set must stay mapped until its
+	 * pass 2, while the set an earlier event zapped and flushed must not
+	 * wait for this event.
+	 */
+	for (i = 0; i < 200; i++) {
+		s->unmapped_unflushed |= gm_slow_unmapped_unflushed(s);
+		s->other_released = !test_bit(slot, &s->other->mapped);
+		if (s->other_released && i >= 20)
+			break;
+		msleep(10);
+	}
+	s->unmapped_unflushed |= gm_slow_unmapped_unflushed(s);
 	return 0;
 }
 
@@ -306,29 +340,41 @@ static const struct mmu_notifier_ops gm_slow_ops = {
 
 /*
  * Between pass 1 and pass 2 of an event the device's TLB may still
- * translate to the stale set: its DMA mappings stay until pass 2 is done,
- * and a non-blockable event must not report the pages free meanwhile.
+ * translate to the stale set: its DMA mappings stay until the flush has
+ * completed, and a non-blockable event must not report the pages free
+ * meanwhile. A set that an earlier event zapped and flushed is released
+ * all the same, though the device's flush for this event is pending.
  */
 static void gm_release_after_pass2(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
-	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
+	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
-	struct gm_slow_sub slow = { .mn.ops = &gm_slow_ops, .slot = 0 };
+	struct gpumirror_range o = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
+	struct gm_slow_sub slow = { .mn.ops = &gm_slow_ops, .td = ctx->td[0] };
 
-	gm_fill(test, addr, r.len, 1);
+	gm_fill(test, addr, 16 * PAGE_SIZE, 1);
 	slow.obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, slow.obj);
+	slow.other = gpumirror_object_create(&ctx->mirror, &o, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, slow.other);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(slow.obj, BIT(0), 0), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(slow.other, BIT(0), 0), 0);
+	/* The earlier event, complete; its release is a tick away. */
+	KUNIT_EXPECT_EQ(test, vm_munmap(o.addr, PAGE_SIZE), 0);
+	slow.finishes = atomic_read(&slow.td->finishes);
 	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&slow.mn, current->mm), 0);
 	/* No assertion may leave the test before the unregister. */
 	KUNIT_EXPECT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
 	mmu_notifier_unregister(&slow.mn, current->mm);
 
 	KUNIT_EXPECT_EQ(test, slow.calls, 1);
-	KUNIT_EXPECT_TRUE(test, slow.mapped_late);
-	KUNIT_EXPECT_FALSE(test, slow.nonblock_done);
-	/* After pass 2 the worker releases them. */
+	KUNIT_EXPECT_FALSE(test, slow.nonblock_unflushed);
+	KUNIT_EXPECT_FALSE(test, slow.unmapped_unflushed);
+	KUNIT_EXPECT_TRUE(test, slow.other_released);
+	if (!slow.other_mapped_early)
+		kunit_info(test, "the earlier set went before this event\n");
+	/* After pass 2 the worker releases this event's set too. */
 	flush_delayed_work(&ctx->mirror.release_work);
 	KUNIT_EXPECT_EQ(test, slow.obj->mapped, 0UL);
 	gm_fixture_done(test);

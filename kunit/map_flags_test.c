@@ -3,13 +3,16 @@
  * KUnit: the gpumirror_object_map() variants: partial, devmem, exclusive.
  */
 
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/gpumirror.h>
+#include <linux/hmm.h>
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/uaccess.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 #define GM_RW		(PROT_READ | PROT_WRITE)
@@ -140,6 +143,86 @@ static void gm_map_exclusive(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+static struct gpumirror_object *gm_locked_obj;
+static unsigned long gm_locked_max;
+static unsigned long gm_locked_cpu_read;
+
+/*
+ * Called per DMA mapping, between the walk and the commit: counts the
+ * object's locked pages, and once, reads a page from the CPU, which takes
+ * its exclusive entry back (and waits for its page lock).
+ */
+static size_t gm_dma_max_count_locked(struct device *dev)
+{
+	unsigned long i, locked = 0;
+	u64 v;
+
+	if (gm_locked_cpu_read) {
+		unsigned long addr = gm_locked_cpu_read;
+
+		gm_locked_cpu_read = 0;
+		if (copy_from_user(&v, (void __user *)addr, sizeof(v)))
+			gm_locked_max = ULONG_MAX;
+	}
+
+	for (i = 0; i < gm_locked_obj->npages; i++) {
+		unsigned long pfn = gm_locked_obj->pfns[i];
+
+		if ((pfn & HMM_PFN_VALID) &&
+		    PageLocked(hmm_pfn_to_page(pfn)))
+			locked++;
+	}
+	gm_locked_max = max(gm_locked_max, locked);
+	return SIZE_MAX;
+}
+
+/*
+ * Exclusive access to more pages than one batch: no page stays locked
+ * past its batch (a CPU fault on it would wait for the whole object),
+ * a CPU access before the commit makes the map try again, and the
+ * entries are exclusive all the same.
+ */
+static void gm_map_exclusive_batches(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	const unsigned long n = 200;
+	unsigned long a = gm_test_mmap(test, n * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { a, n * PAGE_SIZE };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	static int owner;
+	unsigned long i;
+	u64 retries;
+
+	for (i = 0; i < n; i++)
+		gm_touch(test, a + i * PAGE_SIZE, i);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	td->gdev.pagemap_owner = &owner;
+	gm_locked_obj = obj;
+	gm_locked_max = 0;
+	gm_locked_cpu_read = a + 150 * PAGE_SIZE;
+	gpumirror_device_stats_read(&td->gdev, &c);
+	retries = c.retries;
+	kunit_activate_static_stub(test, gpumirror_dma_max,
+				   gm_dma_max_count_locked);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_EXCLUSIVE), 0);
+	kunit_deactivate_static_stub(test, gpumirror_dma_max);
+	KUNIT_EXPECT_EQ(test, gm_locked_max, 0UL);
+	gpumirror_device_stats_read(&td->gdev, &c);
+	KUNIT_EXPECT_GE(test, c.retries, retries + 1);
+	for (i = 0; i < n; i += 25) {
+		gpumirror_addr_t e = gm_entry(obj, td, i);
+
+		KUNIT_EXPECT_TRUE(test, e & GPUMIRROR_ADDR_EXCLUSIVE);
+		KUNIT_EXPECT_EQ(test, gm_value(e), (u64)i);
+	}
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 /* Flags that make no sense together are refused. */
 static void gm_map_bad_flags(struct kunit *test)
 {
@@ -225,6 +308,7 @@ static struct kunit_case gm_map_flags_cases[] = {
 	KUNIT_CASE(gm_map_partial),
 	KUNIT_CASE(gm_map_devmem_system),
 	KUNIT_CASE(gm_map_exclusive),
+	KUNIT_CASE(gm_map_exclusive_batches),
 	KUNIT_CASE(gm_map_bad_flags),
 	{}
 };

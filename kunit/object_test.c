@@ -631,6 +631,27 @@ static void gm_create_exited_mm(struct kunit *test)
 }
 
 /*
+ * A walk batch spans at most GPUMIRROR_MAX_OBJECT_PAGES pages, holes
+ * included: the scratch buffer covers one, and kvmalloc() refuses more.
+ */
+static void gm_walk_batch_bound(struct kunit *test)
+{
+	const unsigned long s = SZ_4G;
+	const unsigned long max = GPUMIRROR_MAX_OBJECT_PAGES << PAGE_SHIFT;
+
+	KUNIT_EXPECT_TRUE(test, gpumirror_walk_joins(s, s + max - 2 * PAGE_SIZE,
+						     s + max - PAGE_SIZE,
+						     s + max));
+	KUNIT_EXPECT_FALSE(test, gpumirror_walk_joins(s, s + max - PAGE_SIZE,
+						      s + max,
+						      s + max + PAGE_SIZE));
+	/* Nor across a gap wider than GPUMIRROR_WALK_GAP pages. */
+	KUNIT_EXPECT_FALSE(test, gpumirror_walk_joins(s, s + PAGE_SIZE,
+			   s + (GPUMIRROR_WALK_GAP + 2) * PAGE_SIZE,
+			   s + (GPUMIRROR_WALK_GAP + 3) * PAGE_SIZE));
+}
+
+/*
  * Segments close enough to be walked together: the pages between them are
  * never faulted (a hole the application did not register stays empty).
  */
@@ -651,8 +672,9 @@ static void gm_holes_untouched(struct kunit *test)
 	struct gpumirror_object *obj;
 	int ret;
 
-	KUNIT_ASSERT_TRUE(test, gpumirror_walk_joins(a + 2 * PAGE_SIZE,
-						     a + 10 * PAGE_SIZE));
+	KUNIT_ASSERT_TRUE(test, gpumirror_walk_joins(a, a + 2 * PAGE_SIZE,
+						     a + 10 * PAGE_SIZE,
+						     a + 12 * PAGE_SIZE));
 	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
@@ -722,6 +744,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_create_exited_mm),
 	KUNIT_CASE(gm_holes_untouched),
 	KUNIT_CASE(gm_map_dma_max),
+	KUNIT_CASE(gm_walk_batch_bound),
 	{}
 };
 

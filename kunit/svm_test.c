@@ -19,7 +19,8 @@
 
 static int gm_svm_init(struct kunit *test)
 {
-	return gm_fixture_init(test, 0);
+	/* Device 2 invalidates in two passes. */
+	return gm_fixture_init(test, BIT(2));
 }
 
 /* A no-fault test device attached to the fixture's mirror (slot 4). */
@@ -322,6 +323,39 @@ static void gm_attr_revokes_write(struct kunit *test)
 }
 
 /*
+ * Attributes changed over several ranges: each is zapped (pass 1) and a
+ * two-pass device waits for its TLB once, not once per range.
+ */
+static void gm_attr_revoke_one_wait(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gm_test_dev *td = fx->td[2];
+	unsigned long a = gm_region(test, 3 * SZ_2M);
+	struct gpumirror_attrs attrs;
+	unsigned long s[4], e[4];
+	int inv, fin, i;
+	bool v[4];
+
+	for (i = 0; i < 3; i++)
+		KUNIT_ASSERT_EQ(test, gpumirror_fault(&fx->mirror, &td->gdev,
+						      a + i * SZ_2M, true), 0);
+	KUNIT_ASSERT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 3);
+	inv = atomic_read(&td->invalidates);
+	fin = atomic_read(&td->finishes);
+	gpumirror_attr_default(&attrs);
+	attrs.read_only = true;
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set(&fx->mirror, a, a + 3 * SZ_2M,
+						 &attrs,
+						 GPUMIRROR_ATTR_READ_ONLY), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->finishes), fin + 1);
+	/* Whole ranges inside the span stay, invalid until faulted again. */
+	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 3);
+	KUNIT_EXPECT_FALSE(test, v[0] || v[1] || v[2]);
+	gm_fixture_done(test);
+}
+
+/*
  * Access revoked from a no-fault device: suspended, its PTEs zapped, the
  * restore worker gives the range up, tells the driver, and resumes it.
  */
@@ -443,6 +477,7 @@ static struct kunit_case gm_svm_cases[] = {
 	KUNIT_CASE(gm_attr_conflict_one_view),
 	KUNIT_CASE(gm_nofault_needs_ops),
 	KUNIT_CASE(gm_attr_revokes_write),
+	KUNIT_CASE(gm_attr_revoke_one_wait),
 	KUNIT_CASE(gm_nofault_access_revoked),
 	KUNIT_CASE(gm_nofault_bind_fails),
 	KUNIT_CASE(gm_attr_slot_reuse),

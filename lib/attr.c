@@ -218,6 +218,9 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 	gpumirror_attr_tidy(mirror, start ? start - 1 : 0, last + 1);
 }
 
+/* Ranges gpumirror_attr_revoke() zaps per notifier lock hold. */
+#define GPUMIRROR_REVOKE_BATCH	64
+
 /*
  * Access to [start, end) changed: take away every valid set of the ranges
  * there (both passes), so no PTE keeps an access the attributes no longer
@@ -232,19 +235,32 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
 {
 	struct gpumirror_object *obj;
 	struct interval_tree_node *it;
+	unsigned int n = 0;
 
 	lockdep_assert_held_write(&mirror->range_lock);
 	mutex_lock(&mirror->lock);
+	/*
+	 * Pass 1 on the ranges, then one pass 2 (one TLB wait) for
+	 * %GPUMIRROR_REVOKE_BATCH of them, and the notifier lock is let go
+	 * in between: CPU page table changes wait for no more than a batch.
+	 * (mirror->lock keeps the tree as it is.)
+	 */
+	down_write(&mirror->notifier_lock);
 	for (it = interval_tree_iter_first(&mirror->ranges, start, end - 1); it;
 	     it = interval_tree_iter_next(it, start, end - 1)) {
 		obj = container_of(it, struct gpumirror_object, range_it);
-		if (it->start < start || it->last >= end) {
-			down_write(&mirror->notifier_lock);
+		if (it->start < start || it->last >= end)
 			obj->retired = true;
-			up_write(&mirror->notifier_lock);
-		}
-		gpumirror_object_revoke(obj, ~0UL);
+		gpumirror_object_revoke_start(obj, ~0UL);
+		if (++n % GPUMIRROR_REVOKE_BATCH)
+			continue;
+		gpumirror_finish_pending(mirror);
+		up_write(&mirror->notifier_lock);
+		cond_resched();
+		down_write(&mirror->notifier_lock);
 	}
+	gpumirror_finish_pending(mirror);
+	up_write(&mirror->notifier_lock);
 	mutex_unlock(&mirror->lock);
 	gpumirror_gc(mirror);
 }

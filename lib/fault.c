@@ -62,14 +62,17 @@
  * Two variants share the loop. %GPUMIRROR_MAP_DEVMEM walks without
  * faulting and keeps only the pages in the device's own memory: what a
  * driver maps right after migrating a range to itself. %GPUMIRROR_MAP_EXCLUSIVE
- * replaces the walk with make_device_exclusive_range(), which locks each
- * page and swaps its CPU entry for a device-exclusive one. That raises an
- * %MMU_NOTIFY_EXCLUSIVE event on the object itself; &gpumirror_object.rebuild_owner
- * tells the callback not to move the sequence for it (the sets are being
- * rebuilt under the object lock anyway), or the commit could never succeed.
- * The pages stay locked until the commit is done, so a CPU access that
- * restores the entry raises its own event only after the device's PTEs
- * exist, and that event invalidates them.
+ * replaces the walk with make_device_exclusive_range(), 64 pages at a time,
+ * which locks each page and swaps its CPU entry for a device-exclusive one.
+ * That raises an %MMU_NOTIFY_EXCLUSIVE event on the object itself;
+ * &gpumirror_object.rebuild_owner tells the callback not to move the
+ * sequence for it (the sets are being rebuilt under the object lock
+ * anyway), or the commit could never succeed. Each batch's pages are
+ * unlocked at once, so no more than 64 page locks are ever held; only their
+ * references are kept until the commit (after it, the notifier protects
+ * the DMA-mapped pages as for any walk). A CPU access that restores an entry before the commit
+ * raises an event of its own (no owner), which fails the commit, and the
+ * map is tried again; one after the commit invalidates the device's PTEs.
  */
 
 /**
@@ -254,7 +257,9 @@ static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 
 	*end = segs[b]->it.last + 1;
 	for (e = b + 1; e < obj->nsegs; e++) {
-		if (!gpumirror_walk_joins(*end, segs[e]->it.start))
+		if (!gpumirror_walk_joins(segs[b]->it.start, *end,
+					  segs[e]->it.start,
+					  segs[e]->it.last + 1))
 			break;
 		*end = segs[e]->it.last + 1;
 	}
@@ -298,9 +303,10 @@ static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
 
 #if IS_ENABLED(CONFIG_DEVICE_PRIVATE)
 /*
- * Exclusive access to @n pages at @start; their pfns go to @pfns, the locked
- * pages to @pages. Return: 0, or -EAGAIN if a page could not be taken (not
- * anonymous, shared, or locked by someone else): no point in retrying.
+ * Exclusive access to @n pages at @start; their pfns go to @pfns, the pages
+ * (referenced, no longer locked) to @pages. Return: 0, or -EAGAIN if a page
+ * could not be taken (not anonymous, shared, or locked by someone else): no
+ * point in retrying.
  */
 static int gpumirror_exclusive_batch(struct gpumirror_object *obj,
 				     unsigned long start, unsigned long n,
@@ -317,6 +323,14 @@ static int gpumirror_exclusive_batch(struct gpumirror_object *obj,
 		return got;
 	for (i = got; i < n; i++)
 		pages[i] = NULL;
+	/*
+	 * The entries are device-exclusive now; the page locks only kept
+	 * them so while they were made. A CPU access may restore one from
+	 * here on: its event moves the sequence and fails the commit.
+	 */
+	for (i = 0; i < n; i++)
+		if (pages[i])
+			unlock_page(pages[i]);
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
 			return -EAGAIN;
@@ -325,7 +339,7 @@ static int gpumirror_exclusive_batch(struct gpumirror_object *obj,
 	return 0;
 }
 
-/* Drop what gpumirror_walk_exclusive() took: page locks and references. */
+/* Drop the page references gpumirror_walk_exclusive() took. */
 static void gpumirror_exclusive_put(struct page **pages, unsigned long n)
 {
 	unsigned long i;
@@ -333,7 +347,7 @@ static void gpumirror_exclusive_put(struct page **pages, unsigned long n)
 	for (i = 0; i < n; i++) {
 		if (!pages[i])
 			continue;
-		unlock_page(pages[i]);
+		/* Pairs with the reference make_device_exclusive_range() took. */
 		put_page(pages[i]);
 		pages[i] = NULL;
 	}

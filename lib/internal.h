@@ -12,13 +12,19 @@
 struct hmm_range;
 
 /*
- * Does a segment starting at @next_start join the walk batch that ends at
- * @prev_end (CPU VA order)? See gpumirror_walk().
+ * Does the segment [@next_start, @next_end) join the walk batch that spans
+ * [@start, @prev_end) (CPU VA order)? Only across a small gap, and only
+ * while the batch's span, holes included, stays within
+ * %GPUMIRROR_MAX_OBJECT_PAGES (the scratch buffer covers it). See
+ * gpumirror_walk().
  */
-static inline bool gpumirror_walk_joins(unsigned long prev_end,
-					unsigned long next_start)
+static inline bool gpumirror_walk_joins(unsigned long start,
+					unsigned long prev_end,
+					unsigned long next_start,
+					unsigned long next_end)
 {
-	return next_start - prev_end <= GPUMIRROR_WALK_GAP * PAGE_SIZE;
+	return next_start - prev_end <= GPUMIRROR_WALK_GAP * PAGE_SIZE &&
+	       (next_end - start) >> PAGE_SHIFT <= GPUMIRROR_MAX_OBJECT_PAGES;
 }
 
 /* attr.c */
@@ -41,7 +47,6 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 			 bool write_pref);
 int gpumirror_range_rebind(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
-bool gpumirror_range_retire(struct gpumirror_object *obj);
 
 /* restore.c */
 void gpumirror_restore_init(struct gpumirror *mirror);
@@ -57,6 +62,10 @@ extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
 extern const struct mmu_notifier_ops gpumirror_mn_ops;
 void gpumirror_object_zap(struct gpumirror_object *obj,
 			  unsigned long devices);
+bool gpumirror_object_revoke_start(struct gpumirror_object *obj,
+				   unsigned long devices);
+unsigned long gpumirror_flushed(struct gpumirror_object *obj,
+				unsigned long devices);
 void gpumirror_finish_pending(struct gpumirror *mirror);
 void gpumirror_object_revoke(struct gpumirror_object *obj,
 			     unsigned long devices);

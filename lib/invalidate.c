@@ -45,7 +45,12 @@
  * Concurrent events share &gpumirror.pending: an event's pass 2 may wait for
  * another event's starts, which is harmless, and because pass 2 runs under
  * the notifier lock, an event that finds its bits already cleared knows the
- * waits are complete. Once the mm is exiting (&gpumirror.released, after
+ * waits are complete. Each pass 2 that waited moves &gpumirror.flush_gen;
+ * an object records the generation of its last zap, so a stale set is
+ * known flushed once the generation moved on, whatever later events have
+ * started since (gpumirror_flushed()). Pass 2 may also run outside an event,
+ * from gpumirror_object_revoke() or before a stale set is DMA-unmapped;
+ * the event's own pass 2 then finds nothing pending. Once the mm is exiting (&gpumirror.released, after
  * the mmu notifier's release), the plain notifier no longer runs, so the
  * interval callback runs pass 2 itself.
  *
@@ -97,13 +102,42 @@ void gpumirror_finish_pending(struct gpumirror *mirror)
 	unsigned int i;
 
 	lockdep_assert_held_write(&mirror->notifier_lock);
+	if (!mirror->pending)
+		return;
 	for_each_set_bit(i, &mirror->pending, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
 		gdev->ops->invalidate_finish(gdev);
 		atomic64_inc(&gdev->stats.tlb_flushes);
 	}
+	/* Every set zapped before now is flushed: see gpumirror_flushed(). */
+	mirror->flush_gen++;
 	WRITE_ONCE(mirror->pending, 0);
+}
+
+/**
+ * gpumirror_flushed() - is no device's TLB still translating to a stale set?
+ * @obj: the object
+ * @devices: slots whose sets of @obj went stale
+ *
+ * A set went stale in pass 1 of an event. If its device's bit in
+ * &gpumirror.pending is clear, or pass 2 ran since (&gpumirror.flush_gen
+ * moved past &gpumirror_object.zap_gen), the flush that followed the zap
+ * has completed. Events that keep coming for other objects keep the bit
+ * set, but not the generation still: they never hold this set back.
+ *
+ * Context: the notifier lock held (read suffices).
+ * Return: the slots of @devices whose flush has completed.
+ */
+unsigned long gpumirror_flushed(struct gpumirror_object *obj,
+				unsigned long devices)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	lockdep_assert_held(&mirror->notifier_lock);
+	if (obj->zap_gen != mirror->flush_gen)
+		return devices;
+	return devices & ~mirror->pending;
 }
 
 /*
@@ -124,8 +158,10 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
 				       end);
 		clear_bit(i, &obj->valid);
 	}
-	if (devices)
+	if (devices) {
+		obj->zap_gen = mirror->flush_gen;
 		gpumirror_release_queue(obj);
+	}
 }
 
 /**
@@ -148,15 +184,30 @@ void gpumirror_object_revoke(struct gpumirror_object *obj,
 	struct gpumirror *mirror = obj->mirror;
 
 	down_write(&mirror->notifier_lock);
-	devices &= obj->valid;
-	if (devices) {
-		gpumirror_suspend_nofault(obj, devices);
-		gpumirror_object_zap(obj, devices);
+	if (gpumirror_object_revoke_start(obj, devices))
 		gpumirror_finish_pending(mirror);
-		if (devices & READ_ONCE(obj->keep))
-			gpumirror_restore_queue(mirror);
-	}
 	up_write(&mirror->notifier_lock);
+}
+
+/*
+ * Pass 1 of gpumirror_object_revoke(), for callers that revoke several
+ * objects and then run pass 2 (gpumirror_finish_pending()) once. Return:
+ * true if a set was zapped.
+ */
+bool gpumirror_object_revoke_start(struct gpumirror_object *obj,
+				   unsigned long devices)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	lockdep_assert_held_write(&mirror->notifier_lock);
+	devices &= obj->valid;
+	if (!devices)
+		return false;
+	gpumirror_suspend_nofault(obj, devices);
+	gpumirror_object_zap(obj, devices);
+	if (devices & READ_ONCE(obj->keep))
+		gpumirror_restore_queue(mirror);
+	return true;
 }
 
 /*
@@ -177,16 +228,19 @@ static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
 					  unsigned long cur_seq)
 {
 	struct gpumirror *mirror = obj->mirror;
+	unsigned long stale;
 	bool done = false;
 
 	if (!down_write_trylock(&mirror->notifier_lock))
 		return false;
 	/*
-	 * Not with a pass 2 still pending either: a blockable event zapped
-	 * sets (perhaps this object's) and their devices' TLB flush is not
-	 * confirmed yet, so the pages must not be freed.
+	 * Not with a pass 2 still pending for this object's stale sets
+	 * either: a blockable event zapped them and their devices' TLB flush
+	 * is not confirmed yet, so the pages must not be freed. (A set being
+	 * mapped meanwhile is not valid yet: no TLB holds it.)
 	 */
-	if (!obj->valid && !mirror->pending) {
+	stale = READ_ONCE(obj->mapped);
+	if (!obj->valid && gpumirror_flushed(obj, stale) == stale) {
 		mmu_interval_set_seq(&obj->notifier, cur_seq);
 		done = true;
 	}

@@ -119,13 +119,15 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	struct interval_tree_node *it;
 	unsigned int i = 0, n = 0;
 
-	obj->by_addr = kvcalloc(obj->nsegs, sizeof(*obj->by_addr), GFP_KERNEL);
+	obj->by_addr = kvcalloc(obj->nsegs, sizeof(*obj->by_addr),
+				GFP_KERNEL_ACCOUNT);
 	if (!obj->by_addr)
 		return -ENOMEM;
 	for (it = interval_tree_iter_first(&obj->segtree, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
 		obj->by_addr[i++] = container_of(it, struct gpumirror_segment, it);
-		if (n && gpumirror_walk_joins(end, it->start)) {
+		if (n && gpumirror_walk_joins(start, end, it->start,
+					      it->last + 1)) {
 			n++;
 		} else {
 			start = it->start;
@@ -137,7 +139,8 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	}
 	if (!max)
 		return 0;
-	obj->scratch = kvcalloc(max, sizeof(*obj->scratch), GFP_KERNEL);
+	obj->scratch = kvcalloc(max, sizeof(*obj->scratch),
+				GFP_KERNEL_ACCOUNT);
 	return obj->scratch ? 0 : -ENOMEM;
 }
 
@@ -187,7 +190,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	if (nr > READ_ONCE(mirror->max_segments))
 		return ERR_PTR(-E2BIG);
 
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL);
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
 	obj->mirror = mirror;
@@ -196,7 +199,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	obj->segtree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&obj->release_link);
 	mutex_init(&obj->lock);
-	obj->segs = kvcalloc(nr, sizeof(*obj->segs), GFP_KERNEL);
+	obj->segs = kvcalloc(nr, sizeof(*obj->segs), GFP_KERNEL_ACCOUNT);
 	if (!obj->segs) {
 		ret = -ENOMEM;
 		goto out_free;
@@ -204,7 +207,8 @@ gpumirror_object_create(struct gpumirror *mirror,
 	ret = gpumirror_segments_build(obj, ranges, &span_start, &span_end);
 	if (ret)
 		goto out_free;
-	obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns), GFP_KERNEL);
+	obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns),
+			     GFP_KERNEL_ACCOUNT);
 	if (!obj->pfns) {
 		ret = -ENOMEM;
 		goto out_free;

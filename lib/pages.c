@@ -200,8 +200,8 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 /*
  * Release @gdev's DMA mappings of @obj; its set must not be valid. A set
  * that went stale in pass 1 of an event whose pass 2 has not run yet may
- * still be in the device's TLB: complete that pass 2 first (the bit in
- * &gpumirror.pending is set and cleared under the notifier lock held for
+ * still be in the device's TLB: complete that pass 2 first (what
+ * gpumirror_flushed() reads changes under the notifier lock held for
  * write, so reading it under the lock held for read is exact).
  */
 void gpumirror_pages_unmap(struct gpumirror_object *obj,
@@ -214,7 +214,7 @@ void gpumirror_pages_unmap(struct gpumirror_object *obj,
 	if (!test_bit(gdev->index, &obj->mapped))
 		return;
 	down_read(&mirror->notifier_lock);
-	pending = test_bit(gdev->index, &mirror->pending);
+	pending = !gpumirror_flushed(obj, BIT(gdev->index));
 	up_read(&mirror->notifier_lock);
 	if (pending) {
 		down_write(&mirror->notifier_lock);

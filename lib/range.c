@@ -209,11 +209,56 @@ static bool gpumirror_range_valid(struct gpumirror_object *obj,
 }
 
 /*
+ * Does @obj no longer lie inside one VMA? A range is made inside one, but
+ * VMAs change under it: an munmap() that raced with making it (its
+ * notifier never saw the unmap), or an mprotect() or munmap() of a
+ * neighbouring page that split the VMA. Then the range mixes pages the
+ * device may access with pages it may not (a read-only or PROT_NONE
+ * part), and an error of those pages is not the other pages' error.
+ */
+static bool gpumirror_range_split(struct gpumirror_object *obj)
+{
+	struct mm_struct *mm = obj->mirror->mm;
+	unsigned long start = obj->segs[0].it.start;
+	unsigned long end = obj->segs[0].it.last + 1;
+	struct vm_area_struct *vma;
+	bool split;
+
+	if (!mmget_not_zero(mm))
+		return false;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, start);
+	split = !vma || vma->vm_end < end;
+	mmap_read_unlock(mm);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+	return split;
+}
+
+/*
+ * A range that failed with -EFAULT or -EPERM: if it no longer lies inside
+ * one VMA, retire it, so that the garbage collector remakes it to fit the
+ * VMAs of today. Return: true if so.
+ */
+static bool gpumirror_range_retire(struct gpumirror_object *obj)
+{
+	struct gpumirror *mirror = obj->mirror;
+
+	if (!gpumirror_range_split(obj))
+		return false;
+	down_write(&mirror->notifier_lock);
+	obj->retired = true;
+	up_write(&mirror->notifier_lock);
+	return true;
+}
+
+/*
  * Map @obj for @gdev and bind it through the device's ops, again while the
  * set goes stale before the bind. @write demands write access; otherwise
  * @write_pref tries a write mapping first and falls back to a read-only
  * one on -EPERM, and without it the mapping is read-only even where the
- * CPU may write.
+ * CPU may write. A range that no longer lies inside one VMA and fails
+ * with -EFAULT or -EPERM is retired: -ESTALE, the caller collects it.
  */
 int gpumirror_range_bind(struct gpumirror_object *obj,
 			 struct gpumirror_device *gdev, bool write,
@@ -234,6 +279,15 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 		if (!write && gpumirror_range_valid(obj, gdev))
 			flags = 0;
 		ret = gpumirror_object_map(obj, BIT(gdev->index), flags);
+		/*
+		 * The error may belong to another VMA: one split under the
+		 * range is retired, for the caller to collect and remake
+		 * (decided once, under one look at the VMAs). Otherwise a
+		 * write that may fall back to read-only does.
+		 */
+		if ((ret == -EFAULT || ret == -EPERM) &&
+		    gpumirror_range_retire(obj))
+			return -ESTALE;
 		if (ret == -EPERM && !write &&
 		    (flags & GPUMIRROR_MAP_WRITE)) {
 			flags = 0;
@@ -249,41 +303,6 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	if (ret)
 		gpumirror_object_unmap(obj, gdev);
 	return ret == -EAGAIN ? -EBUSY : ret;
-}
-
-/*
- * A range that failed with -EFAULT or -EPERM: if it no longer lies inside
- * one VMA, mark it unmapped for the garbage collector. Return: true if so.
- *
- * A range is made inside one VMA, but VMAs change under it: an munmap()
- * that raced with making it (its notifier never saw the unmap), or an
- * mprotect() or munmap() of a neighbouring page that split the VMA. Then
- * the range mixes pages the device may access with pages it may not (a
- * read-only or PROT_NONE part): the error belongs to those pages, not to
- * the faulting one, so the range is remade to fit the VMAs of today.
- */
-bool gpumirror_range_retire(struct gpumirror_object *obj)
-{
-	struct gpumirror *mirror = obj->mirror;
-	unsigned long start = obj->segs[0].it.start;
-	unsigned long end = obj->segs[0].it.last + 1;
-	struct vm_area_struct *vma;
-	bool split;
-
-	if (!mmget_not_zero(mirror->mm))
-		return false;
-	mmap_read_lock(mirror->mm);
-	vma = vma_lookup(mirror->mm, start);
-	split = !vma || vma->vm_end < end;
-	mmap_read_unlock(mirror->mm);
-	/* Pairs with mmget_not_zero() above. */
-	mmput(mirror->mm);
-	if (split) {
-		down_write(&mirror->notifier_lock);
-		obj->retired = true;
-		up_write(&mirror->notifier_lock);
-	}
-	return split;
 }
 
 /* May @gdev write where @attrs apply? */
@@ -351,8 +370,8 @@ static int gpumirror_fault_locked(struct gpumirror *mirror,
 	gpumirror_range_place(mirror, gdev, obj, &attrs);
 	ret = gpumirror_range_bind(obj, gdev, write,
 				   gpumirror_may_write(&attrs, gdev));
-	if ((ret == -EFAULT || ret == -EPERM) && gpumirror_range_retire(obj))
-		return -ESTALE;
+	if (ret == -ESTALE)
+		return ret;
 	if (ret && keep && !kept)
 		clear_bit(gdev->index, &obj->keep);
 	*end = obj->segs[0].it.last + 1;

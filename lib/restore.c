@@ -221,9 +221,8 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 			ret = gpumirror_range_rebind(obj, gdev);
 			if (!ret)
 				continue;
-			/* Made while an munmap() ran: collect it next time. */
-			if ((ret == -EFAULT || ret == -EPERM) &&
-			    gpumirror_range_retire(obj)) {
+			/* Retired (its VMA changed): collect it next time. */
+			if (ret == -ESTALE) {
 				again = true;
 				continue;
 			}

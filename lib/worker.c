@@ -16,8 +16,8 @@
  * not take (a fault holds it across allocations). The notifier queues the
  * object instead, and the release worker, in process context, takes the
  * object's lock and DMA-unmaps every set that is mapped but not valid and
- * whose device has completed pass 2 (its bit in &gpumirror.pending is
- * clear), so no IOMMU mapping of a page the CPU gave up outlives the event
+ * whose device has completed the flush that followed its zap (see
+ * gpumirror_flushed()), so no IOMMU mapping of a page the CPU gave up outlives the event
  * by more than a tick or so, and none goes while the device's TLB may
  * still translate to it: pass 2 runs after every interval notifier and
  * any earlier plain subscriber of the event, which may be slow. A set
@@ -66,16 +66,13 @@ static bool gpumirror_release_stale_sets(struct gpumirror_object *obj)
 
 	mutex_lock(&obj->lock);
 	/*
-	 * A set goes stale in pass 1 and its device's bit in
-	 * &gpumirror.pending is set then, under the notifier lock held for
-	 * write; pass 2 clears it once the device's TLB flush completed. A
-	 * clear bit seen under the lock held for read therefore means the
-	 * flush that followed the zap has completed; a set bit may be that
-	 * very flush still to come, so the mapping waits.
+	 * Pass 1 and pass 2 update what gpumirror_flushed() reads under the
+	 * notifier lock held for write: under the lock held for read its
+	 * answer is exact.
 	 */
 	down_read(&mirror->notifier_lock);
 	stale = obj->mapped & ~obj->valid;
-	done = stale & ~mirror->pending;
+	done = gpumirror_flushed(obj, stale);
 	up_read(&mirror->notifier_lock);
 	for_each_set_bit(i, &done, GPUMIRROR_MAX_DEVICES) {
 		gpumirror_pages_unmap(obj, mirror->devices[i]);

@@ -203,16 +203,26 @@ int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
  * vgpu_as_fault_transient() - did a fault fail only for now?
  * @ret: what serving the fault returned
  * @last_fault: the replay state of vgpu_as_replay()
+ * @busy_until: 0 before the first fault of an access; then when replays
+ *	of -EBUSY stop
  *
  * -EBUSY means the pages kept changing under the fault (migrations, other
  * faults): a GPU replays such an access rather than failing it, so the
- * next vgpu_as_replay() serves it again. A fatal signal still ends it.
+ * next vgpu_as_replay() serves it again, for up to %VGPU_BUSY_REPLAY
+ * without a fault that went through. A fatal signal still ends it.
  *
  * Return: true to replay the access.
  */
-bool vgpu_as_fault_transient(int ret, u64 *last_fault)
+bool vgpu_as_fault_transient(int ret, u64 *last_fault,
+			     unsigned long *busy_until)
 {
-	if (ret != -EBUSY)
+	if (ret != -EBUSY) {
+		*busy_until = 0;
+		return false;
+	}
+	if (!*busy_until)
+		*busy_until = jiffies + VGPU_BUSY_REPLAY;
+	else if (time_after(jiffies, *busy_until))
 		return false;
 	*last_fault = U64_MAX;
 	return true;

@@ -56,6 +56,7 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 	bool write = a->flags & VGPU_SVM_WRITE;
 	unsigned int restores = 0;
 	u64 last_fault = U64_MAX, mark = 0;
+	unsigned long busy = 0;
 	size_t done = 0, n;
 	int ret;
 
@@ -86,7 +87,7 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 			return ret;
 		ret = gpumirror_fault(&vf->mirror, &vf->as.gdev, last_fault,
 				      write);
-		if (vgpu_as_fault_transient(ret, &last_fault))
+		if (vgpu_as_fault_transient(ret, &last_fault, &busy))
 			continue;
 		if (ret)
 			return ret;

@@ -171,6 +171,7 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 {
 	size_t done = 0, n;
 	u64 last_fault = U64_MAX, mark = 0;
+	unsigned long busy = 0;
 	void *bounce;
 	int ret;
 
@@ -194,7 +195,7 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 		if (ret)
 			break;
 		ret = vgpu_uapi_fault(vf, last_fault, write);
-		if (vgpu_as_fault_transient(ret, &last_fault))
+		if (vgpu_as_fault_transient(ret, &last_fault, &busy))
 			continue;
 		if (ret)
 			break;
