@@ -142,7 +142,10 @@ int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
 		   bool write, size_t *done);
 int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
 		   u64 *mark);
-bool vgpu_as_fault_transient(int ret, u64 *last_fault);
+/* How long an access replays faults that found the pages changing. */
+#define VGPU_BUSY_REPLAY	(5 * HZ)
+bool vgpu_as_fault_transient(int ret, u64 *last_fault,
+			     unsigned long *busy_until);
 bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_tlb_flush(struct vgpu_as *as);
@@ -174,6 +177,12 @@ void vgpu_bench_exit(void);
 #else
 static inline int vgpu_bench_init(void) { return 0; }
 static inline void vgpu_bench_exit(void) { }
+#endif
+
+#ifdef CONFIG_VGPU_CANARY
+void vgpu_canary_init(void);
+#else
+static inline void vgpu_canary_init(void) { }
 #endif
 
 #endif /* _VGPU_H */

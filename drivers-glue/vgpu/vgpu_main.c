@@ -268,6 +268,7 @@ static int __init vgpu_init(void)
 	ret = vgpu_bench_init();
 	if (ret)
 		goto out_destroy;
+	vgpu_canary_init();
 	pr_info("vgpu: %u virtual GPU(s)\n", nvgpus);
 	return 0;
 
