@@ -70,9 +70,12 @@
  * anyway), or the commit could never succeed. Each batch's pages are
  * unlocked at once, so no more than 64 page locks are ever held; only their
  * references are kept until the commit (after it, the notifier protects
- * the DMA-mapped pages as for any walk). A CPU access that restores an entry before the commit
- * raises an event of its own (no owner), which fails the commit, and the
- * map is tried again; one after the commit invalidates the device's PTEs.
+ * the DMA-mapped pages as for any walk). A CPU access that restores an
+ * entry before the commit raises an event of its own (no owner), which
+ * fails the commit, and the map is tried again; one after the commit
+ * invalidates the device's PTEs. A try after a failed one first takes
+ * back the entries the failed try left exclusive, before it reads the
+ * sequence: the walk restoring them itself would fail it again.
  */
 
 /**
@@ -384,11 +387,53 @@ static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
 	mmput(mm);
 	return ret;
 }
+
+/*
+ * Before another try of %GPUMIRROR_MAP_EXCLUSIVE: take back, with a write
+ * fault on each page, the entries the failed try made device-exclusive.
+ * Otherwise the next walk's own faults would restore them after the
+ * sequence was read, and the events that raises would fail every try.
+ * Errors are left to the walk.
+ */
+static void gpumirror_exclusive_restore(struct gpumirror_object *obj,
+					struct page **pages)
+{
+	struct mm_struct *mm = obj->mirror->mm;
+	unsigned long addr, end, n;
+	unsigned int s;
+	long got, i;
+
+	if (!mmget_not_zero(mm))
+		return;
+	mmap_read_lock(mm);
+	for (s = 0; s < obj->nsegs; s++) {
+		end = obj->segs[s].it.last + 1;
+		for (addr = obj->segs[s].it.start; addr < end;
+		     addr += n << PAGE_SHIFT) {
+			n = min((end - addr) >> PAGE_SHIFT, 64UL);
+			got = get_user_pages_remote(mm, addr, n, FOLL_WRITE,
+						    pages, NULL);
+			/* Pairs with the reference the call above took. */
+			for (i = 0; i < got; i++)
+				put_page(pages[i]);
+			if (got < (long)n)
+				break;
+		}
+	}
+	mmap_read_unlock(mm);
+	/* Pairs with mmget_not_zero() above. */
+	mmput(mm);
+}
 #else
 static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
 				    struct page **pages, void *owner)
 {
 	return -EOPNOTSUPP;
+}
+
+static void gpumirror_exclusive_restore(struct gpumirror_object *obj,
+					struct page **pages)
+{
 }
 
 static void gpumirror_exclusive_put(struct page **pages, unsigned long n)
@@ -474,10 +519,13 @@ static void gpumirror_count_retry(struct gpumirror *mirror,
 		atomic64_inc(&mirror->devices[i]->stats.retries);
 }
 
-/* One try of gpumirror_object_map(): walk, map the sets, commit. */
+/*
+ * One try of gpumirror_object_map(): walk, map the sets, commit. @again:
+ * an earlier try failed.
+ */
 static int gpumirror_map_once(struct gpumirror_object *obj,
 			      unsigned long devices, unsigned int flags,
-			      void *owner, struct page **pages)
+			      void *owner, struct page **pages, bool again)
 {
 	unsigned long hmm_flags = 0, seq;
 	int ret;
@@ -487,6 +535,8 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	if (hmm_flags && (flags & GPUMIRROR_MAP_WRITE))
 		hmm_flags |= HMM_PFN_REQ_WRITE;
 
+	if ((flags & GPUMIRROR_MAP_EXCLUSIVE) && again)
+		gpumirror_exclusive_restore(obj, pages);
 	seq = mmu_interval_read_begin(&obj->notifier);
 	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
 		ret = gpumirror_walk_exclusive(obj, pages, owner);
@@ -579,6 +629,7 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned long timeout;
+	unsigned int tries;
 	struct page **pages;
 	void *owner;
 	int ret;
@@ -598,12 +649,13 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 		/* Pairs with READ_ONCE() in gpumirror_own_event(). */
 		WRITE_ONCE(obj->rebuild_owner, owner);
 
-	for (;;) {
+	for (tries = 0;; tries++) {
 		if (time_after(jiffies, timeout)) {
 			ret = -EBUSY;
 			break;
 		}
-		ret = gpumirror_map_once(obj, devices, flags, owner, pages);
+		ret = gpumirror_map_once(obj, devices, flags, owner, pages,
+					 tries);
 		if (ret != -EBUSY)
 			break;
 		gpumirror_count_retry(mirror, devices);

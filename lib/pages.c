@@ -30,6 +30,14 @@
  * take a mapping that large (dma_max_mapping_size(), bounce buffering):
  * then every page is mapped on its own.
  *
+ * Several devices map the same page, one set each, which the DMA API
+ * allows for overlapping mappings only without its implicit CPU cache
+ * maintenance (DMA-API debugging reports them otherwise): every mapping
+ * is made and released with %DMA_ATTR_SKIP_CPU_SYNC, and where the
+ * mapping needs it (dma_need_sync(): a non-coherent device, a bounce
+ * buffer) the sync is done explicitly, for the device after the mapping
+ * and for the CPU before the unmapping.
+ *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
  * invalidation only zaps the device's PTEs and marks the set stale, and the
@@ -45,6 +53,8 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 				    gpumirror_addr_t *set, unsigned long n)
 {
 	unsigned long i, unmapped = 0;
+	enum dma_data_direction dir;
+	dma_addr_t dma;
 	size_t size;
 
 	for (i = 0; i < n; i++) {
@@ -52,8 +62,13 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 		    set[i] & (GPUMIRROR_ADDR_DEVICE | GPUMIRROR_ADDR_TAIL))
 			continue;
 		size = PAGE_SIZE << gpumirror_addr_order(set[i]);
-		dma_unmap_page(gdev->dev, gpumirror_addr(set[i]), size,
-			       gpumirror_dir(set[i]));
+		dma = gpumirror_addr(set[i]);
+		dir = gpumirror_dir(set[i]);
+		/* The sync the attribute skips: see the DOC above. */
+		if (dma_need_sync(gdev->dev, dma))
+			dma_sync_single_for_cpu(gdev->dev, dma, size, dir);
+		dma_unmap_page_attrs(gdev->dev, dma, size, dir,
+				     DMA_ATTR_SKIP_CPU_SYNC);
 		unmapped += size >> PAGE_SHIFT;
 	}
 	atomic64_add(unmapped, &gdev->stats.dma_unmaps);
@@ -131,10 +146,14 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 		order = 0;
 		n = 1;
 	}
-	dma = dma_map_page(gdev->dev, page, 0, PAGE_SIZE << order,
-			   gpumirror_dir(flags));
+	dma = dma_map_page_attrs(gdev->dev, page, 0, PAGE_SIZE << order,
+				 gpumirror_dir(flags), DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(gdev->dev, dma))
 		return -ENOMEM;
+	/* The sync the attribute skips: see the DOC above. */
+	if (dma_need_sync(gdev->dev, dma))
+		dma_sync_single_for_device(gdev->dev, dma, PAGE_SIZE << order,
+					   gpumirror_dir(flags));
 	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
 	for (i = 1; i < n; i++)
 		set[i] = (dma + i * PAGE_SIZE) | flags | GPUMIRROR_ADDR_TAIL;
