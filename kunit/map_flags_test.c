@@ -157,14 +157,6 @@ static size_t gm_dma_max_count_locked(struct device *dev)
 	unsigned long i, locked = 0;
 	u64 v;
 
-	if (gm_locked_cpu_read) {
-		unsigned long addr = gm_locked_cpu_read;
-
-		gm_locked_cpu_read = 0;
-		if (copy_from_user(&v, (void __user *)addr, sizeof(v)))
-			gm_locked_max = ULONG_MAX;
-	}
-
 	for (i = 0; i < gm_locked_obj->npages; i++) {
 		unsigned long pfn = gm_locked_obj->pfns[i];
 
@@ -173,6 +165,14 @@ static size_t gm_dma_max_count_locked(struct device *dev)
 			locked++;
 	}
 	gm_locked_max = max(gm_locked_max, locked);
+	/* Not with a page still locked: the read would wait for it forever. */
+	if (gm_locked_cpu_read && !locked) {
+		unsigned long addr = gm_locked_cpu_read;
+
+		gm_locked_cpu_read = 0;
+		if (copy_from_user(&v, (void __user *)addr, sizeof(v)))
+			gm_locked_max = ULONG_MAX;
+	}
 	return SIZE_MAX;
 }
 
@@ -211,6 +211,7 @@ static void gm_map_exclusive_batches(struct kunit *test)
 						   GPUMIRROR_MAP_EXCLUSIVE), 0);
 	kunit_deactivate_static_stub(test, gpumirror_dma_max);
 	KUNIT_EXPECT_EQ(test, gm_locked_max, 0UL);
+	KUNIT_EXPECT_EQ(test, gm_locked_cpu_read, 0UL);
 	gpumirror_device_stats_read(&td->gdev, &c);
 	KUNIT_EXPECT_GE(test, c.retries, retries + 1);
 	for (i = 0; i < n; i += 25) {

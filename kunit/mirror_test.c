@@ -40,40 +40,43 @@ static void gm_attach_detach_several(struct kunit *test)
 {
 	struct mm_struct *mm = gm_test_mm(test);
 	struct gm_test_dev *td[4];
-	struct gpumirror mirror;
+	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
+						 GFP_KERNEL);
 	int i;
 
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&mirror, mm), 0);
+	/* Too large for the stack with lockdep. */
+	KUNIT_ASSERT_NOT_NULL(test, mirror);
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, mm), 0);
 	for (i = 0; i < 4; i++) {
 		td[i] = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
-		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&mirror,
+		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror,
 							      &td[i]->gdev), 0);
 		KUNIT_EXPECT_EQ(test, td[i]->gdev.index, i);
-		KUNIT_EXPECT_PTR_EQ(test, td[i]->gdev.mirror, &mirror);
+		KUNIT_EXPECT_PTR_EQ(test, td[i]->gdev.mirror, mirror);
 	}
-	KUNIT_EXPECT_EQ(test, mirror.device_mask, 0xfUL);
+	KUNIT_EXPECT_EQ(test, mirror->device_mask, 0xfUL);
 
 	gpumirror_device_detach(&td[1]->gdev);
-	KUNIT_EXPECT_EQ(test, mirror.device_mask, 0xdUL);
+	KUNIT_EXPECT_EQ(test, mirror->device_mask, 0xdUL);
 	KUNIT_EXPECT_NULL(test, td[1]->gdev.mirror);
-	KUNIT_EXPECT_NULL(test, mirror.devices[1]);
+	KUNIT_EXPECT_NULL(test, mirror->devices[1]);
 	KUNIT_EXPECT_EQ(test, atomic_read(&td[1]->detaches), 1);
 	/* Detaching twice is a no-op. */
 	gpumirror_device_detach(&td[1]->gdev);
 	KUNIT_EXPECT_EQ(test, atomic_read(&td[1]->detaches), 1);
 
 	/* The freed slot is reused. */
-	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&mirror, &td[1]->gdev),
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror, &td[1]->gdev),
 			0);
 	KUNIT_EXPECT_EQ(test, td[1]->gdev.index, 1);
 
 	for (i = 0; i < 4; i++)
 		gpumirror_device_detach(&td[i]->gdev);
-	KUNIT_EXPECT_EQ(test, mirror.device_mask, 0UL);
+	KUNIT_EXPECT_EQ(test, mirror->device_mask, 0UL);
 	for (i = 0; i < 4; i++)
 		KUNIT_EXPECT_EQ(test, atomic_read(&td[i]->detaches),
 				i == 1 ? 2 : 1);
-	gpumirror_fini(&mirror);
+	gpumirror_fini(mirror);
 }
 
 struct gm_attach_case {

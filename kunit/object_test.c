@@ -638,6 +638,7 @@ static void gm_walk_batch_bound(struct kunit *test)
 {
 	const unsigned long s = SZ_4G;
 	const unsigned long max = GPUMIRROR_MAX_OBJECT_PAGES << PAGE_SHIFT;
+	unsigned long gap;
 
 	KUNIT_EXPECT_TRUE(test, gpumirror_walk_joins(s, s + max - 2 * PAGE_SIZE,
 						     s + max - PAGE_SIZE,
@@ -646,9 +647,10 @@ static void gm_walk_batch_bound(struct kunit *test)
 						      s + max,
 						      s + max + PAGE_SIZE));
 	/* Nor across a gap wider than GPUMIRROR_WALK_GAP pages. */
+	gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
 	KUNIT_EXPECT_FALSE(test, gpumirror_walk_joins(s, s + PAGE_SIZE,
-			   s + (GPUMIRROR_WALK_GAP + 2) * PAGE_SIZE,
-			   s + (GPUMIRROR_WALK_GAP + 3) * PAGE_SIZE));
+						      s + PAGE_SIZE + gap,
+						      s + 2 * PAGE_SIZE + gap));
 }
 
 /*

@@ -395,13 +395,12 @@ static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
  * sequence was read, and the events that raises would fail every try.
  * Errors are left to the walk.
  */
-static void gpumirror_exclusive_restore(struct gpumirror_object *obj,
-					struct page **pages)
+static void gpumirror_exclusive_restore(struct gpumirror_object *obj)
 {
 	struct mm_struct *mm = obj->mirror->mm;
 	unsigned long addr, end, n;
 	unsigned int s;
-	long got, i;
+	long got;
 
 	if (!mmget_not_zero(mm))
 		return;
@@ -411,11 +410,9 @@ static void gpumirror_exclusive_restore(struct gpumirror_object *obj,
 		for (addr = obj->segs[s].it.start; addr < end;
 		     addr += n << PAGE_SHIFT) {
 			n = min((end - addr) >> PAGE_SHIFT, 64UL);
+			/* Faults only: no page array, no references. */
 			got = get_user_pages_remote(mm, addr, n, FOLL_WRITE,
-						    pages, NULL);
-			/* Pairs with the reference the call above took. */
-			for (i = 0; i < got; i++)
-				put_page(pages[i]);
+						    NULL, NULL);
 			if (got < (long)n)
 				break;
 		}
@@ -431,8 +428,7 @@ static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
 	return -EOPNOTSUPP;
 }
 
-static void gpumirror_exclusive_restore(struct gpumirror_object *obj,
-					struct page **pages)
+static void gpumirror_exclusive_restore(struct gpumirror_object *obj)
 {
 }
 
@@ -536,7 +532,7 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 		hmm_flags |= HMM_PFN_REQ_WRITE;
 
 	if ((flags & GPUMIRROR_MAP_EXCLUSIVE) && again)
-		gpumirror_exclusive_restore(obj, pages);
+		gpumirror_exclusive_restore(obj);
 	seq = mmu_interval_read_begin(&obj->notifier);
 	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
 		ret = gpumirror_walk_exclusive(obj, pages, owner);

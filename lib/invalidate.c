@@ -48,11 +48,12 @@
  * waits are complete. Each pass 2 that waited moves &gpumirror.flush_gen;
  * an object records the generation of its last zap, so a stale set is
  * known flushed once the generation moved on, whatever later events have
- * started since (gpumirror_flushed()). Pass 2 may also run outside an event,
- * from gpumirror_object_revoke() or before a stale set is DMA-unmapped;
- * the event's own pass 2 then finds nothing pending. Once the mm is exiting (&gpumirror.released, after
- * the mmu notifier's release), the plain notifier no longer runs, so the
- * interval callback runs pass 2 itself.
+ * started since (gpumirror_flushed()). Pass 2 may also run outside an
+ * event, from gpumirror_object_revoke() or before a stale set is
+ * DMA-unmapped; the event's own pass 2 then finds nothing pending. Once
+ * the mm is exiting (&gpumirror.released, after the mmu notifier's
+ * release), the plain notifier no longer runs, so the interval callback
+ * runs pass 2 itself.
  *
  * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.retired.
  * No-fault devices that keep the object mapped are suspended before their

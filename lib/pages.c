@@ -33,10 +33,13 @@
  * Several devices map the same page, one set each, which the DMA API
  * allows for overlapping mappings only without its implicit CPU cache
  * maintenance (DMA-API debugging reports them otherwise): every mapping
- * is made and released with %DMA_ATTR_SKIP_CPU_SYNC, and where the
- * mapping needs it (dma_need_sync(): a non-coherent device, a bounce
- * buffer) the sync is done explicitly, for the device after the mapping
- * and for the CPU before the unmapping.
+ * is made and released with %DMA_ATTR_SKIP_CPU_SYNC. Where a mapping
+ * needs syncing (dma_need_sync(): a non-coherent device, a bounce buffer)
+ * it is synced for the device once mapped; it is never synced back for
+ * the CPU, because a set is released only once stale, when the page may
+ * already belong to someone else. Mirroring is therefore coherent only
+ * for devices that need no syncing, the devices SVM is for; a device that
+ * bounces sees the page as it was when mapped and its writes are lost.
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -53,8 +56,6 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 				    gpumirror_addr_t *set, unsigned long n)
 {
 	unsigned long i, unmapped = 0;
-	enum dma_data_direction dir;
-	dma_addr_t dma;
 	size_t size;
 
 	for (i = 0; i < n; i++) {
@@ -62,12 +63,9 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
 		    set[i] & (GPUMIRROR_ADDR_DEVICE | GPUMIRROR_ADDR_TAIL))
 			continue;
 		size = PAGE_SIZE << gpumirror_addr_order(set[i]);
-		dma = gpumirror_addr(set[i]);
-		dir = gpumirror_dir(set[i]);
-		/* The sync the attribute skips: see the DOC above. */
-		if (dma_need_sync(gdev->dev, dma))
-			dma_sync_single_for_cpu(gdev->dev, dma, size, dir);
-		dma_unmap_page_attrs(gdev->dev, dma, size, dir,
+		/* No sync back: the page may be reused (see the DOC above). */
+		dma_unmap_page_attrs(gdev->dev, gpumirror_addr(set[i]), size,
+				     gpumirror_dir(set[i]),
 				     DMA_ATTR_SKIP_CPU_SYNC);
 		unmapped += size >> PAGE_SHIFT;
 	}

@@ -44,6 +44,7 @@ ANYWHERE = re.compile(r'''
       | unreferenced\ object\ 0x
       | DMA-API:\ \S+\ \S+:\s
       | DMA-API:\ debugging\ out\ of\ memory
+      | DMA-API:\ cacheline\ tracking\ ENOMEM
       | general\ protection\ fault
     )''', re.X)
 
@@ -87,15 +88,26 @@ def scan(lines):
             if ANCHORED.search(l) or ANYWHERE.search(l)]
 
 
-CANARY_MARK = '@@CANARY'
+# The marker goes through printk (/dev/kmsg), so it may carry a timestamp.
+CANARY_MARK = re.compile(r'^(?:\[\s*[0-9.]+\]\s*)?@@CANARY\s*$')
 
 # What each canary of drivers/gpu/vgpu/vgpu_canary.c makes the scan find.
 CANARIES = [
     ('warn', re.compile(r'WARNING: CPU: .* at drivers/gpu/vgpu/vgpu_canary\.c')),
     ('lockdep', re.compile(r'WARNING: possible circular locking dependency')),
-    ('leak', re.compile(r'unreferenced object 0x')),
+    ('leak', re.compile(r'unreferenced object 0x[0-9a-f]+ \(size 128\)')),
     ('dma', re.compile(r'DMA-API: \S+ \S+: device driver frees DMA memory with different size')),
 ]
+
+# Other lines of those same reports; any other report after the marker is
+# a real one that surfaced late, and fails the check.
+CANARY_OTHER = re.compile(r'''
+    -+\[\ cut\ here\ \]-+
+  | ^(?:\[\s*[0-9.]+\]\s*)?={10,}\s*$
+  | WARNING:\ CPU:\ .*\ at\ kernel/dma/debug\.c
+  | DMA-API:\ Mapped\ at:
+  | kmemleak:\ [0-9]+\ new\ suspected
+  ''', re.X)
 
 
 def read_log(path):
@@ -113,7 +125,7 @@ def read_log(path):
 
 def split_canary(lines):
     for i, l in enumerate(lines):
-        if l.rstrip('\r\n') == CANARY_MARK:
+        if CANARY_MARK.search(l.rstrip('\r\n')):
             return lines[:i], lines[i + 1:]
     return lines, None
 
@@ -126,11 +138,16 @@ def canary(path):
     found = scan(after)
     seen = [name for name, pat in CANARIES
             if any(pat.search(l) for l in found)]
-    print('canary: %d/%d seen by the scan (%s)' %
+    other = [l for l in found
+             if not CANARY_OTHER.search(l) and
+             not any(pat.search(l) for _, pat in CANARIES)]
+    print('canary: %d/%d seen by the scan (%s), %d other report(s)' %
           (len(seen), len(CANARIES),
            ' '.join(n + ('' if n in seen else ' MISSED')
-                    for n, _ in CANARIES)))
-    sys.exit(0 if len(seen) == len(CANARIES) else 1)
+                    for n, _ in CANARIES), len(other)))
+    for l in other:
+        print('  REPORT  %s' % l)
+    sys.exit(0 if len(seen) == len(CANARIES) and not other else 1)
 
 
 def main():

@@ -49,12 +49,16 @@ scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
 	"$bin/vgpu-migrate-tests:selftests/vgpu-migrate-tests" \
 	"$bin/vgpu-svm-tests:selftests/vgpu-svm-tests"
 
+# The stall and lockup detectors with room for TCG under KASAN and lockdep
+# (RCU stalls after 60 s instead of 21, soft lockups after 60 s instead of
+# 20); hung tasks after the default 120 s.
+detectors="rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30"
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $log)"
 start=$(date +%s)
 timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 ignore_loglevel transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
+	-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
 	-serial stdio >"$log" 2>&1 || true
 echo "  QEMU    $(( $(date +%s) - start )) s"
 
