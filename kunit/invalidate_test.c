@@ -395,22 +395,41 @@ static void gm_release_after_pass2(struct kunit *test)
 
 #define GM_RACE_SEGS	8
 #define GM_MAGIC	0x6770756d00000000ULL
+/* Page i of generation g holds GM_MAGIC | g << 8 | i, an unmapped one poison. */
+#define GM_POISON	0x5a5a5a5a5a5a5a5aULL
+#define GM_RACE_WORD(g, i)	(GM_MAGIC | (u64)(g) << 8 | (i))
+#define GM_RACE_GEN(v)		(((v) >> 8) & 0xffffff)
 
 struct gm_reader {
 	struct gm_test_dev *td;
 	struct gpumirror_object *obj;
+	const unsigned long *gens;
 	unsigned long reads, faults, bad;
 	struct task_struct *task;
 };
 
+/*
+ * A read of page i must find generation gens[i] at least, as it was
+ * before the read began: an older one came from a page an munmap() had
+ * already taken away, through a translation that outlived it.
+ */
+static bool gm_reader_bad(unsigned long i, u64 v, unsigned long gen)
+{
+	return (v & ~0xffffff00ULL) != (GM_MAGIC | i) ||
+	       GM_RACE_GEN(v) < gen;
+}
+
 static int gm_reader_fn(void *data)
 {
 	struct gm_reader *rd = data;
-	unsigned long i;
+	unsigned long i, gen;
 	u64 v;
 
 	while (!kthread_should_stop()) {
 		for (i = 0; i < GM_RACE_SEGS; i++) {
+			gen = READ_ONCE(rd->gens[i]);
+			/* Pairs with smp_wmb() in gm_reader_race(). */
+			smp_rmb();
 			if (gm_test_dev_read(rd->td, i, &v)) {
 				rd->faults++;
 				if (!gpumirror_object_map(rd->obj,
@@ -420,7 +439,7 @@ static int gm_reader_fn(void *data)
 				continue;
 			}
 			rd->reads++;
-			if (v != (GM_MAGIC | i))
+			if (gm_reader_bad(i, v, gen))
 				rd->bad++;
 		}
 		cond_resched();
@@ -430,7 +449,9 @@ static int gm_reader_fn(void *data)
 
 /*
  * Four devices read the pages through their TLBs while the test unmaps and
- * remaps them: no read may see a freed page (KASAN) or a wrong one.
+ * remaps them, each time with new contents: no read may see a freed page
+ * (KASAN), a wrong one, or the contents of a page already unmapped when
+ * the read began.
  */
 static void gm_reader_race(struct kunit *test)
 {
@@ -439,14 +460,19 @@ static void gm_reader_race(struct kunit *test)
 					  GM_RW);
 	struct gpumirror_range r[GM_RACE_SEGS];
 	struct gm_reader rd[GM_NDEV] = { };
+	unsigned long gens[GM_RACE_SEGS] = { };
 	struct gpumirror_object *obj;
 	unsigned long reads = 0;
+	struct page **old;
 	int i, n;
+
+	old = kunit_kcalloc(test, 200, sizeof(*old), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, old);
 
 	for (i = 0; i < GM_RACE_SEGS; i++) {
 		r[i].addr = addr + 2 * i * PAGE_SIZE;
 		r[i].len = PAGE_SIZE;
-		gm_fill(test, r[i].addr, PAGE_SIZE, GM_MAGIC | i);
+		gm_fill(test, r[i].addr, PAGE_SIZE, GM_RACE_WORD(0, i));
 	}
 	obj = gpumirror_object_create(&ctx->mirror, r, GM_RACE_SEGS, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
@@ -454,19 +480,33 @@ static void gm_reader_race(struct kunit *test)
 		gm_test_dev_bind_alloc(test, ctx->td[i], obj);
 		rd[i].td = ctx->td[i];
 		rd[i].obj = obj;
+		rd[i].gens = gens;
 		rd[i].task = kthread_run(gm_reader_fn, &rd[i], "gm-reader%d",
 					 i);
 		KUNIT_ASSERT_FALSE(test, IS_ERR(rd[i].task));
 	}
 
 	for (n = 0; n < 200; n++) {
-		unsigned long a = r[n % GM_RACE_SEGS].addr;
+		unsigned long seg = n % GM_RACE_SEGS;
+		unsigned long a = r[seg].addr;
 
+		/*
+		 * The old page is kept and poisoned once unmapped, so that a
+		 * translation outliving the munmap() reads the poison, not
+		 * the new contents of a page reused at once.
+		 */
+		if (get_user_pages_fast(a, 1, 0, &old[n]) != 1)
+			old[n] = NULL;
 		KUNIT_EXPECT_EQ(test, vm_munmap(a, PAGE_SIZE), 0);
+		if (old[n])
+			WRITE_ONCE(*(u64 *)page_address(old[n]), GM_POISON);
 		KUNIT_EXPECT_EQ(test, vm_mmap(NULL, a, PAGE_SIZE, GM_RW,
 					      MAP_PRIVATE | MAP_ANONYMOUS |
 					      MAP_FIXED, 0), a);
-		gm_fill(test, a, PAGE_SIZE, GM_MAGIC | (n % GM_RACE_SEGS));
+		gm_fill(test, a, PAGE_SIZE, GM_RACE_WORD(n + 1, seg));
+		/* Pairs with smp_rmb() in gm_reader_fn(). */
+		smp_wmb();
+		WRITE_ONCE(gens[seg], n + 1);
 		if (n % 16 == 0)
 			usleep_range(1000, 2000);
 	}
@@ -476,6 +516,10 @@ static void gm_reader_race(struct kunit *test)
 		KUNIT_EXPECT_GT(test, rd[i].faults, 0UL);
 		reads += rd[i].reads;
 	}
+	/* Pairs with get_user_pages_fast() above. */
+	for (n = 0; n < 200; n++)
+		if (old[n])
+			put_page(old[n]);
 	KUNIT_EXPECT_GT(test, reads, 0UL);
 	kunit_info(test, "%lu GPU reads, 200 munmaps, no stale read\n",
 		   reads);

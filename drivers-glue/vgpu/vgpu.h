@@ -143,7 +143,7 @@ int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
 int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
 		   u64 *mark);
 /* How long an access replays faults that found the pages changing. */
-#define VGPU_BUSY_REPLAY	(10 * HZ)
+#define VGPU_BUSY_REPLAY	(30 * HZ)
 bool vgpu_as_fault_transient(int ret, u64 *last_fault,
 			     unsigned long *busy_until);
 bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);

@@ -88,7 +88,7 @@ struct vgpu_obj_destroy {
  * access. Errors: EFAULT (no object there, an unreachable block, or a bad
  * @ptr), EPERM (write to a read-only object or block), EINVAL (@len 0 or
  * wrapping), EINTR (a fatal signal while faulting), EBUSY (the pages kept
- * changing under the faults for more than 10 s).
+ * changing under the faults for more than 30 s).
  */
 struct vgpu_access {
 	__u64 gpu_va;
@@ -195,7 +195,7 @@ struct vgpu_alloc_limit {
  * not prefetched in no-fault mode), EPERM (the attributes forbid it, or a
  * write to read-only memory), ETIMEDOUT (queues suspended for more than
  * 2 s), EINTR (a fatal signal while faulting), EBUSY (the pages kept
- * changing under the faults for more than 10 s), EINVAL.
+ * changing under the faults for more than 30 s), EINVAL.
  */
 struct vgpu_svm_access {
 	__u64 addr;
