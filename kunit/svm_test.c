@@ -6,6 +6,7 @@
 
 #include <kunit/test.h>
 #include <linux/gpumirror.h>
+#include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
@@ -95,15 +96,17 @@ static unsigned int gm_ranges(struct gm_fixture *fx, struct gm_test_dev *td,
 	return n;
 }
 
-/* Prefetch, invalidate: suspend, restore, resume; data still reachable. */
+/* Prefetch, invalidate: suspend, restore, resume; the data is reachable. */
 static void gm_nofault_restore(struct kunit *test)
 {
 	struct gm_fixture *fx = test->priv;
 	struct gm_test_dev *td = gm_nofault_dev(test);
 	unsigned long a = gm_region(test, 2 * SZ_2M);
 	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
 	unsigned long s[4], e[4];
-	bool v[4];
+	gpumirror_addr_t e1;
+	bool v[4], valid;
 
 	KUNIT_ASSERT_EQ(test, gpumirror_prefetch(&fx->mirror, &td->gdev, a,
 						 a + 2 * SZ_2M), 0);
@@ -119,6 +122,17 @@ static void gm_nofault_restore(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gm_ranges(fx, td, s, e, v, 4), 2);
 	KUNIT_EXPECT_TRUE(test, v[0] && v[1]);
 	KUNIT_EXPECT_EQ(test, atomic_read(&td->binds), 3);
+	/* The data is reachable through the restored set. */
+	obj = READ_ONCE(td->last_bound);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, obj->segs[0].it.start, a + SZ_2M);
+	gpumirror_notifier_lock(&fx->mirror);
+	valid = gpumirror_object_valid(obj, &td->gdev);
+	e1 = gpumirror_object_page(obj, &td->gdev, 1);
+	gpumirror_notifier_unlock(&fx->mirror);
+	KUNIT_EXPECT_TRUE(test, valid);
+	KUNIT_EXPECT_EQ(test, *(u64 *)phys_to_virt(gpumirror_addr(e1)),
+			(u64)(SZ_2M + SZ_4K));
 	gpumirror_device_stats_read(&td->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.suspends, 1);
 	KUNIT_EXPECT_EQ(test, c.resumes, 1);

@@ -196,6 +196,7 @@ TEST_F(svm, nofault_prefetch)
 {
 	char *p = region(SZ_2M);
 	uint64_t faults, buf[4];
+	struct vgpu_stats a, b;
 	int err;
 
 	ASSERT_NE(p, NULL);
@@ -206,9 +207,18 @@ TEST_F(svm, nofault_prefetch)
 	ASSERT_EQ(svm_rw(self->nf, false, p + page_size, buf, 8, &faults), 0);
 	ASSERT_EQ(faults, 0);
 	ASSERT_EQ(buf[0], 1);
-	/* Access none: the next prefetch skips it. */
+	/*
+	 * Access none: revoked at once, and the restore gives the range up
+	 * (the device is told); the memory itself is untouched.
+	 */
+	ASSERT_EQ(stats(self->nf, &a), 0);
 	ASSERT_EQ(svm_attr(self->nf, p, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
 			   VGPU_SVM_ACCESS_NONE, 0), 0);
+	ASSERT_EQ(gpu_word(self->nf, p + page_size, &err), ~0ULL);
+	ASSERT_EQ(err, -EFAULT);
+	ASSERT_EQ(stats(self->nf, &b), 0);
+	ASSERT_GE(b.restore_failed - a.restore_failed, 1);
+	ASSERT_EQ(*(uint64_t *)(p + page_size), 1);
 }
 
 /*

@@ -278,39 +278,58 @@ TEST_F(vgpu, free_one_block)
 	free(buf);
 }
 
+/*
+ * fork() with the child alive: the parent's write breaks copy-on-write
+ * while the child still shares the pages, and the GPU must follow the
+ * parent's new pages; neither the parent's nor the GPU's writes may reach
+ * the child's copy, which the child checks before it exits.
+ */
 TEST_F(vgpu, fork_cow)
 {
 	size_t blen = 4 * page_size;
 	char *buf = malloc(blen);
+	int go[2], status;
 	struct vgpu_range r;
-	int status;
 	pid_t pid;
-	char *a;
+	char *a, c;
 
 	a = map_anon(blen, PROT_READ | PROT_WRITE);
 	ASSERT_NE(a, NULL);
 	fill(a, blen, 5);
 	r = (struct vgpu_range){ (uintptr_t)a, blen };
 	ASSERT_EQ(obj_create(self->fd, &r, 1, GPU_VA, 0, NULL), 0);
+	ASSERT_EQ(gpu_rw(self->fd, false, GPU_VA, buf, blen, NULL), 0);
+	ASSERT_EQ(pipe(go), 0);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (!pid) {
-		/* The child's copy changes; the GPU mirrors the parent. */
+		/* Wait until the parent and the GPU wrote theirs. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		if (!check(a, blen, 5))
+			_exit(3);
 		fill(a, blen, 6);
 		_exit(check(a, blen, 6) ? 0 : 1);
 	}
-	ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	/* Shared with the child, write-protected: the GPU reads them. */
 	ASSERT_EQ(gpu_rw(self->fd, false, GPU_VA, buf, blen, NULL), 0);
 	ASSERT_TRUE(check(buf, blen, 5));
-	/* The parent's write breaks COW: a new page the GPU must follow. */
+	/* The parent's write breaks COW: new pages the GPU must follow. */
 	fill(a, blen, 7);
 	ASSERT_EQ(gpu_rw(self->fd, false, GPU_VA, buf, blen, NULL), 0);
 	ASSERT_TRUE(check(buf, blen, 7));
-	/* And a GPU write goes to the parent's page. */
+	/* And a GPU write goes to the parent's pages. */
 	fill(buf, blen, 8);
 	ASSERT_EQ(gpu_rw(self->fd, true, GPU_VA, buf, blen, NULL), 0);
 	ASSERT_TRUE(check(a, blen, 8));
+	/* The child's copy still holds what was there at fork(). */
+	ASSERT_EQ(write(go[1], "g", 1), 1);
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	ASSERT_TRUE(check(a, blen, 8));
+	close(go[0]);
+	close(go[1]);
 	free(buf);
 }
 
