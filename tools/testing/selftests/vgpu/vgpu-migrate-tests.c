@@ -361,6 +361,7 @@ TEST(storm)
 	pthread_t mt[4], wt[STORM_WRITERS];
 	struct storm_arg ma[4], wa[STORM_WRITERS];
 	struct vgpu_stats st0[4], st1[4];
+	unsigned long long retried;
 	struct storm s = { 0 };
 	long base[4];
 	int i;
@@ -406,10 +407,17 @@ TEST(storm)
 	for (i = 0; i < STORM_WRITERS; i++)
 		printf("# storm: writer%d passes=%ld lost_or_torn=%ld\n", i,
 		       s.writes[i], s.bad[i]);
-	for (i = 0; i < 4; i++) {
+	/*
+	 * Every vgpu migrated some (not just -EBUSY each time), and the
+	 * writers made some migration miss busy pages and take the
+	 * write-locked retry: the path the storm is here for ran.
+	 */
+	for (i = 0, retried = 0; i < 4; i++) {
 		ASSERT_EQ(s.other[i], 0);
-		ASSERT_GT(s.ok[i] + s.busy[i], 0);
+		ASSERT_GT(s.ok[i], 0);
+		retried += st1[i].migrate_races - st0[i].migrate_races;
 	}
+	ASSERT_GT(retried, 0);
 	for (i = 0; i < STORM_WRITERS; i++) {
 		ASSERT_EQ(s.bad[i], 0);
 		ASSERT_GT(s.writes[i], 0);
