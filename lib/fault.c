@@ -78,6 +78,12 @@
  * sequence: the walk restoring them itself would fail it again.
  */
 
+/*
+ * Tries of gpumirror_object_map() that migrations may disturb; after them
+ * it holds the driver_migrate_lock for write (see its DOC).
+ */
+#define GPUMIRROR_MAP_TRIES_SHARED	8
+
 /**
  * gpumirror_segment_fault() - fault one walk batch of an object
  * @obj: the object
@@ -610,13 +616,19 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * for a requested device with another owner such pages cannot be mapped
  * and the call fails with -EXDEV: migrate them first.
  *
- * Context: process context, no gpumirror lock and no mmap_lock held.
+ * A map that keeps losing to invalidations stops gpumirror's migrations
+ * after %GPUMIRROR_MAP_TRIES_SHARED tries (or one timeout) and tries on,
+ * so that a task migrating the same pages in a loop cannot starve it.
+ *
+ * Context: process context, no gpumirror lock and no mmap_lock held, and
+ * not inside a migration (takes the driver_migrate_lock for write).
  * Return: 0; -EINVAL if @devices names a slot that is not attached or is
  * empty, for unknown or conflicting @flags, and for exclusive access by a
  * device without the first device's pagemap owner; -EFAULT for a hole, a
  * PROT_NONE, VM_IO or VM_PFNMAP mapping, or an exited process; -EPERM for
  * write access to read-only memory; -EXDEV as above; -EBUSY if the pages
- * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms, or a page could not be
+ * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms with migrations
+ * stopped, or a page could not be
  * taken for exclusive access; -EOPNOTSUPP for exclusive access without
  * CONFIG_DEVICE_PRIVATE; -ENOMEM.
  */
@@ -625,6 +637,7 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned long timeout;
+	bool stopped = false;
 	unsigned int tries;
 	struct page **pages;
 	void *owner;
@@ -646,6 +659,17 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 		WRITE_ONCE(obj->rebuild_owner, owner);
 
 	for (tries = 0;; tries++) {
+		/*
+		 * Losing to migrations again and again: stop them, and try
+		 * for one more timeout (see the driver_migrate_lock DOC).
+		 */
+		if (!stopped && (tries == GPUMIRROR_MAP_TRIES_SHARED ||
+				 time_after(jiffies, timeout))) {
+			gpumirror_migrations_stop();
+			stopped = true;
+			timeout = jiffies +
+				  msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+		}
 		if (time_after(jiffies, timeout)) {
 			ret = -EBUSY;
 			break;
@@ -656,6 +680,8 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			break;
 		gpumirror_count_retry(mirror, devices);
 	}
+	if (stopped)
+		gpumirror_migrations_resume();
 	if (ret == -EAGAIN)
 		ret = -EBUSY;
 	WRITE_ONCE(obj->rebuild_owner, NULL);

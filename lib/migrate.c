@@ -133,6 +133,12 @@
  * makes at most two attempts; a writer waits at most for the readers in
  * flight, each of which is bounded in turn.
  *
+ * A device fault whose walk keeps being invalidated by migrations of its
+ * pages (a thread migrating them in a loop) could starve: after
+ * %GPUMIRROR_MAP_TRIES_SHARED tries, gpumirror_object_map() holds the lock
+ * for write for its remaining tries, so that only the CPU, reclaim and
+ * the like can still disturb it, as in step 3.
+ *
  * The CPU fault path (gpumirror_devmem_fault()) does not take the lock: it
  * runs under mmap_lock, which migrations take inside the lock, so taking it
  * there would invert the order. It only moves pages to system memory, which
@@ -141,6 +147,22 @@
 
 /* Pairs of device-to-device conflicts are serialized by this, see DOC. */
 static DECLARE_RWSEM(gpumirror_migrate_lock);
+
+/*
+ * For a device fault that keeps losing to migrations of its pages
+ * (gpumirror_object_map()): no gpumirror migration runs until
+ * gpumirror_migrations_resume(). Taken under &gpumirror_object.lock,
+ * outside mmap_lock, like a migration's write-locked retry.
+ */
+void gpumirror_migrations_stop(void)
+{
+	down_write(&gpumirror_migrate_lock);
+}
+
+void gpumirror_migrations_resume(void)
+{
+	up_write(&gpumirror_migrate_lock);
+}
 
 static unsigned long gpumirror_select(struct gpumirror_devmem *dm)
 {
