@@ -617,8 +617,9 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * and the call fails with -EXDEV: migrate them first.
  *
  * A map that keeps losing to invalidations stops gpumirror's migrations
- * after %GPUMIRROR_MAP_TRIES_SHARED tries (or one timeout) and tries on,
- * so that a task migrating the same pages in a loop cannot starve it.
+ * to device memory, system-wide, after %GPUMIRROR_MAP_TRIES_SHARED tries
+ * (or one timeout) and tries on for one more timeout, so that a task
+ * migrating the same pages in a loop cannot starve it.
  *
  * Context: process context, no gpumirror lock and no mmap_lock held, and
  * not inside a migration (takes the driver_migrate_lock for write).
@@ -628,9 +629,10 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * PROT_NONE, VM_IO or VM_PFNMAP mapping, or an exited process; -EPERM for
  * write access to read-only memory; -EXDEV as above; -EBUSY if the pages
  * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms with migrations
- * stopped, or a page could not be
- * taken for exclusive access; -EOPNOTSUPP for exclusive access without
- * CONFIG_DEVICE_PRIVATE; -ENOMEM.
+ * stopped (about twice that in all), or a page could not be taken for
+ * exclusive access; -EOPNOTSUPP for exclusive access without
+ * CONFIG_DEVICE_PRIVATE; -EINTR on a fatal signal while waiting to stop
+ * migrations; -ENOMEM.
  */
 int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			 unsigned int flags)
@@ -643,11 +645,12 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	void *owner;
 	int ret;
 
-	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	mutex_lock(&obj->lock);
 	ret = gpumirror_map_prepare(obj, devices, flags, &owner, &pages);
 	if (ret)
 		goto out_unlock;
+	/* From here: waiting for the object lock is not losing a try. */
+	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	/*
 	 * A valid set built without write access does not serve a write:
 	 * take it away (both passes) and build it again.
@@ -663,9 +666,12 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 		 * Losing to migrations again and again: stop them, and try
 		 * for one more timeout (see the driver_migrate_lock DOC).
 		 */
-		if (!stopped && (tries == GPUMIRROR_MAP_TRIES_SHARED ||
-				 time_after(jiffies, timeout))) {
-			gpumirror_migrations_stop();
+		if (!stopped && tries &&
+		    (tries == GPUMIRROR_MAP_TRIES_SHARED ||
+		     time_after(jiffies, timeout))) {
+			ret = gpumirror_migrations_stop();
+			if (ret)
+				break;
 			stopped = true;
 			timeout = jiffies +
 				  msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);

@@ -85,7 +85,7 @@ size_t gpumirror_dma_max(struct device *dev);
 #endif
 
 /* migrate.c */
-void gpumirror_migrations_stop(void);
+int gpumirror_migrations_stop(void);
 void gpumirror_migrations_resume(void);
 /* One batch of migrate_vma: src/dst pfns and the page arrays for copy. */
 struct gpumirror_mig {

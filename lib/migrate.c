@@ -135,9 +135,14 @@
  *
  * A device fault whose walk keeps being invalidated by migrations of its
  * pages (a thread migrating them in a loop) could starve: after
- * %GPUMIRROR_MAP_TRIES_SHARED tries, gpumirror_object_map() holds the lock
- * for write for its remaining tries, so that only the CPU, reclaim and
- * the like can still disturb it, as in step 3.
+ * %GPUMIRROR_MAP_TRIES_SHARED tries (or one timeout),
+ * gpumirror_object_map() holds the lock for write for at most one more
+ * timeout plus one try, so that migrations to device memory cannot
+ * disturb it (moves to system memory, gpumirror_migrate_to_ram() and the
+ * CPU fault path, still can). Readers then wait for that writer too: the
+ * bound above holds for a walk that does not block, and one that faults
+ * a page of a slow file (FUSE) holds the lock as long; a per-mm gate
+ * instead of the module-wide lock is the planned refinement.
  *
  * The CPU fault path (gpumirror_devmem_fault()) does not take the lock: it
  * runs under mmap_lock, which migrations take inside the lock, so taking it
@@ -150,13 +155,14 @@ static DECLARE_RWSEM(gpumirror_migrate_lock);
 
 /*
  * For a device fault that keeps losing to migrations of its pages
- * (gpumirror_object_map()): no gpumirror migration runs until
- * gpumirror_migrations_resume(). Taken under &gpumirror_object.lock,
- * outside mmap_lock, like a migration's write-locked retry.
+ * (gpumirror_object_map()): no gpumirror migration to device memory runs
+ * until gpumirror_migrations_resume(). Taken under &gpumirror_object.lock
+ * (no migration takes an object lock) and outside mmap_lock. Return: 0,
+ * or -EINTR on a fatal signal.
  */
-void gpumirror_migrations_stop(void)
+int gpumirror_migrations_stop(void)
 {
-	down_write(&gpumirror_migrate_lock);
+	return down_write_killable(&gpumirror_migrate_lock) ? -EINTR : 0;
 }
 
 void gpumirror_migrations_resume(void)
