@@ -391,6 +391,25 @@ static u64 gm_get(struct kunit *test, unsigned long addr)
 }
 
 /*
+ * Migrating the 4 pages at @a fails with -EBUSY at once: nothing moved,
+ * no write-locked retry (races 0), one failure counted.
+ */
+static void gm_expect_permanent(struct kunit *test, struct gm_devmem *gd,
+				unsigned long a)
+{
+	unsigned long migrated = ~0UL;
+
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm,
+							  current->mm, a,
+							  a + 4 * PAGE_SIZE,
+							  0, &migrated),
+			-EBUSY);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+}
+
+/*
  * Shared memory (shmem) can never move to device memory: the call fails
  * with -EBUSY without retrying under the lock held for write (the old
  * code counted every such page as a race: races 1, and it allocated and
@@ -406,13 +425,7 @@ static void gm_migrate_shared_permanent(struct kunit *test)
 	a = gm_mmap(test, 4 * PAGE_SIZE, MAP_SHARED | MAP_ANONYMOUS);
 	for (i = 0; i < 4; i++)
 		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
-							  a + 4 * PAGE_SIZE,
-							  0, &migrated),
-			-EBUSY);
-	KUNIT_EXPECT_EQ(test, migrated, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+	gm_expect_permanent(test, gd, a);
 	KUNIT_EXPECT_EQ(test, atomic_read(&gd->allocs), 0);
 	/* Mixed: nothing moved is still the error, and still no retry. */
 	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
@@ -451,13 +464,7 @@ static void gm_migrate_file_private_permanent(struct kunit *test)
 	gm_put(test, a, GM_MAGIC);
 	KUNIT_EXPECT_EQ(test, gm_get(test, a + PAGE_SIZE), 0);
 
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
-							  a + 4 * PAGE_SIZE,
-							  0, &migrated),
-			-EBUSY);
-	KUNIT_EXPECT_EQ(test, migrated, 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
+	gm_expect_permanent(test, gd, a);
 	/* The copy of page 0 went back: 1 page allocated, none for the rest. */
 	KUNIT_EXPECT_EQ(test, atomic_read(&gd->allocs), 1);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_ram), 1);

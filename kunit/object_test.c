@@ -223,28 +223,42 @@ static void gm_map_segments(struct kunit *test)
 	gm_fixture_done(test);
 }
 
-static void gm_map_thp(struct kunit *test)
+/*
+ * A 2M-aligned region tagged @tag, one object over it mapped for write on
+ * device 1, its set checked; *@e0 and *@e511 are its first and last
+ * entries.
+ */
+static struct gpumirror_object *gm_map_2m(struct kunit *test, u32 tag,
+					  gpumirror_addr_t *e0,
+					  gpumirror_addr_t *e511)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
 	struct gpumirror_range r = { addr, SZ_2M };
 	struct gpumirror_object *obj;
-	gpumirror_addr_t e0, e511;
-	u32 tag = 7;
 
 	gm_fill(test, addr, SZ_2M, tag);
 	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1),
 						   GPUMIRROR_MAP_WRITE), 0);
+	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
+	gpumirror_notifier_lock(&ctx->mirror);
+	*e0 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 0);
+	*e511 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 511);
+	gpumirror_notifier_unlock(&ctx->mirror);
+	return obj;
+}
+
+static void gm_map_thp(struct kunit *test)
+{
+	struct gpumirror_object *obj;
+	gpumirror_addr_t e0, e511;
+
+	obj = gm_map_2m(test, 7, &e0, &e511);
 	/* THP is "always" in this kernel: the walk must see a PMD mapping. */
 	KUNIT_EXPECT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
 			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
-	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
-	gpumirror_notifier_lock(&ctx->mirror);
-	e0 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 0);
-	e511 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 511);
-	gpumirror_notifier_unlock(&ctx->mirror);
 	/* One DMA mapping for the whole huge page, every page addressable. */
 	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e0),
 			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
@@ -707,26 +721,13 @@ static size_t gm_dma_max_page(struct device *dev)
 /* A device that cannot map 2M at once gets a huge page in 4K pieces. */
 static void gm_map_dma_max(struct kunit *test)
 {
-	struct gm_fixture *ctx = test->priv;
-	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
-	struct gpumirror_range r = { addr, SZ_2M };
 	struct gpumirror_object *obj;
 	gpumirror_addr_t e0, e511;
-	u32 tag = 9;
 
 	kunit_activate_static_stub(test, gpumirror_dma_max, gm_dma_max_page);
-	gm_fill(test, addr, SZ_2M, tag);
-	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1),
-						   GPUMIRROR_MAP_WRITE), 0);
+	obj = gm_map_2m(test, 9, &e0, &e511);
 	KUNIT_ASSERT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
 			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
-	gm_check_set(test, obj, ctx->td[1], &r, 1, &tag);
-	gpumirror_notifier_lock(&ctx->mirror);
-	e0 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 0);
-	e511 = gpumirror_object_page(obj, &ctx->td[1]->gdev, 511);
-	gpumirror_notifier_unlock(&ctx->mirror);
 	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e0), 0U);
 	KUNIT_EXPECT_FALSE(test, e511 & GPUMIRROR_ADDR_TAIL);
 	KUNIT_EXPECT_EQ(test, gpumirror_addr_order(e511), 0U);

@@ -344,9 +344,9 @@ TEST_F_TIMEOUT(svm, fault_access_during_migration, 90)
 	}
 	VGPU_STORE(m.stop, 1);
 	pthread_join(t, NULL);
-	printf("# %u accesses (%llu write faults), %lu migrations in %.1f s, slowest access %.3f s\n",
-	       i, (unsigned long long)faults, m.migrations, now_s() - start,
-	       slowest);
+	printf("# %u accesses (%llu write faults), %lu migrations in %.1f s, ",
+	       i, (unsigned long long)faults, m.migrations, now_s() - start);
+	printf("slowest access %.3f s\n", slowest);
 	EXPECT_EQ(errors, 0);
 	EXPECT_EQ(wrong, 0);
 	EXPECT_GT(m.migrations, 0);
