@@ -544,7 +544,7 @@ struct gpumirror_attrs {
 #define GPUMIRROR_ATTR_READ_ONLY	BIT(2)
 /** GPUMIRROR_ATTR_ALWAYS_MAPPED - gpumirror_attr_set(): @always_mapped */
 #define GPUMIRROR_ATTR_ALWAYS_MAPPED	BIT(3)
-/** GPUMIRROR_ATTR_ACCESS - gpumirror_attr_set(): both access masks */
+/** GPUMIRROR_ATTR_ACCESS - gpumirror_attr_set(): the access masks */
 #define GPUMIRROR_ATTR_ACCESS		BIT(4)
 /** GPUMIRROR_ATTR_ALL - every attribute */
 #define GPUMIRROR_ATTR_ALL		GENMASK(4, 0)
@@ -709,6 +709,10 @@ void gpumirror_attr_default(struct gpumirror_attrs *attrs);
 int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
 		       unsigned long end, const struct gpumirror_attrs *attrs,
 		       unsigned int mask);
+int gpumirror_attr_set_devices(struct gpumirror *mirror, unsigned long start,
+			       unsigned long end,
+			       const struct gpumirror_attrs *attrs,
+			       unsigned int mask, unsigned long devices);
 void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
 			struct gpumirror_attrs *attrs, unsigned long *end);
 

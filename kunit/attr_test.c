@@ -235,7 +235,60 @@ static void gm_attr_survive_rechunk(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * Access set for some devices only: the other slots keep theirs, node by
+ * node (one run denies slot 0, the next slot 1, over the same span).
+ */
+static void gm_attr_set_devices(struct kunit *test)
+{
+	struct gm_fixture *fx = test->priv;
+	struct gpumirror_attrs a;
+
+	gpumirror_attr_default(&a);
+	a.access_read &= ~BIT(0);
+	a.access_write &= ~BIT(0);
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(10),
+							 P(20), &a, ACC,
+							 BIT(0)), 0);
+	/* Slot 1 read-only over [15, 30): slot 0 keeps none in [15, 20). */
+	gpumirror_attr_default(&a);
+	a.access_write &= ~BIT(1);
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(15),
+							 P(30), &a, ACC,
+							 BIT(1)), 0);
+	gpumirror_attr_get(&fx->mirror, P(12), &a, NULL);
+	KUNIT_EXPECT_EQ(test, a.access_read & 3, 0x2UL);
+	KUNIT_EXPECT_EQ(test, a.access_write & 3, 0x2UL);
+	gpumirror_attr_get(&fx->mirror, P(17), &a, NULL);
+	KUNIT_EXPECT_EQ(test, a.access_read & 3, 0x2UL);
+	KUNIT_EXPECT_EQ(test, a.access_write & 3, 0x0UL);
+	gpumirror_attr_get(&fx->mirror, P(25), &a, NULL);
+	KUNIT_EXPECT_EQ(test, a.access_read & 3, 0x3UL);
+	KUNIT_EXPECT_EQ(test, a.access_write & 3, 0x1UL);
+
+	/* Write without read is checked for the slots set only. */
+	gpumirror_attr_default(&a);
+	a.access_read &= ~BIT(3);
+	KUNIT_EXPECT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(40),
+							 P(41), &a, ACC,
+							 BIT(2)), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(40),
+							 P(41), &a, ACC,
+							 BIT(3)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(40),
+							 P(41), &a, ACC, 0),
+			-EINVAL);
+	/* Back to the defaults for both: the tree is empty again. */
+	gpumirror_attr_default(&a);
+	KUNIT_ASSERT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(0),
+							 P(50), &a, ACC,
+							 0x3), 0);
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.attrs.rb_root));
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_attr_test_cases[] = {
+	KUNIT_CASE(gm_attr_set_devices),
 	KUNIT_CASE_PARAM(gm_attr_split_merge, gm_attr_gen_params),
 	KUNIT_CASE(gm_attr_get_defaults),
 	KUNIT_CASE_PARAM(gm_attr_bad_input, gm_attr_bad_gen_params),

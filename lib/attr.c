@@ -61,9 +61,10 @@ bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
 	       a->access_write == b->access_write;
 }
 
+/* Set the masked members; the access bits only of the @devices slots. */
 static void gpumirror_attr_apply(struct gpumirror_attrs *dst,
 				 const struct gpumirror_attrs *val,
-				 unsigned int mask)
+				 unsigned int mask, unsigned long devices)
 {
 	if (mask & GPUMIRROR_ATTR_PREFERRED_LOC)
 		dst->preferred_loc = val->preferred_loc;
@@ -74,17 +75,20 @@ static void gpumirror_attr_apply(struct gpumirror_attrs *dst,
 	if (mask & GPUMIRROR_ATTR_ALWAYS_MAPPED)
 		dst->always_mapped = val->always_mapped;
 	if (mask & GPUMIRROR_ATTR_ACCESS) {
-		dst->access_read = val->access_read;
-		dst->access_write = val->access_write;
+		dst->access_read = (dst->access_read & ~devices) |
+				   (val->access_read & devices);
+		dst->access_write = (dst->access_write & ~devices) |
+				    (val->access_write & devices);
 	}
 }
 
 static int gpumirror_attr_check(struct gpumirror *mirror, unsigned long start,
 				unsigned long end,
 				const struct gpumirror_attrs *val,
-				unsigned int mask)
+				unsigned int mask, unsigned long devices)
 {
-	if (!mirror || !val || !mask || (mask & ~GPUMIRROR_ATTR_ALL))
+	if (!mirror || !val || !mask || (mask & ~GPUMIRROR_ATTR_ALL) ||
+	    !devices)
 		return -EINVAL;
 	if (start >= end || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end))
 		return -EINVAL;
@@ -98,7 +102,7 @@ static int gpumirror_attr_check(struct gpumirror *mirror, unsigned long start,
 	    val->granularity > GPUMIRROR_MAX_GRANULARITY)
 		return -EINVAL;
 	if ((mask & GPUMIRROR_ATTR_ACCESS) &&
-	    (val->access_write & ~val->access_read))
+	    (val->access_write & ~val->access_read & devices))
 		return -EINVAL;
 	return 0;
 }
@@ -190,7 +194,7 @@ static void gpumirror_attr_tidy(struct gpumirror *mirror, unsigned long lo,
 static void gpumirror_attr_update(struct gpumirror *mirror,
 				  unsigned long start, unsigned long last,
 				  const struct gpumirror_attrs *val,
-				  unsigned int mask,
+				  unsigned int mask, unsigned long devices,
 				  struct gpumirror_attr_node **spare,
 				  unsigned int *nspare)
 {
@@ -212,7 +216,7 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 			n->it.last = it ? it->start - 1 : last;
 			interval_tree_insert(&n->it, &mirror->attrs);
 		}
-		gpumirror_attr_apply(&n->a, val, mask);
+		gpumirror_attr_apply(&n->a, val, mask, devices);
 		cursor = n->it.last + 1;
 	} while (cursor <= last);
 	gpumirror_attr_tidy(mirror, start ? start - 1 : 0, last + 1);
@@ -222,16 +226,17 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 #define GPUMIRROR_REVOKE_BATCH	64
 
 /*
- * Access to [start, end) changed: take away every valid set of the ranges
- * there (both passes), so no PTE keeps an access the attributes no longer
- * give. A range that reaches beyond [start, end) now has attributes that
+ * Access of @devices to [start, end) changed: take away their valid sets
+ * of the ranges there (both passes), so no PTE keeps an access the
+ * attributes no longer give. A range that reaches beyond [start, end) now has attributes that
  * differ inside it: it is retired and collected, and new ranges are made
  * with uniform attributes. Fault-mode devices fault back with the new
  * attributes; no-fault devices are suspended and the restore worker maps
  * them back, or gives the ranges up if they lost access.
  */
 static void gpumirror_attr_revoke(struct gpumirror *mirror,
-				  unsigned long start, unsigned long end)
+				  unsigned long start, unsigned long end,
+				  unsigned long devices)
 {
 	struct gpumirror_object *obj;
 	struct interval_tree_node *it;
@@ -249,9 +254,11 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
 	for (it = interval_tree_iter_first(&mirror->ranges, start, end - 1); it;
 	     it = interval_tree_iter_next(it, start, end - 1)) {
 		obj = container_of(it, struct gpumirror_object, range_it);
+		/* A retired range is collected: nobody keeps it. */
 		if (it->start < start || it->last >= end)
 			obj->retired = true;
-		gpumirror_object_revoke_start(obj, ~0UL);
+		gpumirror_object_revoke_start(obj, obj->retired ? ~0UL :
+						   devices);
 		if (++n % GPUMIRROR_REVOKE_BATCH)
 			continue;
 		gpumirror_finish_pending(mirror);
@@ -266,42 +273,52 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
 }
 
 /**
- * gpumirror_attr_set() - set attributes over a CPU VA range
+ * gpumirror_attr_set_devices() - set attributes, access only for some devices
  * @mirror: the mirror
  * @start: start of the range, page aligned
  * @end: end of the range (exclusive), page aligned
  * @attrs: the values
  * @mask: %GPUMIRROR_ATTR_* bits: which members of @attrs to set
+ * @devices: slots whose bits of @attrs->access_read and
+ *	@attrs->access_write are set; the other slots keep their access
+ *	wherever it was set before
  *
  * Splits the ranges that straddle @start or @end, sets the masked members
  * everywhere in [@start, @end) and merges what became equal. A change of
- * %GPUMIRROR_ATTR_READ_ONLY or %GPUMIRROR_ATTR_ACCESS invalidates the
- * devices' mappings of the ranges there (the restore worker maps those of
- * no-fault devices back as the new attributes allow); it waits for the
- * faults in progress, so none binds with the old attributes afterwards.
+ * %GPUMIRROR_ATTR_READ_ONLY invalidates every device's mappings of the
+ * ranges there, a change of %GPUMIRROR_ATTR_ACCESS those of @devices (the
+ * restore worker maps those of no-fault devices back as the new attributes
+ * allow); it waits for the faults in progress, so none binds with the old
+ * attributes afterwards. This is how a driver with one ioctl per device
+ * sets one device's access in a mirror shared by several.
  *
  * Context: process context, no gpumirror lock held; takes
  * &gpumirror.range_lock and &gpumirror.attr_lock.
- * Return: 0; -EINVAL for a NULL argument, an empty, unaligned or unknown
- * @mask, a @preferred_loc that is neither %GPUMIRROR_LOC_SYSTEM nor a slot,
- * a @granularity above %GPUMIRROR_MAX_GRANULARITY or write access without
- * read access, or an empty or unaligned range; -EFAULT beyond the user
- * address space; -ENOMEM, with the attributes unchanged.
+ * Return: 0; -EINVAL for a NULL argument, no @devices, an empty,
+ * unaligned or unknown @mask, a @preferred_loc that is neither
+ * %GPUMIRROR_LOC_SYSTEM nor a slot, a @granularity above
+ * %GPUMIRROR_MAX_GRANULARITY or write access without read access for a
+ * slot of @devices, or an empty or unaligned range; -EFAULT beyond the
+ * user address space; -ENOMEM, with the attributes unchanged.
  */
-int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
-		       unsigned long end, const struct gpumirror_attrs *attrs,
-		       unsigned int mask)
+int gpumirror_attr_set_devices(struct gpumirror *mirror, unsigned long start,
+			       unsigned long end,
+			       const struct gpumirror_attrs *attrs,
+			       unsigned int mask, unsigned long devices)
 {
 	struct gpumirror_attr_node **spare;
+	unsigned long revoke = 0;
 	unsigned int i, n, total;
-	bool revoke;
 	int ret;
 
-	ret = gpumirror_attr_check(mirror, start, end, attrs, mask);
+	ret = gpumirror_attr_check(mirror, start, end, attrs, mask, devices);
 	if (ret)
 		return ret;
 
-	revoke = mask & (GPUMIRROR_ATTR_READ_ONLY | GPUMIRROR_ATTR_ACCESS);
+	if (mask & GPUMIRROR_ATTR_READ_ONLY)
+		revoke = ~0UL;
+	else if (mask & GPUMIRROR_ATTR_ACCESS)
+		revoke = devices;
 	/* Faults and restores read the attributes under it for read. */
 	if (revoke)
 		down_write(&mirror->range_lock);
@@ -315,8 +332,8 @@ int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
 			break;
 	}
 	if (spare && n == total)
-		gpumirror_attr_update(mirror, start, end - 1, attrs, mask, spare,
-				      &n);
+		gpumirror_attr_update(mirror, start, end - 1, attrs, mask,
+				      devices, spare, &n);
 	else
 		ret = -ENOMEM;
 	/* What the update did not take, or all of it on failure. */
@@ -326,10 +343,34 @@ int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
 	mutex_unlock(&mirror->attr_lock);
 	if (revoke) {
 		if (!ret)
-			gpumirror_attr_revoke(mirror, start, end);
+			gpumirror_attr_revoke(mirror, start, end, revoke);
 		up_write(&mirror->range_lock);
 	}
 	return ret;
+}
+EXPORT_SYMBOL_GPL(gpumirror_attr_set_devices);
+
+/**
+ * gpumirror_attr_set() - set attributes over a CPU VA range
+ * @mirror: the mirror
+ * @start: start of the range, page aligned
+ * @end: end of the range (exclusive), page aligned
+ * @attrs: the values
+ * @mask: %GPUMIRROR_ATTR_* bits: which members of @attrs to set
+ *
+ * gpumirror_attr_set_devices() for every slot: %GPUMIRROR_ATTR_ACCESS
+ * sets both access masks whole.
+ *
+ * Context: process context, no gpumirror lock held; takes
+ * &gpumirror.range_lock and &gpumirror.attr_lock.
+ * Return: as gpumirror_attr_set_devices().
+ */
+int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
+		       unsigned long end, const struct gpumirror_attrs *attrs,
+		       unsigned int mask)
+{
+	return gpumirror_attr_set_devices(mirror, start, end, attrs, mask,
+					  ~0UL);
 }
 EXPORT_SYMBOL_GPL(gpumirror_attr_set);
 

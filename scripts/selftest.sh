@@ -37,7 +37,7 @@ sel=$tree/tools/testing/selftests
 echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
 gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 	"$sel/mm/hmm-tests.c"
-for t in vgpu-tests vgpu-migrate-tests vgpu-svm-tests; do
+for t in vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests; do
 	echo "  CC      $t"
 	gcc "${cflags[@]}" -I"$sel" -idirafter "$tree/include/uapi" \
 		-o "$bin/$t" "$sel/vgpu/$t.c"
@@ -47,23 +47,29 @@ scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
 	"$bin/hmm-tests:selftests/hmm-tests" \
 	"$bin/vgpu-tests:selftests/vgpu-tests" \
 	"$bin/vgpu-migrate-tests:selftests/vgpu-migrate-tests" \
-	"$bin/vgpu-svm-tests:selftests/vgpu-svm-tests"
+	"$bin/vgpu-svm-tests:selftests/vgpu-svm-tests" \
+	"$bin/vgpu-multi-tests:selftests/vgpu-multi-tests"
 
 # The stall and lockup detectors with room for TCG under KASAN and lockdep
 # (RCU stalls after 60 s instead of 21, soft lockups after 60 s instead of
 # 20); hung tasks after the default 120 s.
 detectors="rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30"
+# Seven vgpus: 0 and 4 peers, 1 and 5 peers, 2 and 3 device-coherent,
+# 6 without recoverable faults.
+vgpus="vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.peer=1,2,0,0,1,2"
+vgpus+=" vgpu.coherent_addr=0,0,0x40000000,0x50000000"
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $log)"
 start=$(date +%s)
 timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.coherent_addr=0,0,0x40000000,0x50000000" \
+	-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus" \
 	-serial stdio >"$log" 2>&1 || true
 echo "  QEMU    $(( $(date +%s) - start )) s"
 
 # One line per binary from the kselftest harness's totals.
-for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests; do
+for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests \
+	 vgpu-multi-tests; do
 	awk -v t="$t" '
 		{ sub(/\r$/, "") }
 		$0 ~ "^@@RUN " t "$" { on = 1; next }

@@ -5,6 +5,7 @@
 
 #include <linux/cdev.h>
 #include <linux/device.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -21,9 +22,19 @@
  * DOC: vgpu character devices
  *
  * Each vgpu has a character device. Opening it creates a GPU address space
- * (&struct vgpu_as) on a gpumirror mirror of the opening process's mm; the
- * file keeps that mm for its whole life, and a command issued from another
- * mm (a forked child using an inherited descriptor) fails with -EPERM.
+ * (&struct vgpu_space: a gpumirror mirror of the opening process's mm, and
+ * the objects in it) with the vgpu's page table and TLB (&struct vgpu_as)
+ * attached to it; the file keeps that mm for its whole life, and a command
+ * issued from another mm (a forked child using an inherited descriptor)
+ * fails with -EPERM.
+ *
+ * JOIN moves a file's vgpu into another file's space, as one VM spanning
+ * GPUs: the mirror then has several devices, so one fault of an object
+ * makes one page set per vgpu, one invalidation runs pass 1 on every vgpu
+ * before any waits in pass 2, and all vgpus see one attribute tree. The
+ * space's lock serializes the commands of all its files; a file's lock is
+ * taken before it and keeps the file's space from changing under a
+ * command. A space is freed with its last file.
  *
  * The node answers two command sets: the one of lib/test_hmm_uapi.h (so
  * tools/testing/selftests/mm/hmm-tests runs unmodified against vgpu) and
@@ -41,6 +52,65 @@
 
 static dev_t vgpu_devt;
 static struct class *vgpu_class;
+/* Serializes joins; a file's space changes only under it and its lock. */
+static DEFINE_MUTEX(vgpu_join_lock);
+
+static struct vgpu_space *vgpu_space_create(struct mm_struct *mm)
+{
+	struct vgpu_space *vs;
+	int ret;
+
+	vs = kzalloc(sizeof(*vs), GFP_KERNEL_ACCOUNT);
+	if (!vs)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&vs->ref);
+	mutex_init(&vs->lock);
+	INIT_LIST_HEAD(&vs->objs);
+	xa_init_flags(&vs->handles, XA_FLAGS_ALLOC1);
+	ret = gpumirror_init(&vs->mirror, mm);
+	if (ret) {
+		mutex_destroy(&vs->lock);
+		kfree(vs);
+		return ERR_PTR(ret);
+	}
+	return vs;
+}
+
+/* The last file left: destroy the objects, then the mirror. */
+static void vgpu_space_free(struct kref *ref)
+{
+	struct vgpu_space *vs = container_of(ref, struct vgpu_space, ref);
+	struct vgpu_fobj *fo, *tmp;
+
+	list_for_each_entry_safe(fo, tmp, &vs->objs, link)
+		vgpu_fobj_destroy(vs, fo);
+	gpumirror_fini(&vs->mirror);
+	xa_destroy(&vs->handles);
+	mutex_destroy(&vs->lock);
+	kfree(vs);
+}
+
+/* Attach @vf's vgpu to @vs's mirror. */
+static int vgpu_space_enter(struct vgpu_space *vs, struct vgpu_file *vf)
+{
+	int ret;
+
+	lockdep_assert_held(&vs->lock);
+	if (vs->vgpus & BIT(vf->vgpu->id))
+		return -EEXIST;
+	ret = gpumirror_device_attach(&vs->mirror, &vf->as.gdev);
+	if (!ret)
+		vs->vgpus |= BIT(vf->vgpu->id);
+	return ret;
+}
+
+/* Detach @vf's vgpu from @vs's mirror: its PTEs and page sets go. */
+static void vgpu_space_leave(struct vgpu_space *vs, struct vgpu_file *vf)
+{
+	lockdep_assert_held(&vs->lock);
+	gpumirror_device_detach(&vf->as.gdev);
+	vs->vgpus &= ~BIT(vf->vgpu->id);
+}
 
 static int vgpu_fops_open(struct inode *inode, struct file *filp)
 {
@@ -48,42 +118,46 @@ static int vgpu_fops_open(struct inode *inode, struct file *filp)
 	struct vgpu_file *vf;
 	int ret;
 
-	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
 	if (!vf)
 		return -ENOMEM;
 	vf->vgpu = vgpu;
+	vf->mm = current->mm;
 	mutex_init(&vf->lock);
-	INIT_LIST_HEAD(&vf->objs);
-	xa_init_flags(&vf->handles, XA_FLAGS_ALLOC1);
 	vgpu_as_init(&vf->as, vgpu, false);
 	vf->as.gdev.pagemap_owner = vgpu->owner;
-	ret = gpumirror_init(&vf->mirror, current->mm);
-	if (ret)
+	vf->space = vgpu_space_create(current->mm);
+	if (IS_ERR(vf->space)) {
+		ret = PTR_ERR(vf->space);
 		goto out_free;
-	ret = gpumirror_device_attach(&vf->mirror, &vf->as.gdev);
+	}
+	mutex_lock(&vf->space->lock);
+	ret = vgpu_space_enter(vf->space, vf);
+	mutex_unlock(&vf->space->lock);
 	if (ret)
-		goto out_fini;
+		goto out_put_space;
 	filp->private_data = vf;
 	return 0;
 
-out_fini:
-	gpumirror_fini(&vf->mirror);
+out_put_space:
+	kref_put(&vf->space->ref, vgpu_space_free);
 out_free:
 	vgpu_as_fini(&vf->as);
+	mutex_destroy(&vf->lock);
 	kfree(vf);
 	return ret;
 }
 
 /**
- * vgpu_fobj_destroy() - destroy one of a file's objects
- * @vf: the file, with @vf->lock held (or being released)
+ * vgpu_fobj_destroy() - destroy one of an address space's objects
+ * @vs: the address space, with @vs->lock held (or being freed)
  * @fo: the object
  */
-void vgpu_fobj_destroy(struct vgpu_file *vf, struct vgpu_fobj *fo)
+void vgpu_fobj_destroy(struct vgpu_space *vs, struct vgpu_fobj *fo)
 {
 	list_del(&fo->link);
 	if (fo->handle)
-		xa_erase(&vf->handles, fo->handle);
+		xa_erase(&vs->handles, fo->handle);
 	gpumirror_object_destroy(fo->obj);
 	kfree(fo);
 }
@@ -91,22 +165,99 @@ void vgpu_fobj_destroy(struct vgpu_file *vf, struct vgpu_fobj *fo)
 static int vgpu_fops_release(struct inode *inode, struct file *filp)
 {
 	struct vgpu_file *vf = filp->private_data;
-	struct vgpu_fobj *fo, *tmp;
+	struct vgpu_space *vs = vf->space;
 
-	list_for_each_entry_safe(fo, tmp, &vf->objs, link)
-		vgpu_fobj_destroy(vf, fo);
-	gpumirror_device_detach(&vf->as.gdev);
-	gpumirror_fini(&vf->mirror);
+	mutex_lock(&vs->lock);
+	vgpu_space_leave(vs, vf);
+	mutex_unlock(&vs->lock);
+	/* Pairs with kref_init() at open or kref_get() in a join. */
+	kref_put(&vs->ref, vgpu_space_free);
 	vgpu_as_fini(&vf->as);
-	xa_destroy(&vf->handles);
 	mutex_destroy(&vf->lock);
 	kfree(vf);
 	return 0;
 }
 
+static const struct file_operations vgpu_fops;
+
+/* The vgpu file behind @fd, with a reference, or NULL. */
+static struct file *vgpu_file_get(int fd)
+{
+	struct file *file = fget(fd);
+
+	if (file && file->f_op != &vgpu_fops) {
+		fput(file);
+		return NULL;
+	}
+	return file;
+}
+
+/* Join @vf to @vs: leave its own space, which nothing else uses. */
+static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs)
+{
+	struct vgpu_space *own = vf->space;
+	int ret;
+
+	lockdep_assert_held(&vgpu_join_lock);
+	if (kref_read(&own->ref) != 1)
+		return -EBUSY;
+	mutex_lock(&own->lock);
+	vgpu_space_leave(own, vf);
+	mutex_unlock(&own->lock);
+	mutex_lock(&vs->lock);
+	ret = vgpu_space_enter(vs, vf);
+	mutex_unlock(&vs->lock);
+	if (ret) {
+		/* Back home: the slot we left is free, this cannot fail. */
+		mutex_lock(&own->lock);
+		WARN_ON_ONCE(vgpu_space_enter(own, vf));
+		mutex_unlock(&own->lock);
+		return ret;
+	}
+	/* Pairs with the kref_put() when @vf is released. */
+	kref_get(&vs->ref);
+	vf->space = vs;
+	/* Pairs with kref_init() at open: the own space goes. */
+	kref_put(&own->ref, vgpu_space_free);
+	return 0;
+}
+
+/**
+ * vgpu_file_join() - JOIN: put the file's vgpu into another file's space
+ * @vf: the file, with @vf->lock held
+ * @a: the command
+ *
+ * Return: 0 or -errno, see <uapi/linux/vgpu.h>.
+ */
+int vgpu_file_join(struct vgpu_file *vf, const struct vgpu_join *a)
+{
+	struct vgpu_file *other;
+	struct file *file;
+	int ret;
+
+	lockdep_assert_held(&vf->lock);
+	if (a->pad)
+		return -EINVAL;
+	file = vgpu_file_get(a->fd);
+	if (!file)
+		return -EBADF;
+	other = file->private_data;
+	ret = -EPERM;
+	if (other->mm != vf->mm)
+		goto out_fput;
+	mutex_lock(&vgpu_join_lock);
+	/* other->space changes only under vgpu_join_lock. */
+	ret = other->space == vf->space ? -EEXIST :
+					  vgpu_file_move(vf, other->space);
+	mutex_unlock(&vgpu_join_lock);
+out_fput:
+	fput(file);
+	return ret;
+}
+
 /**
  * vgpu_file_reap() - destroy identity objects a fault replaces
- * @vf: the file, with @vf->lock held
+ * @vf: the file, with its space's lock held
  * @start: start of the range about to be faulted
  * @end: its end
  *
@@ -116,21 +267,22 @@ static int vgpu_fops_release(struct inode *inode, struct file *filp)
 void vgpu_file_reap(struct vgpu_file *vf, unsigned long start,
 		    unsigned long end)
 {
+	struct vgpu_space *vs = vf->space;
 	struct vgpu_fobj *fo, *tmp;
 
-	lockdep_assert_held(&vf->lock);
-	list_for_each_entry_safe(fo, tmp, &vf->objs, link) {
+	lockdep_assert_held(&vs->lock);
+	list_for_each_entry_safe(fo, tmp, &vs->objs, link) {
 		if (fo->handle)
 			continue;
 		if ((fo->start < end && start < fo->end) ||
 		    READ_ONCE(fo->obj->retired))
-			vgpu_fobj_destroy(vf, fo);
+			vgpu_fobj_destroy(vs, fo);
 	}
 }
 
 /**
  * vgpu_file_bind() - map an object for the file's GPU and program its PTEs
- * @vf: the file, with @vf->lock held
+ * @vf: the file, with its space's lock held
  * @obj: an object of the file's mirror
  * @flags: gpumirror_object_map() flags
  *
@@ -143,7 +295,7 @@ int vgpu_file_bind(struct vgpu_file *vf, struct gpumirror_object *obj,
 	unsigned int tries;
 	int ret;
 
-	lockdep_assert_held(&vf->lock);
+	lockdep_assert_held(&vf->space->lock);
 	for (tries = 0; tries < 16; tries++) {
 		ret = gpumirror_object_map(obj, BIT(vf->as.gdev.index), flags);
 		if (ret)
@@ -157,7 +309,7 @@ int vgpu_file_bind(struct vgpu_file *vf, struct gpumirror_object *obj,
 
 /**
  * vgpu_file_fault() - make and bind an identity object over a range
- * @vf: the file, with @vf->lock held
+ * @vf: the file, with its space's lock held
  * @start: page-aligned start (CPU VA == GPU VA)
  * @end: page-aligned end
  * @flags: gpumirror_object_map() flags
@@ -178,7 +330,7 @@ int vgpu_file_fault(struct vgpu_file *vf, unsigned long start,
 	fo = kzalloc(sizeof(*fo), GFP_KERNEL);
 	if (!fo)
 		return -ENOMEM;
-	fo->obj = gpumirror_object_create(&vf->mirror, &r, 1, start);
+	fo->obj = gpumirror_object_create(&vf->space->mirror, &r, 1, start);
 	if (IS_ERR(fo->obj)) {
 		ret = PTR_ERR(fo->obj);
 		kfree(fo);
@@ -186,10 +338,10 @@ int vgpu_file_fault(struct vgpu_file *vf, unsigned long start,
 	}
 	fo->start = start;
 	fo->end = end;
-	list_add_tail(&fo->link, &vf->objs);
+	list_add_tail(&fo->link, &vf->space->objs);
 	ret = vgpu_file_bind(vf, fo->obj, flags);
 	if (ret)
-		vgpu_fobj_destroy(vf, fo);
+		vgpu_fobj_destroy(vf->space, fo);
 	return ret;
 }
 
@@ -199,7 +351,7 @@ static long vgpu_fops_ioctl(struct file *filp, unsigned int cmd,
 	struct vgpu_file *vf = filp->private_data;
 
 	/* The mirror is of the opener's mm; nobody else may drive it. */
-	if (current->mm != vf->mirror.mm)
+	if (current->mm != vf->mm)
 		return -EPERM;
 	if (_IOC_TYPE(cmd) == VGPU_IOCTL_BASE)
 		return vgpu_uapi_ioctl(vf, cmd, (void __user *)arg);

@@ -119,7 +119,7 @@ static int vgpu_hmm_migrate_to_dev(struct vgpu_file *vf,
 	int ret;
 
 	/* What is in system memory moves; the readback reports the rest. */
-	ret = vgpu_migrate_to_dev(vf->vgpu, vf->mirror.mm, start, end,
+	ret = vgpu_migrate_to_dev(vf->vgpu, vf->mm, start, end,
 				  GPUMIRROR_MIGRATE_SYSTEM_ONLY, NULL);
 	if (ret && ret != -EBUSY)
 		return ret;
@@ -136,7 +136,7 @@ static int vgpu_hmm_migrate_to_sys(struct vgpu_file *vf,
 	unsigned long moved = 0;
 	int ret;
 
-	ret = vgpu_migrate_to_ram(vf->vgpu, vf->mirror.mm, start, end, &moved);
+	ret = vgpu_migrate_to_ram(vf->vgpu, vf->mm, start, end, &moved);
 	c->cpages = moved;
 	return ret;
 }
@@ -215,7 +215,7 @@ static int vgpu_snapshot_batch(struct vgpu_file *vf, struct hmm_range *range,
 {
 	unsigned long timeout = jiffies +
 				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-	struct mm_struct *mm = vf->mirror.mm;
+	struct mm_struct *mm = vf->mm;
 	struct vgpu_snapshot snap;
 	unsigned long i, n;
 	int ret;
@@ -257,7 +257,7 @@ static int vgpu_snapshot_batch(struct vgpu_file *vf, struct hmm_range *range,
 static int vgpu_hmm_snapshot(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 			     unsigned long start, unsigned long end)
 {
-	struct mm_struct *mm = vf->mirror.mm;
+	struct mm_struct *mm = vf->mm;
 	unsigned long pfns[64], addr, n;
 	struct hmm_range range = {
 		.hmm_pfns = pfns,
@@ -337,7 +337,9 @@ long vgpu_hmm_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg)
 	c.cpages = 0;
 	c.faults = 0;
 	mutex_lock(&vf->lock);
+	mutex_lock(&vf->space->lock);
 	ret = vgpu_hmm_cmd(vf, cmd, &c);
+	mutex_unlock(&vf->space->lock);
 	mutex_unlock(&vf->lock);
 	if (ret)
 		return ret;

@@ -85,7 +85,7 @@ static int vgpu_svm_gpu_access(struct vgpu_file *vf,
 				     &mark);
 		if (ret)
 			return ret;
-		ret = gpumirror_fault(&vf->mirror, &vf->as.gdev, last_fault,
+		ret = gpumirror_fault(&vf->space->mirror, &vf->as.gdev, last_fault,
 				      write);
 		if (vgpu_as_fault_transient(ret, &last_fault, &busy))
 			continue;
@@ -184,12 +184,14 @@ int vgpu_svm_attr(struct vgpu_file *vf, const struct vgpu_svm_attr *a)
 		return -EINVAL;
 	ret = vgpu_svm_attrs(vf, a, &attrs, &mask);
 	if (!ret)
-		ret = gpumirror_attr_set(&vf->mirror, a->start,
-					 a->start + a->len, &attrs, mask);
+		ret = gpumirror_attr_set_devices(&vf->space->mirror, a->start,
+						 a->start + a->len, &attrs,
+						 mask,
+						 BIT(vf->as.gdev.index));
 	if (ret || !vf->vgpu->nofault || !(a->mask & VGPU_SVM_ATTR_ACCESS) ||
 	    a->access == VGPU_SVM_ACCESS_NONE)
 		return ret;
-	return gpumirror_prefetch(&vf->mirror, &vf->as.gdev, a->start,
+	return gpumirror_prefetch(&vf->space->mirror, &vf->as.gdev, a->start,
 				  a->start + a->len);
 }
 
@@ -204,6 +206,6 @@ int vgpu_svm_prefetch(struct vgpu_file *vf, const struct vgpu_svm_prefetch *a)
 {
 	int ret = vgpu_svm_range(a->start, a->len);
 
-	return ret ?: gpumirror_prefetch(&vf->mirror, &vf->as.gdev, a->start,
+	return ret ?: gpumirror_prefetch(&vf->space->mirror, &vf->as.gdev, a->start,
 					 a->start + a->len);
 }

@@ -31,7 +31,7 @@ static struct vgpu_fobj *vgpu_uapi_find(struct vgpu_file *vf, u64 gpu_va)
 {
 	struct vgpu_fobj *fo;
 
-	list_for_each_entry(fo, &vf->objs, link)
+	list_for_each_entry(fo, &vf->space->objs, link)
 		if (fo->handle && fo->start <= gpu_va && gpu_va < fo->end)
 			return fo;
 	return NULL;
@@ -41,7 +41,7 @@ static bool vgpu_uapi_overlaps(struct vgpu_file *vf, u64 start, u64 end)
 {
 	struct vgpu_fobj *fo;
 
-	list_for_each_entry(fo, &vf->objs, link)
+	list_for_each_entry(fo, &vf->space->objs, link)
 		if (fo->handle && fo->start < end && start < fo->end)
 			return true;
 	return false;
@@ -78,15 +78,15 @@ static int vgpu_uapi_install(struct vgpu_file *vf, struct vgpu_fobj *fo,
 	fo->end = fo->obj->gpu_start + ((u64)fo->obj->npages << PAGE_SHIFT);
 	if (vgpu_uapi_overlaps(vf, fo->start, fo->end))
 		return -EEXIST;
-	ret = xa_alloc(&vf->handles, &fo->handle, fo, xa_limit_31b,
+	ret = xa_alloc(&vf->space->handles, &fo->handle, fo, xa_limit_31b,
 		       GFP_KERNEL);
 	if (ret)
 		return ret;
-	list_add_tail(&fo->link, &vf->objs);
+	list_add_tail(&fo->link, &vf->space->objs);
 	ret = vgpu_file_bind(vf, fo->obj, flags);
 	if (ret) {
 		list_del(&fo->link);
-		xa_erase(&vf->handles, fo->handle);
+		xa_erase(&vf->space->handles, fo->handle);
 	}
 	return ret;
 }
@@ -102,7 +102,7 @@ static int vgpu_uapi_create(struct vgpu_file *vf, struct vgpu_obj_create *a)
 		return -EINVAL;
 	if (!a->nranges)
 		return -ENOENT;
-	if (a->nranges > READ_ONCE(vf->mirror.max_segments))
+	if (a->nranges > READ_ONCE(vf->space->mirror.max_segments))
 		return -E2BIG;
 	r = vgpu_uapi_ranges(a);
 	if (IS_ERR(r))
@@ -111,7 +111,7 @@ static int vgpu_uapi_create(struct vgpu_file *vf, struct vgpu_obj_create *a)
 	fo = kzalloc(sizeof(*fo), GFP_KERNEL);
 	if (!fo)
 		goto out_free_ranges;
-	fo->obj = gpumirror_object_create(&vf->mirror, r, a->nranges,
+	fo->obj = gpumirror_object_create(&vf->space->mirror, r, a->nranges,
 					  a->gpu_va);
 	if (IS_ERR(fo->obj)) {
 		ret = PTR_ERR(fo->obj);
@@ -142,10 +142,10 @@ static int vgpu_uapi_destroy(struct vgpu_file *vf,
 
 	if (a->pad)
 		return -EINVAL;
-	fo = a->handle ? xa_load(&vf->handles, a->handle) : NULL;
+	fo = a->handle ? xa_load(&vf->space->handles, a->handle) : NULL;
 	if (!fo)
 		return -ENOENT;
-	vgpu_fobj_destroy(vf, fo);
+	vgpu_fobj_destroy(vf->space, fo);
 	return 0;
 }
 
@@ -236,7 +236,7 @@ static void vgpu_uapi_stats(struct vgpu_file *vf, struct vgpu_stats *st)
 
 static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
 {
-	struct mm_struct *mm = vf->mirror.mm;
+	struct mm_struct *mm = vf->mm;
 	unsigned long moved = 0;
 	int ret;
 
@@ -275,6 +275,7 @@ union vgpu_uapi_arg {
 	struct vgpu_svm_access svm_access;
 	struct vgpu_svm_attr svm_attr;
 	struct vgpu_svm_prefetch svm_prefetch;
+	struct vgpu_join join;
 };
 
 static int vgpu_uapi_cmd(struct vgpu_file *vf, unsigned int cmd,
@@ -328,7 +329,13 @@ long vgpu_uapi_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg)
 	if ((_IOC_DIR(cmd) & _IOC_WRITE) && copy_from_user(&u, arg, size))
 		return -EFAULT;
 	mutex_lock(&vf->lock);
-	ret = vgpu_uapi_cmd(vf, cmd, &u);
+	if (cmd == VGPU_IOCTL_JOIN) {
+		ret = vgpu_file_join(vf, &u.join);
+	} else {
+		mutex_lock(&vf->space->lock);
+		ret = vgpu_uapi_cmd(vf, cmd, &u);
+		mutex_unlock(&vf->space->lock);
+	}
 	mutex_unlock(&vf->lock);
 	if (ret)
 		return ret;

@@ -3,8 +3,9 @@
  * vgpu: the virtual GPU on gpumirror, its own commands.
  *
  * An open vgpu node (/dev/hmm_dmirror<N>, or /dev/vgpu<N> beside
- * lib/test_hmm) is one GPU address space mirroring the opener's process;
- * commands from another process fail with EPERM. GPU VAs below
+ * lib/test_hmm) is one GPU address space mirroring the opener's process,
+ * or, after VGPU_IOCTL_JOIN, one vgpu of an address space shared with
+ * other vgpus; commands from another process fail with EPERM. GPU VAs below
  * VGPU_GPU_VA_EXPLICIT mirror the CPU VA one to one (the lib/test_hmm
  * commands use them); explicit objects live from VGPU_GPU_VA_EXPLICIT up.
  */
@@ -257,6 +258,27 @@ struct vgpu_svm_prefetch {
 	__u64 len;
 };
 
+/**
+ * struct vgpu_join - VGPU_IOCTL_JOIN
+ * @fd: in: an open vgpu node of another vgpu, opened by this process
+ * @pad: in: 0
+ *
+ * Puts this file's vgpu into the GPU address space of @fd (one mirror, as
+ * one VM spanning several GPUs): from then on both files see the same
+ * explicit objects (by the same handles), the same identity objects and
+ * the same SVM attributes, and each vgpu has its own page table, TLB and
+ * DMA mappings of them. SVM_ATTR's access and preference apply to the
+ * vgpu it is issued on. The file's own address space, with everything in
+ * it, is destroyed. The space lives while any of its files is open.
+ * Errors: EBADF (@fd is not a vgpu node), EPERM (@fd was opened by another
+ * process), EEXIST (this vgpu is in that space already, e.g. @fd is this
+ * file), EBUSY (another file joined this file's space), EINVAL (@pad).
+ */
+struct vgpu_join {
+	__s32 fd;
+	__u32 pad;
+};
+
 #define VGPU_IOCTL_BASE		0xB8
 #define VGPU_IOCTL_OBJ_CREATE	_IOWR(VGPU_IOCTL_BASE, 0x40, struct vgpu_obj_create)
 #define VGPU_IOCTL_OBJ_DESTROY	_IOW(VGPU_IOCTL_BASE, 0x41, struct vgpu_obj_destroy)
@@ -268,5 +290,6 @@ struct vgpu_svm_prefetch {
 #define VGPU_IOCTL_SVM_ACCESS	_IOWR(VGPU_IOCTL_BASE, 0x47, struct vgpu_svm_access)
 #define VGPU_IOCTL_SVM_ATTR	_IOW(VGPU_IOCTL_BASE, 0x48, struct vgpu_svm_attr)
 #define VGPU_IOCTL_SVM_PREFETCH	_IOW(VGPU_IOCTL_BASE, 0x49, struct vgpu_svm_prefetch)
+#define VGPU_IOCTL_JOIN		_IOW(VGPU_IOCTL_BASE, 0x4a, struct vgpu_join)
 
 #endif /* _UAPI_LINUX_VGPU_H */

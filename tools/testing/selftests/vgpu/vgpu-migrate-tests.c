@@ -33,21 +33,6 @@
 static const int storm_devs[] = { 0, 1, 4, 5 };
 static long page_size;
 
-static int migrate(int fd, void *p, size_t len, unsigned int flags,
-		   uint64_t *migrated)
-{
-	struct vgpu_migrate a = {
-		.addr = (uintptr_t)p,
-		.len = len,
-		.flags = flags,
-	};
-	int ret = vgpu_xioctl(fd, VGPU_IOCTL_MIGRATE, &a);
-
-	if (migrated)
-		*migrated = a.migrated;
-	return ret;
-}
-
 static int dev_stats(int id, struct vgpu_stats *st)
 {
 	int fd = vgpu_dev_open(id);

@@ -30,43 +30,6 @@
 
 static long page_size;
 
-static int svm_rw(int fd, bool write, void *addr, void *buf, size_t len,
-		  uint64_t *faults)
-{
-	struct vgpu_svm_access a = {
-		.addr = (uintptr_t)addr,
-		.ptr = (uintptr_t)buf,
-		.len = len,
-		.flags = write ? VGPU_SVM_WRITE : 0,
-	};
-	int ret = vgpu_xioctl(fd, VGPU_IOCTL_SVM_ACCESS, &a);
-
-	if (faults)
-		*faults = a.faults;
-	return ret;
-}
-
-static int svm_attr(int fd, void *p, size_t len, unsigned int mask,
-		    unsigned int granularity, unsigned int access,
-		    unsigned int preferred)
-{
-	struct vgpu_svm_attr a = {
-		.start = (uintptr_t)p,
-		.len = len,
-		.mask = mask,
-		.granularity = granularity,
-		.access = access,
-		.preferred = preferred,
-	};
-
-	return vgpu_xioctl(fd, VGPU_IOCTL_SVM_ATTR, &a);
-}
-
-static int stats(int fd, struct vgpu_stats *st)
-{
-	return vgpu_xioctl(fd, VGPU_IOCTL_STATS, st);
-}
-
 /* A 2M-aligned private anonymous region of @len, word i of page p = p. */
 static char *region(size_t len)
 {

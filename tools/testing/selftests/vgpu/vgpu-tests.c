@@ -38,45 +38,6 @@ static int vgpu_open(void)
 	return -1;
 }
 
-static int obj_create(int fd, const struct vgpu_range *r, unsigned int n,
-		      uint64_t gpu_va, unsigned int flags, uint32_t *handle)
-{
-	struct vgpu_obj_create a = {
-		.ranges = (uintptr_t)r,
-		.nranges = n,
-		.gpu_va = gpu_va,
-		.flags = flags,
-	};
-	int ret = vgpu_xioctl(fd, VGPU_IOCTL_OBJ_CREATE, &a);
-
-	if (!ret && handle)
-		*handle = a.handle;
-	return ret;
-}
-
-static int obj_destroy(int fd, uint32_t handle)
-{
-	struct vgpu_obj_destroy a = { .handle = handle };
-
-	return vgpu_xioctl(fd, VGPU_IOCTL_OBJ_DESTROY, &a);
-}
-
-static int gpu_rw(int fd, bool write, uint64_t gpu_va, void *buf, size_t len,
-		  uint64_t *faults)
-{
-	struct vgpu_access a = {
-		.gpu_va = gpu_va,
-		.ptr = (uintptr_t)buf,
-		.len = len,
-	};
-	int ret = vgpu_xioctl(fd, write ? VGPU_IOCTL_WRITE : VGPU_IOCTL_READ,
-			     &a);
-
-	if (faults)
-		*faults = a.faults;
-	return ret;
-}
-
 static void fill(void *p, size_t len, unsigned int seed)
 {
 	unsigned int *w = p;

@@ -7,8 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+
+#include <linux/vgpu.h>
 
 /* Open vgpu @id: /dev/hmm_dmirror<id>, or /dev/vgpu<id> beside test_hmm. */
 static inline int vgpu_dev_open(int id)
@@ -32,6 +36,99 @@ static inline int vgpu_dev_open(int id)
 static inline int vgpu_xioctl(int fd, unsigned long cmd, void *arg)
 {
 	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+/* The commands, returning 0 or -errno. */
+static inline int obj_create(int fd, const struct vgpu_range *r,
+			     unsigned int n, uint64_t gpu_va, unsigned int flags,
+			     uint32_t *handle)
+{
+	struct vgpu_obj_create a = {
+		.ranges = (uintptr_t)r,
+		.nranges = n,
+		.gpu_va = gpu_va,
+		.flags = flags,
+	};
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_OBJ_CREATE, &a);
+
+	if (!ret && handle)
+		*handle = a.handle;
+	return ret;
+}
+
+static inline int obj_destroy(int fd, uint32_t handle)
+{
+	struct vgpu_obj_destroy a = { .handle = handle };
+
+	return vgpu_xioctl(fd, VGPU_IOCTL_OBJ_DESTROY, &a);
+}
+
+static inline int gpu_rw(int fd, bool write, uint64_t gpu_va, void *buf,
+			 size_t len, uint64_t *faults)
+{
+	struct vgpu_access a = {
+		.gpu_va = gpu_va,
+		.ptr = (uintptr_t)buf,
+		.len = len,
+	};
+	int ret = vgpu_xioctl(fd, write ? VGPU_IOCTL_WRITE : VGPU_IOCTL_READ,
+			     &a);
+
+	if (faults)
+		*faults = a.faults;
+	return ret;
+}
+
+static inline int svm_rw(int fd, bool write, void *addr, void *buf, size_t len,
+			 uint64_t *faults)
+{
+	struct vgpu_svm_access a = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)buf,
+		.len = len,
+		.flags = write ? VGPU_SVM_WRITE : 0,
+	};
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_SVM_ACCESS, &a);
+
+	if (faults)
+		*faults = a.faults;
+	return ret;
+}
+
+static inline int svm_attr(int fd, void *p, size_t len, unsigned int mask,
+			   unsigned int granularity, unsigned int access,
+			   unsigned int preferred)
+{
+	struct vgpu_svm_attr a = {
+		.start = (uintptr_t)p,
+		.len = len,
+		.mask = mask,
+		.granularity = granularity,
+		.access = access,
+		.preferred = preferred,
+	};
+
+	return vgpu_xioctl(fd, VGPU_IOCTL_SVM_ATTR, &a);
+}
+
+static inline int stats(int fd, struct vgpu_stats *st)
+{
+	return vgpu_xioctl(fd, VGPU_IOCTL_STATS, st);
+}
+
+static inline int migrate(int fd, void *p, size_t len, unsigned int flags,
+			  uint64_t *migrated)
+{
+	struct vgpu_migrate a = {
+		.addr = (uintptr_t)p,
+		.len = len,
+		.flags = flags,
+	};
+	int ret = vgpu_xioctl(fd, VGPU_IOCTL_MIGRATE, &a);
+
+	if (migrated)
+		*migrated = a.migrated;
+	return ret;
 }
 
 #endif /* _VGPU_SELFTEST_UTIL_H */
