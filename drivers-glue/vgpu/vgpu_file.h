@@ -21,6 +21,14 @@
  */
 #define VGPU_GPU_VA_EXPLICIT	BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 
+/*
+ * VGPU_BOUNCE_GFP - how a command allocates its bounce buffer: the size
+ * comes from the user, so it may fail (never the OOM killer, never a
+ * warning) and it is charged to the caller.
+ */
+#define VGPU_BOUNCE_GFP	(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL | \
+			 __GFP_NOWARN)
+
 /**
  * struct vgpu_fobj - a gpumirror object of an address space
  * @link: entry in &vgpu_space.objs

@@ -36,6 +36,13 @@
  *   no gpumirror page set records (zero page, huge mappings, whose device
  *   memory), so it is the one command that does not go through gpumirror.
  * - RELEASE: evict all of the vgpu's memory to system memory.
+ *
+ * Errors: -EINVAL (an unaligned, empty or wrapping range), -EFAULT (no
+ * mapping, a no-fault vgpu, or a bad pointer), -EPERM (a write to
+ * read-only memory; CHECK_EXCLUSIVE), -ENOENT (MIGRATE_TO_DEV or EXCLUSIVE
+ * left a page elsewhere), -EBUSY (the pages kept changing), -ENOMEM (the
+ * bounce buffer or device memory), -EINTR (a fatal signal), -ENOTTY (an
+ * unknown command).
  */
 
 /* The range of any command, checked once as lib/test_hmm checks it. */
@@ -60,7 +67,7 @@ static int vgpu_hmm_rw(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 	size_t n;
 	int ret;
 
-	bounce = vmalloc(size);
+	bounce = kvmalloc(size, VGPU_BOUNCE_GFP);
 	if (!bounce)
 		return -ENOMEM;
 	if (write && copy_from_user(bounce, u64_to_user_ptr(c->ptr), size)) {
@@ -89,7 +96,7 @@ static int vgpu_hmm_rw(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 		ret = -EFAULT;
 	c->cpages = done >> PAGE_SHIFT;
 out_free:
-	vfree(bounce);
+	kvfree(bounce);
 	return ret;
 }
 
@@ -97,7 +104,7 @@ out_free:
 static int vgpu_hmm_readback(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 			     unsigned long start, unsigned long end)
 {
-	void *bounce = vmalloc(end - start);
+	void *bounce = kvmalloc(end - start, VGPU_BOUNCE_GFP);
 	size_t done;
 	int ret;
 
@@ -108,7 +115,7 @@ static int vgpu_hmm_readback(struct vgpu_file *vf, struct hmm_dmirror_cmd *c,
 	c->cpages = done >> PAGE_SHIFT;
 	if (!ret && copy_to_user(u64_to_user_ptr(c->ptr), bounce, end - start))
 		ret = -EFAULT;
-	vfree(bounce);
+	kvfree(bounce);
 	return ret;
 }
 
@@ -316,7 +323,23 @@ static int vgpu_hmm_cmd(struct vgpu_file *vf, unsigned int cmd,
 		vgpu_mem_evict(vf->vgpu);
 		return 0;
 	}
-	return -EINVAL;
+	return -ENOTTY;
+}
+
+static bool vgpu_hmm_known(unsigned int cmd)
+{
+	switch (cmd) {
+	case HMM_DMIRROR_READ:
+	case HMM_DMIRROR_WRITE:
+	case HMM_DMIRROR_MIGRATE_TO_DEV:
+	case HMM_DMIRROR_MIGRATE_TO_SYS:
+	case HMM_DMIRROR_SNAPSHOT:
+	case HMM_DMIRROR_EXCLUSIVE:
+	case HMM_DMIRROR_CHECK_EXCLUSIVE:
+	case HMM_DMIRROR_RELEASE:
+		return true;
+	}
+	return false;
 }
 
 /**
@@ -325,13 +348,16 @@ static int vgpu_hmm_cmd(struct vgpu_file *vf, unsigned int cmd,
  * @cmd: the ioctl number
  * @arg: the user's &struct hmm_dmirror_cmd
  *
- * Return: 0 or -errno, as lib/test_hmm answers.
+ * Return: 0 or -errno, as lib/test_hmm answers (see the DOC above); -ENOTTY
+ * for a command it does not know.
  */
 long vgpu_hmm_ioctl(struct vgpu_file *vf, unsigned int cmd, void __user *arg)
 {
 	struct hmm_dmirror_cmd c;
 	int ret;
 
+	if (!vgpu_hmm_known(cmd))
+		return -ENOTTY;
 	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
 	c.cpages = 0;

@@ -112,7 +112,7 @@ int vgpu_svm_access(struct vgpu_file *vf, struct vgpu_svm_access *a)
 	    a->len > SZ_1G || a->addr + a->len < a->addr ||
 	    a->addr + a->len > VGPU_GPU_VA_EXPLICIT)
 		return -EINVAL;
-	buf = kvmalloc(a->len, GFP_KERNEL);
+	buf = kvmalloc(a->len, VGPU_BOUNCE_GFP);
 	if (!buf)
 		return -ENOMEM;
 	ret = -EFAULT;

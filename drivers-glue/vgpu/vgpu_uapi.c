@@ -54,7 +54,7 @@ static struct gpumirror_range *vgpu_uapi_ranges(const struct vgpu_obj_create *a)
 	struct vgpu_range v;
 	u32 i;
 
-	r = kvmalloc_array(a->nranges, sizeof(*r), GFP_KERNEL);
+	r = kvmalloc_array(a->nranges, sizeof(*r), VGPU_BOUNCE_GFP);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
 	for (i = 0; i < a->nranges; i++) {
@@ -177,7 +177,7 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 
 	if (!a->len || a->gpu_va + a->len < a->gpu_va || a->len > SZ_1G)
 		return -EINVAL;
-	bounce = kvmalloc(a->len, GFP_KERNEL);
+	bounce = kvmalloc(a->len, VGPU_BOUNCE_GFP);
 	if (!bounce)
 		return -ENOMEM;
 	if (write && copy_from_user(bounce, u64_to_user_ptr(a->ptr), a->len)) {

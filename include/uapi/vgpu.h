@@ -5,9 +5,11 @@
  * An open vgpu node (/dev/hmm_dmirror<N>, or /dev/vgpu<N> beside
  * lib/test_hmm) is one GPU address space mirroring the opener's process,
  * or, after VGPU_IOCTL_JOIN, one vgpu of an address space shared with
- * other vgpus; commands from another process fail with EPERM. GPU VAs below
- * VGPU_GPU_VA_EXPLICIT mirror the CPU VA one to one (the lib/test_hmm
- * commands use them); explicit objects live from VGPU_GPU_VA_EXPLICIT up.
+ * other vgpus. Commands from another process fail with EPERM, unknown
+ * commands with ENOTTY, a command whose argument cannot be copied with
+ * EFAULT. GPU VAs below VGPU_GPU_VA_EXPLICIT mirror the CPU VA one to one
+ * (the lib/test_hmm commands use them); explicit objects live from
+ * VGPU_GPU_VA_EXPLICIT up.
  */
 #ifndef _UAPI_LINUX_VGPU_H
 #define _UAPI_LINUX_VGPU_H
@@ -88,8 +90,8 @@ struct vgpu_obj_destroy {
  * takes away meanwhile is faulted again, so moving pages never fail an
  * access. Errors: EFAULT (no object there, an unreachable block, or a bad
  * @ptr), EPERM (write to a read-only object or block), EINVAL (@len 0 or
- * wrapping), EINTR (a fatal signal while faulting), EBUSY (the pages kept
- * changing under the faults for more than 30 s).
+ * wrapping, or above 1 GiB), EINTR (a fatal signal while faulting), EBUSY
+ * (the pages kept changing under the faults for more than 30 s), ENOMEM.
  */
 struct vgpu_access {
 	__u64 gpu_va;
@@ -196,7 +198,7 @@ struct vgpu_alloc_limit {
  * not prefetched in no-fault mode), EPERM (the attributes forbid it, or a
  * write to read-only memory), ETIMEDOUT (queues suspended for more than
  * 2 s), EINTR (a fatal signal while faulting), EBUSY (the pages kept
- * changing under the faults for more than 30 s), EINVAL.
+ * changing under the faults for more than 30 s), EINVAL, ENOMEM.
  */
 struct vgpu_svm_access {
 	__u64 addr;
@@ -231,7 +233,8 @@ struct vgpu_svm_access {
  *
  * Sets gpumirror attributes over the range (one attribute tree for all
  * devices of the address space). Granting access on a no-fault vgpu maps
- * every accessible page of the range now (prefetch). Errors: EINVAL.
+ * every accessible page of the range now (prefetch). Errors: EINVAL,
+ * ENOMEM, and those of VGPU_IOCTL_SVM_PREFETCH for the prefetch.
  */
 struct vgpu_svm_attr {
 	__u64 start;
