@@ -2,13 +2,17 @@
 #
 # gpumirror: what a user types. See README.md.
 
-.PHONY: all check run patches tree deps clean distclean
+.PHONY: all check run fuzz patches tree deps clean distclean
 
 all: check
 
 ## make check - all tests; the last line is "N passed, N failed"
 check:
 	@scripts/check.sh
+
+## make fuzz - long fuzzer runs: SEEDS="1 2 3" OPS=100000 FUZZ_SECONDS=1800
+fuzz: deps
+	@scripts/fuzz.sh
 
 ## make run - boot the gpumirror + vgpu kernel, run workloads and benchmarks
 run:

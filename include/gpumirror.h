@@ -402,7 +402,8 @@ static inline unsigned int gpumirror_addr_order(gpumirror_addr_t entry)
 /**
  * GPUMIRROR_MAP_PARTIAL - gpumirror_object_map(): a segment that cannot be
  * faulted (unmapped, PROT_NONE) maps nothing (entries of 0) instead of
- * failing the whole object
+ * failing the whole object; with %GPUMIRROR_MAP_WRITE, pages the CPU may
+ * only read are mapped without %GPUMIRROR_ADDR_WRITE instead of failing it
  */
 #define GPUMIRROR_MAP_PARTIAL	BIT(3)
 /**

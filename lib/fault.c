@@ -57,7 +57,9 @@
  *
  * With %GPUMIRROR_MAP_PARTIAL, a segment that cannot be faulted (-EFAULT:
  * unmapped, or made PROT_NONE) maps nothing (entries of 0) instead of
- * failing the object: the other segments stay usable.
+ * failing the object: the other segments stay usable; and a write map of
+ * a segment with read-only pages maps those for reading only, the others
+ * for write.
  *
  * Two variants share the loop. %GPUMIRROR_MAP_DEVMEM walks without
  * faulting and keeps only the pages in the device's own memory: what a
@@ -217,6 +219,42 @@ static int gpumirror_snapshot_joined(struct gpumirror_object *obj,
 }
 
 /*
+ * With %GPUMIRROR_MAP_PARTIAL, a segment that a write fault failed on
+ * (-EPERM: a page of it is read-only) is faulted page by page instead: for
+ * write where the CPU may write, for reading where it may only read (those
+ * entries lack %GPUMIRROR_ADDR_WRITE), nothing where it is unmapped. So a
+ * block made read-only never takes write access away from the others.
+ * Rare, so one walk per page is fine.
+ */
+static int gpumirror_fault_segment_pages(struct gpumirror_object *obj,
+					 const struct gpumirror_segment *seg,
+					 struct hmm_range *range,
+					 unsigned long hmm_flags)
+{
+	struct gpumirror_segment one = *seg;
+	unsigned long i;
+	int ret;
+
+	for (i = 0; i < gpumirror_seg_pages(seg); i++) {
+		one.it.start = seg->it.start + (i << PAGE_SHIFT);
+		one.it.last = one.it.start + PAGE_SIZE - 1;
+		one.first_page = seg->first_page + i;
+		ret = gpumirror_fault_segment(obj, &one, range, hmm_flags);
+		if (ret == -EPERM)
+			ret = gpumirror_fault_segment(obj, &one, range,
+						      hmm_flags &
+						      ~HMM_PFN_REQ_WRITE);
+		if (ret == -EFAULT) {
+			obj->pfns[one.first_page] = 0;
+			ret = 0;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
  * Walk one batch: segments close enough to share a page table walk are
  * read together with a walk that faults nothing; then each segment that
  * lacks a page (or write access to it) is faulted on its own range, so no
@@ -246,6 +284,9 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 					       hmm_flags))
 			continue;
 		ret = gpumirror_fault_segment(obj, seg, range, hmm_flags);
+		if (ret == -EPERM && partial && (hmm_flags & HMM_PFN_REQ_WRITE))
+			ret = gpumirror_fault_segment_pages(obj, seg, range,
+							    hmm_flags);
 		if (ret == -EFAULT && partial) {
 			memset(obj->pfns + seg->first_page, 0,
 			       gpumirror_seg_pages(seg) * sizeof(*obj->pfns));

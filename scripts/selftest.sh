@@ -37,18 +37,24 @@ sel=$tree/tools/testing/selftests
 echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
 gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 	"$sel/mm/hmm-tests.c"
-for t in vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests; do
+tests="vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests"
+fuzzers="vgpu-uapi-fuzz vgpu-coherence-fuzz"
+for t in $tests $fuzzers; do
 	echo "  CC      $t"
-	gcc "${cflags[@]}" -I"$sel" -idirafter "$tree/include/uapi" \
+	gcc "${cflags[@]}" -I"$tree" -I"$sel" -idirafter "$tree/include/uapi" \
 		-o "$bin/$t" "$sel/vgpu/$t.c"
 done
 
+# SELFTEST_ONLY picks binaries (make fuzz); FUZZ_ARGS go to the fuzzers.
+only=${SELFTEST_ONLY:-hmm-tests $tests $fuzzers}
+files=()
+for t in $only; do
+	files+=("$bin/$t:selftests/$t")
+done
+echo "${FUZZ_ARGS:-}" >"$bin/fuzz.args"
+[ -n "${FUZZ_ARGS:-}" ] && files+=("$bin/fuzz.args:etc/fuzz.args")
 scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
-	"$bin/hmm-tests:selftests/hmm-tests" \
-	"$bin/vgpu-tests:selftests/vgpu-tests" \
-	"$bin/vgpu-migrate-tests:selftests/vgpu-migrate-tests" \
-	"$bin/vgpu-svm-tests:selftests/vgpu-svm-tests" \
-	"$bin/vgpu-multi-tests:selftests/vgpu-multi-tests"
+	"${files[@]}"
 
 # The stall and lockup detectors with room for TCG under KASAN and lockdep
 # (RCU stalls after 60 s instead of 21, soft lockups after 60 s instead of
@@ -68,8 +74,8 @@ timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 echo "  QEMU    $(( $(date +%s) - start )) s"
 
 # One line per binary from the kselftest harness's totals.
-for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests \
-	 vgpu-multi-tests; do
+for t in $only; do
+	case $t in *-fuzz) continue ;; esac
 	awk -v t="$t" '
 		{ sub(/\r$/, "") }
 		$0 ~ "^@@RUN " t "$" { on = 1; next }
@@ -88,8 +94,25 @@ for t in hmm-tests vgpu-tests vgpu-migrate-tests vgpu-svm-tests \
 			print "SELFTEST " t " pass=" p " fail=" f + e " skip=" s " seconds=" secs
 		}' "$log"
 done
+# A fuzzer passes when it exits 0; its FUZZ lines say what it did.
+for t in $only; do
+	case $t in *-fuzz) ;; *) continue ;; esac
+	awk -v t="$t" '
+		{ sub(/\r$/, "") }
+		$0 ~ "^@@RUN " t "$" { on = 1; next }
+		on && /^FUZZ / { print "  " $0 }
+		on && $0 ~ "^@@EXIT " t " " {
+			match($0, /rc=[0-9]+/); rc = substr($0, RSTART + 3, RLENGTH - 3)
+			match($0, /seconds=[0-9]+/); secs = substr($0, RSTART + 8, RLENGTH - 8)
+			on = 0; done = 1
+		}
+		END {
+			if (!done) { print "SELFTEST " t " pass=0 fail=1 skip=0 seconds=0 (no exit)"; exit }
+			print "SELFTEST " t " pass=" (rc == 0) " fail=" (rc != 0) " skip=0 seconds=" secs
+		}' "$log"
+done
 # Name what failed, so a CI log says which test to look at.
-grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)' "$log" |
+grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)|^# (VIOLATION|undocumented|child: .*->)' "$log" |
 	sed 's/^/  FAILED  /' || true
 grep -q '^@@END' "$log" || echo "SELFTEST boot pass=0 fail=1 skip=0 seconds=0 (no @@END)"
 reports=$(scripts/logscan.py "$log" | wc -l || true)

@@ -147,6 +147,7 @@ int vgpu_as_replay(struct vgpu_as *as, u64 gpu_va, u64 *last_fault,
 bool vgpu_as_fault_transient(int ret, u64 *last_fault,
 			     unsigned long *busy_until);
 bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
+bool vgpu_as_read_only(struct vgpu_as *as, u64 gpu_va);
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end);
 void vgpu_tlb_flush(struct vgpu_as *as);
 u64 vgpu_tlb_latency_ns(void);

@@ -263,6 +263,23 @@ bool vgpu_as_exclusive(struct vgpu_as *as, u64 gpu_start, u64 gpu_end)
 	return false;
 }
 
+/**
+ * vgpu_as_read_only() - is the PTE at an address present but read-only?
+ * @as: the address space
+ * @gpu_va: the address
+ *
+ * What a write that keeps faulting at @gpu_va found: a block the CPU may
+ * only read (-EPERM for the access) rather than no page at all (-EFAULT).
+ *
+ * Return: true if a PTE maps @gpu_va without write access.
+ */
+bool vgpu_as_read_only(struct vgpu_as *as, u64 gpu_va)
+{
+	void *pte = xa_load(&as->pt, gpu_va >> PAGE_SHIFT);
+
+	return pte && !(xa_to_value(pte) & GPUMIRROR_ADDR_WRITE);
+}
+
 /*
  * Write the PTEs of @obj in one pass under the xarray lock. Node
  * allocations there are GFP_NOWAIT, which never enters reclaim, so this

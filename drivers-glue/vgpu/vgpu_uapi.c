@@ -192,6 +192,10 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 			break;
 		ret = vgpu_as_replay(&vf->as, a->gpu_va + done, &last_fault,
 				     &mark);
+		/* Served, and still no write access: a read-only block. */
+		if (ret == -EFAULT && write &&
+		    vgpu_as_read_only(&vf->as, a->gpu_va + done))
+			ret = -EPERM;
 		if (ret)
 			break;
 		ret = vgpu_uapi_fault(vf, last_fault, write);

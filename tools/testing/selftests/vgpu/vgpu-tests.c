@@ -210,6 +210,38 @@ TEST_F(vgpu, protnone_one_block)
 	free(buf);
 }
 
+/*
+ * One block made read-only after the object was made: the GPU still writes
+ * the other blocks, reads that one, and its writes to it fail with EPERM
+ * (not the whole object, and not EFAULT).
+ */
+TEST_F(vgpu, read_only_one_block)
+{
+	size_t blen = 4 * page_size;
+	char *buf = malloc(blen);
+	uint64_t v = 0xab;
+	struct three t;
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_EQ(three_make(self->fd, &t, blen), 0);
+	ASSERT_EQ(mprotect(t.b[1], blen, PROT_READ), 0);
+	EXPECT_EQ(gpu_rw(self->fd, true, GPU_VA + 2 * blen + 8, &v, sizeof(v),
+			 NULL), 0);
+	EXPECT_EQ(((uint64_t *)t.b[2])[1], v);
+	EXPECT_EQ(gpu_rw(self->fd, true, GPU_VA + blen, &v, sizeof(v), NULL),
+		  -EPERM);
+	EXPECT_EQ(gpu_rw(self->fd, false, GPU_VA + blen, buf, blen, NULL), 0);
+	EXPECT_TRUE(check(buf, blen, 101));
+	EXPECT_EQ(gpu_rw(self->fd, true, GPU_VA, &v, sizeof(v), NULL), 0);
+	EXPECT_EQ(((uint64_t *)t.b[0])[0], v);
+	/* Writable again: the GPU writes it again. */
+	ASSERT_EQ(mprotect(t.b[1], blen, PROT_READ | PROT_WRITE), 0);
+	EXPECT_EQ(gpu_rw(self->fd, true, GPU_VA + blen, &v, sizeof(v), NULL),
+		  0);
+	EXPECT_EQ(((uint64_t *)t.b[1])[0], v);
+	free(buf);
+}
+
 /* free() of a large malloc() block unmaps it: same as munmap. */
 TEST_F(vgpu, free_one_block)
 {

@@ -9,9 +9,10 @@
  * documentation of them) lists for the command; the kernel log scan of the
  * boot catches any report.
  *
- * Usage: vgpu-uapi-fuzz [seed [calls [seconds]]]
+ * Usage: vgpu-uapi-fuzz [seed [calls [seconds]]]: stops after @calls
+ * (100000) or @seconds (60), whichever comes first.
  * Prints "FUZZ uapi seed=S calls=N undocumented=N ..." and exits non-zero
- * on an undocumented errno, a child violation, or fewer calls than asked.
+ * on an undocumented errno, a child violation, or under 1000 calls.
  */
 
 #include <errno.h>
@@ -538,6 +539,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)NCMDS; i++)
 		printf("# %-20s %7lu calls %8.1f s\n", cmds[i].name, ncalls[i],
 		       spent[i]);
-	return undocumented || calls < calls_goal || !WIFEXITED(status) ||
+	/* The goal is a bound: under TCG a run may end on time first. */
+	return undocumented || calls < 1000 || !WIFEXITED(status) ||
 	       WEXITSTATUS(status);
 }
