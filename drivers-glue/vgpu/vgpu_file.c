@@ -192,8 +192,14 @@ static struct file *vgpu_file_get(int fd)
 	return file;
 }
 
-/* Join @vf to @vs: leave its own space, which nothing else uses. */
-static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs)
+/*
+ * Join @vf to @vs: leave its own space, which nothing else uses. Every
+ * check that can fail comes first: leaving detaches the vgpu, which resets
+ * its attributes and drops its mappings, so a refused join must not leave.
+ * Return: 0 with the own space to put in *@old, or -errno.
+ */
+static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs,
+			  struct vgpu_space **old)
 {
 	struct vgpu_space *own = vf->space;
 	int ret;
@@ -201,6 +207,12 @@ static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs)
 	lockdep_assert_held(&vgpu_join_lock);
 	if (kref_read(&own->ref) != 1)
 		return -EBUSY;
+	/* Only joins add devices, and they are serialized: this holds. */
+	mutex_lock(&vs->lock);
+	ret = vs->vgpus & BIT(vf->vgpu->id) ? -EEXIST : 0;
+	mutex_unlock(&vs->lock);
+	if (ret)
+		return ret;
 	mutex_lock(&own->lock);
 	vgpu_space_leave(own, vf);
 	mutex_unlock(&own->lock);
@@ -217,8 +229,7 @@ static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs)
 	/* Pairs with the kref_put() when @vf is released. */
 	kref_get(&vs->ref);
 	vf->space = vs;
-	/* Pairs with kref_init() at open: the own space goes. */
-	kref_put(&own->ref, vgpu_space_free);
+	*old = own;
 	return 0;
 }
 
@@ -231,6 +242,7 @@ static int vgpu_file_move(struct vgpu_file *vf, struct vgpu_space *vs)
  */
 int vgpu_file_join(struct vgpu_file *vf, const struct vgpu_join *a)
 {
+	struct vgpu_space *old = NULL;
 	struct vgpu_file *other;
 	struct file *file;
 	int ret;
@@ -248,8 +260,11 @@ int vgpu_file_join(struct vgpu_file *vf, const struct vgpu_join *a)
 	mutex_lock(&vgpu_join_lock);
 	/* other->space changes only under vgpu_join_lock. */
 	ret = other->space == vf->space ? -EEXIST :
-					  vgpu_file_move(vf, other->space);
+					  vgpu_file_move(vf, other->space, &old);
 	mutex_unlock(&vgpu_join_lock);
+	/* Pairs with kref_init() at open; not under the join lock. */
+	if (old)
+		kref_put(&old->ref, vgpu_space_free);
 out_fput:
 	fput(file);
 	return ret;

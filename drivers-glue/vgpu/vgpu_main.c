@@ -148,12 +148,25 @@ static void vgpu_resume(struct gpumirror_device *gdev)
 	wake_up_all(&as->resume_wq);
 }
 
+/*
+ * Out of the mirror (a close, a JOIN): queues a suspend stopped would wait
+ * for a restore that never comes; nothing is mapped any more, so run.
+ */
+static void vgpu_detach(struct gpumirror_device *gdev)
+{
+	struct vgpu_as *as = to_vgpu_as(gdev);
+
+	WRITE_ONCE(as->suspended, false);
+	wake_up_all(&as->resume_wq);
+}
+
 static const struct gpumirror_device_ops vgpu_gpumirror_ops = {
 	.invalidate_start = vgpu_invalidate_start,
 	.invalidate_finish = vgpu_invalidate_finish,
 	.bind = vgpu_bind,
 	.suspend = vgpu_suspend,
 	.resume = vgpu_resume,
+	.detach = vgpu_detach,
 };
 
 /* A GPU whose driver waits for each invalidation before the next. */
@@ -162,6 +175,7 @@ static const struct gpumirror_device_ops vgpu_gpumirror_serial_ops = {
 	.bind = vgpu_bind,
 	.suspend = vgpu_suspend,
 	.resume = vgpu_resume,
+	.detach = vgpu_detach,
 };
 
 /**

@@ -93,6 +93,8 @@ TEST(join_errors)
 	int a2 = vgpu_dev_open(0), c = vgpu_dev_open(4);
 	int null = open("/dev/null", O_RDWR);
 	struct vgpu_join j = { .fd = a, .pad = 1 };
+	uint64_t v;
+	char *buf;
 
 	page_size = sysconf(_SC_PAGESIZE);
 	ASSERT_GE(a, 0);
@@ -107,7 +109,14 @@ TEST(join_errors)
 	EXPECT_EQ(vgpu_xioctl(b, VGPU_IOCTL_JOIN, &j), -EINVAL);
 	ASSERT_EQ(join(b, a), 0);
 	/* vgpu 0 is in a's space already; so is b. */
+	buf = region(1);
+	ASSERT_NE(buf, NULL);
+	ASSERT_EQ(svm_attr(a2, buf, SZ_2M, VGPU_SVM_ATTR_ACCESS, 0,
+			   VGPU_SVM_ACCESS_NONE, 0), 0);
 	EXPECT_EQ(join(a2, a), -EEXIST);
+	/* The refused join left a2's own space as it was. */
+	EXPECT_EQ(svm_rw(a2, false, buf, &v, sizeof(v), NULL), -EPERM);
+	munmap(buf, SZ_2M);
 	EXPECT_EQ(join(b, a), -EEXIST);
 	EXPECT_EQ(join(a2, b), -EEXIST);
 	/* b joined a: a's space is shared, a cannot leave it. */

@@ -301,11 +301,18 @@ static int one_call(uint64_t *s, int *fds, int *err)
 
 	make_arg(s, c, arg, fds);
 	t0 = now();
-	if (!nr)	/* a number nobody answers, or a known one resized */
+	/* A number nobody answers, or a known one resized: never a known. */
+	while (!nr) {
+		unsigned int k;
+
 		nr = _IOC(_IOC_READ | _IOC_WRITE,
 			  below(s, 2) ? VGPU_IOCTL_BASE : 'H',
 			  below(s, 2) ? 0x40 + below(s, 48) : below(s, 256),
 			  below(s, 4) ? 8 * below(s, 32) : 8 * below(s, 1024));
+		for (k = 0; k < NCMDS; k++)
+			if (cmds[k].nr == nr)
+				nr = 0;
+	}
 	if (below(s, 64) == 0)
 		argp = (void *)(uintptr_t)any_ptr(s);
 	*err = ioctl(fds[below(s, NFDS)], nr, argp) ? errno : 0;
