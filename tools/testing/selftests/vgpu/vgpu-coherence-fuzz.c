@@ -332,9 +332,15 @@ static void op_obj_destroy(const struct op *o)
 	ob->live = false;
 }
 
+/* Pages an op covers from o->page, within the pool. */
+static unsigned int op_pages(const struct op *o)
+{
+	return o->page + o->n > NP ? NP - o->page : o->n;
+}
+
 static void op_map(const struct op *o, bool map)
 {
-	unsigned int n = o->page + o->n > NP ? NP - o->page : o->n;
+	unsigned int n = op_pages(o);
 	char *at = pool + o->page * page_size;
 
 	if (munmap(at, n * page_size))
@@ -352,7 +358,7 @@ static void op_map(const struct op *o, bool map)
 
 static void op_mprotect(const struct op *o)
 {
-	unsigned int n = o->page + o->n > NP ? NP - o->page : o->n, i;
+	unsigned int n = op_pages(o), i;
 	bool ro = o->arg & 1;
 
 	if (!range_mapped(o->page, n))
@@ -366,7 +372,7 @@ static void op_mprotect(const struct op *o)
 
 static void op_madvise(const struct op *o)
 {
-	unsigned int n = o->page + o->n > NP ? NP - o->page : o->n, i, k;
+	unsigned int n = op_pages(o), i, k;
 	static const int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_PAGEOUT,
 				      MADV_HUGEPAGE, MADV_COLLAPSE };
 	int a = advice[o->arg % 5];
@@ -473,7 +479,7 @@ static bool migrate_err_ok(int ret)
 
 static void op_migrate(const struct op *o)
 {
-	unsigned int n = o->page + o->n > NP ? NP - o->page : o->n;
+	unsigned int n = op_pages(o);
 	unsigned int flags = o->arg & 1 ? VGPU_MIGRATE_TO_RAM :
 					  VGPU_MIGRATE_MIXED;
 	int ret = migrate(fds[o->dev == 2 ? 0 : o->dev],
@@ -486,7 +492,7 @@ static void op_migrate(const struct op *o)
 
 static void op_prefetch(const struct op *o)
 {
-	unsigned int n = o->page + o->n > NP ? NP - o->page : o->n;
+	unsigned int n = op_pages(o);
 	struct vgpu_svm_attr a = {
 		.start = (uintptr_t)pool + o->page * page_size,
 		.len = n * page_size,
