@@ -6,6 +6,7 @@
  */
 
 #include <kunit/static_stub.h>
+#include <kunit/test-bug.h>
 #include <kunit/test.h>
 #include <linux/gpumirror.h>
 #include <linux/highmem.h>
@@ -94,14 +95,20 @@ static int gm_attempt_stub(struct gpumirror_devmem *dm, struct mm_struct *mm,
 	return at->ret;
 }
 
+/* Full device memory: counts the pages asked of it. */
+static atomic_t gm_no_page_calls;
+
 static struct page *gm_no_page(struct gpumirror_devmem *dm)
 {
+	atomic_inc(&gm_no_page_calls);
 	return NULL;
 }
 
+/* With no page allocated there is nothing to copy: never reached. */
 static int gm_no_copy(struct gpumirror_devmem *dm, struct page **dst,
 		      struct page **src, unsigned long n)
 {
+	KUNIT_FAIL(kunit_get_current_test(), "copy with no device page");
 	return -EIO;
 }
 
@@ -110,12 +117,13 @@ static const struct gpumirror_devmem_ops gm_devmem_ops = {
 	.copy = gm_no_copy,
 };
 
-/* Device memory that is always full and cannot copy. */
+/* Device memory that is always full. */
 static void gm_devmem_init(struct gpumirror_devmem *dm)
 {
 	static int owner;
 
 	memset(dm, 0, sizeof(*dm));
+	atomic_set(&gm_no_page_calls, 0);
 	dm->owner = &owner;
 	dm->type = MEMORY_DEVICE_PRIVATE;
 	dm->ops = &gm_devmem_ops;
@@ -141,6 +149,8 @@ static void gm_migrate_protocol(struct kunit *test)
 					  &migrated);
 	kunit_deactivate_static_stub(test, gpumirror_migrate_attempt);
 
+	/* Scripted attempts: the device memory itself is never asked. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_no_page_calls), 0);
 	KUNIT_EXPECT_EQ(test, ret, mc->ret);
 	KUNIT_EXPECT_EQ(test, gm_script.calls, mc->calls);
 	for (i = 0; i < mc->calls && i < 2; i++)
@@ -198,6 +208,8 @@ static void gm_migrate_no_memory(struct kunit *test)
 						    a + 4 * PAGE_SIZE, 0,
 						    &migrated),
 			-ENOMEM);
+	/* The real attempt asked the memory for a page (and got none). */
+	KUNIT_EXPECT_GT(test, atomic_read(&gm_no_page_calls), 0);
 	KUNIT_EXPECT_EQ(test, migrated, 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&dm.stats.races), 0);
 	v = 0;

@@ -70,6 +70,23 @@ void gpumirror_finish_pending(struct gpumirror *mirror);
 void gpumirror_object_revoke(struct gpumirror_object *obj,
 			     unsigned long devices);
 
+/* inject.c: the sites of "Fault injection" */
+enum gpumirror_fail_site {
+	GPUMIRROR_FAIL_DMA_MAP,
+	GPUMIRROR_FAIL_NOTIFIER_INSERT,
+	GPUMIRROR_FAIL_MIGRATE_SETUP,
+	GPUMIRROR_FAIL_NR,
+};
+
+#ifdef CONFIG_GPUMIRROR_FAULT_INJECTION
+bool gpumirror_should_fail(enum gpumirror_fail_site site);
+#else
+static inline bool gpumirror_should_fail(enum gpumirror_fail_site site)
+{
+	return false;
+}
+#endif
+
 /* worker.c */
 void gpumirror_release_init(struct gpumirror *mirror);
 void gpumirror_release_queue(struct gpumirror_object *obj);

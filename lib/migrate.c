@@ -382,7 +382,8 @@ static int gpumirror_batch_to_dev(struct gpumirror_devmem *dm,
 	args.start = start + first * PAGE_SIZE;
 	args.end = start + (last + 1) * PAGE_SIZE;
 
-	ret = migrate_vma_setup(&args);
+	ret = gpumirror_should_fail(GPUMIRROR_FAIL_MIGRATE_SETUP) ? -ENOMEM :
+	      migrate_vma_setup(&args);
 	if (ret)
 		return ret;
 	ret = gpumirror_fill_to_dev(dm, &args, snap + first, m, &own, &p);
@@ -772,7 +773,8 @@ int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
 		}
 		args.start = addr;
 		args.end = next;
-		ret = migrate_vma_setup(&args);
+		ret = gpumirror_should_fail(GPUMIRROR_FAIL_MIGRATE_SETUP) ?
+		      -ENOMEM : migrate_vma_setup(&args);
 		if (ret)
 			break;
 		ret = gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages,

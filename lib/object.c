@@ -227,9 +227,13 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ESRCH;
 		goto out_unlock;
 	}
-	ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
-					   span_start, span_end - span_start,
-					   &gpumirror_notifier_ops);
+	if (gpumirror_should_fail(GPUMIRROR_FAIL_NOTIFIER_INSERT))
+		ret = -ENOMEM;
+	else
+		ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
+						   span_start,
+						   span_end - span_start,
+						   &gpumirror_notifier_ops);
 	if (!ret)
 		list_add_tail(&obj->link, &mirror->objects);
 	mutex_unlock(&mirror->lock);

@@ -144,6 +144,8 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 		order = 0;
 		n = 1;
 	}
+	if (gpumirror_should_fail(GPUMIRROR_FAIL_DMA_MAP))
+		return -ENOMEM;
 	dma = dma_map_page_attrs(gdev->dev, page, 0, PAGE_SIZE << order,
 				 gpumirror_dir(flags), DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(gdev->dev, dma))

@@ -84,11 +84,19 @@ struct vgpu {
  * struct vgpu_tlb_entry - one cached translation
  * @gpfn: GPU page number, or U64_MAX when empty
  * @entry: the page set entry it translates to
+ * @zapper: the task whose invalidation zapped the PTE behind this entry
+ *	(the entry keeps translating until the TLB flush), or NULL
+ * @stale: that invalidation returned to the core mm before the flush: every
+ *	use of this entry is a use after invalidation
  */
 struct vgpu_tlb_entry {
 	u64 gpfn;
 	gpumirror_addr_t entry;
+	const struct task_struct *zapper;
+	bool stale;
 };
+
+struct vgpu_watch;
 
 /**
  * struct vgpu_as - a vgpu's address space on one mirror
@@ -96,15 +104,19 @@ struct vgpu_tlb_entry {
  * @vgpu: the GPU
  * @pt: the page table: GPU page number -> xa_mk_value(page set entry)
  * @tlb: the TLB, direct mapped by GPU page number, under @tlb_lock
- * @tlb_lock: protects @tlb and @epoch
- * @epoch: TLB flushes begun, under @tlb_lock
- * @done_epoch: TLB flushes completed: drained of the accesses in flight
+ * @tlb_lock: protects @tlb
  * @inflight: GPU accesses in progress
+ * @watch: the checker of invalidations of the mm this space mirrors, or
+ *	NULL (see vgpu_as_watch())
+ * @watch_link: in the checker's list of spaces
+ * @expect_stale: a test breaks the invalidation order on purpose: count
+ *	stale translations without a warning
  * @tlb_done_ns: when the TLB invalidations started so far complete
  * @tlb_flushes: TLB invalidations waited for
  * @reads: GPU reads done through @pt and @tlb
- * @stale_uses: GPU accesses that ended after the flush of their
- *	translation had completed: must stay 0
+ * @stale_translations: translations still cached when the invalidation
+ *	that zapped their PTE returned to the core mm: must stay 0
+ * @stale_uses: GPU accesses through such a translation: must stay 0
  * @suspended: no-fault mode: the queues are stopped (gpumirror suspended
  *	them for an invalidation; the restore worker resumes them)
  * @resume_wq: where queue work waits for @suspended to clear
@@ -117,13 +129,15 @@ struct vgpu_as {
 	struct vgpu *vgpu;
 	struct xarray pt;
 	struct vgpu_tlb_entry tlb[VGPU_TLB_ENTRIES];
-	spinlock_t tlb_lock;		/* protects tlb and epoch */
-	u64 epoch;
-	u64 done_epoch;
+	spinlock_t tlb_lock;		/* protects tlb */
 	atomic_t inflight;
+	struct vgpu_watch *watch;
+	struct list_head watch_link;
+	bool expect_stale;
 	u64 tlb_done_ns;
 	atomic64_t tlb_flushes;
 	atomic64_t reads;
+	atomic64_t stale_translations;
 	atomic64_t stale_uses;
 	bool suspended;
 	wait_queue_head_t resume_wq;
@@ -136,6 +150,8 @@ unsigned int vgpu_count(void);
 struct vgpu *vgpu_get(unsigned int id);
 void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial);
 void vgpu_as_fini(struct vgpu_as *as);
+int vgpu_as_watch(struct vgpu_as *as, struct mm_struct *mm);
+void vgpu_as_unwatch(struct vgpu_as *as);
 int vgpu_as_bind(struct vgpu_as *as, struct gpumirror_object *obj);
 int vgpu_as_read(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len);
 int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,

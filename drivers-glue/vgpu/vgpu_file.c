@@ -126,6 +126,9 @@ static int vgpu_fops_open(struct inode *inode, struct file *filp)
 	mutex_init(&vf->lock);
 	vgpu_as_init(&vf->as, vgpu, false);
 	vf->as.gdev.pagemap_owner = vgpu->owner;
+	ret = vgpu_as_watch(&vf->as, current->mm);
+	if (ret)
+		goto out_free;
 	vf->space = vgpu_space_create(current->mm);
 	if (IS_ERR(vf->space)) {
 		ret = PTR_ERR(vf->space);

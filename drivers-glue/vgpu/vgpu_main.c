@@ -5,6 +5,7 @@
 
 #include <linux/dma-mapping.h>
 #include <linux/ktime.h>
+#include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
@@ -211,6 +212,7 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
  */
 void vgpu_as_fini(struct vgpu_as *as)
 {
+	vgpu_as_unwatch(as);
 	xa_destroy(&as->pt);
 }
 
@@ -301,6 +303,8 @@ static void __exit vgpu_exit(void)
 	vgpu_bench_exit();
 	vgpu_destroy_all();
 	vgpu_chardev_exit();
+	/* The checkers vgpu_as_unwatch() put are freed after a grace period. */
+	mmu_notifier_synchronize();
 }
 
 module_init(vgpu_init);

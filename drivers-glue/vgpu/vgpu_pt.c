@@ -7,7 +7,9 @@
 #include <linux/io.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/xarray.h>
 
 #include "vgpu.h"
@@ -16,29 +18,56 @@
  * DOC: vgpu page table and TLB
  *
  * Each address space has a page table (an xarray from GPU page number to
- * page set entry) and a small direct-mapped TLB. A GPU read looks the TLB
+ * page set entry) and a small direct-mapped TLB. A GPU access looks the TLB
  * up, walks the page table on a miss and caches what it found, then reads
- * the page through its (DMA-direct) address. Pass 1 of an invalidation
- * zaps the page table only: the TLB keeps translating until the flush
- * completes, as hardware does. The flush (pass 2, after the modelled
- * latency) empties the TLB and then waits for the accesses in flight.
+ * or writes the page through its (DMA-direct) address. Pass 1 of an
+ * invalidation zaps the page table and marks the TLB entries it covers, but
+ * those keep translating until the flush (pass 2, after the modelled
+ * latency) empties the TLB and waits for the accesses in flight, as
+ * hardware does.
  *
- * Every access remembers the flush epoch it started in; if, when it ends,
- * a flush that began after it has already completed, the access used a
- * translation after its invalidation returned, and &vgpu_as.stale_uses
- * counts it. A correct invalidation never lets that happen.
+ * The mmu notifier contract is that no device uses a translation once the
+ * invalidation returned to the core mm: the CPU page tables change and the
+ * pages may be freed right after. vgpu checks it with a plain mmu notifier
+ * of its own per mm (vgpu_as_watch()), whose invalidate_range_end runs
+ * after every invalidate_range_start of the event has returned: a TLB entry
+ * that the same task zapped and that is still cached then outlived its
+ * invalidation. It is counted in &vgpu_as.stale_translations, reported with
+ * a warning, and from then on every access through it counts in
+ * &vgpu_as.stale_uses (and still reads the old page, as hardware would).
+ * A library that runs pass 2 late, or not at all, trips it.
  */
+
+/* One checker per mm, shared by the address spaces mirroring it. */
+struct vgpu_watch {
+	struct mmu_notifier mn;
+	spinlock_t lock;		/* protects ases */
+	struct list_head ases;
+};
 
 /* Zap the PTEs of [gpu_start, gpu_end); called from pass 1. */
 void vgpu_pt_zap(struct vgpu_as *as, u64 gpu_start, u64 gpu_end)
 {
+	u64 first = gpu_start >> PAGE_SHIFT, last = (gpu_end >> PAGE_SHIFT) - 1;
 	unsigned long gpfn;
+	unsigned int i;
 	void *pte;
 
 	/* Only the present PTEs: the cost follows what is mapped. */
-	xa_for_each_range(&as->pt, gpfn, pte, gpu_start >> PAGE_SHIFT,
-			  (gpu_end >> PAGE_SHIFT) - 1)
+	xa_for_each_range(&as->pt, gpfn, pte, first, last)
 		xa_erase(&as->pt, gpfn);
+	/*
+	 * After the erase: a walk under the lock either ran before it, and
+	 * its entry is marked here, or sees the PTE gone.
+	 */
+	spin_lock(&as->tlb_lock);
+	for (i = 0; i < VGPU_TLB_ENTRIES; i++) {
+		struct vgpu_tlb_entry *t = &as->tlb[i];
+
+		if (t->gpfn >= first && t->gpfn <= last && !t->zapper)
+			t->zapper = current;
+	}
+	spin_unlock(&as->tlb_lock);
 }
 
 /* Complete a TLB flush: forget every translation, drain the accesses. */
@@ -47,23 +76,121 @@ void vgpu_tlb_flush(struct vgpu_as *as)
 	unsigned int i;
 
 	spin_lock(&as->tlb_lock);
-	for (i = 0; i < VGPU_TLB_ENTRIES; i++)
+	for (i = 0; i < VGPU_TLB_ENTRIES; i++) {
 		as->tlb[i].gpfn = U64_MAX;
-	as->epoch++;
+		as->tlb[i].zapper = NULL;
+		as->tlb[i].stale = false;
+	}
 	spin_unlock(&as->tlb_lock);
-	/* Accesses in flight hold translations from before the flush. */
-	while (atomic_read(&as->inflight))
+	/*
+	 * Accesses in flight hold translations from before the flush.
+	 * Pairs with smp_mb__before_atomic() in vgpu_as_access_page().
+	 */
+	while (atomic_read_acquire(&as->inflight))
 		cpu_relax();
-	/* Pairs with smp_load_acquire() in vgpu_as_read_page(). */
-	smp_store_release(&as->done_epoch, as->epoch);
+}
+
+/* The invalidation @current ran has returned: nothing it zapped is cached. */
+static void vgpu_tlb_check_returned(struct vgpu_as *as)
+{
+	unsigned int i, n = 0;
+
+	spin_lock(&as->tlb_lock);
+	for (i = 0; i < VGPU_TLB_ENTRIES; i++) {
+		struct vgpu_tlb_entry *t = &as->tlb[i];
+
+		if (t->zapper == current && !t->stale) {
+			t->stale = true;
+			n++;
+		}
+	}
+	spin_unlock(&as->tlb_lock);
+	if (!n)
+		return;
+	atomic64_add(n, &as->stale_translations);
+	WARN(!READ_ONCE(as->expect_stale),
+	     "vgpu%u: %u translation(s) outlived their invalidation\n",
+	     as->vgpu->id, n);
+}
+
+static void vgpu_watch_end(struct mmu_notifier *mn,
+			   const struct mmu_notifier_range *range)
+{
+	struct vgpu_watch *w = container_of(mn, struct vgpu_watch, mn);
+	struct vgpu_as *as;
+
+	spin_lock(&w->lock);
+	list_for_each_entry(as, &w->ases, watch_link)
+		vgpu_tlb_check_returned(as);
+	spin_unlock(&w->lock);
+}
+
+static struct mmu_notifier *vgpu_watch_alloc(struct mm_struct *mm)
+{
+	struct vgpu_watch *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&w->lock);
+	INIT_LIST_HEAD(&w->ases);
+	return &w->mn;
+}
+
+static void vgpu_watch_free(struct mmu_notifier *mn)
+{
+	kfree(container_of(mn, struct vgpu_watch, mn));
+}
+
+static const struct mmu_notifier_ops vgpu_watch_ops = {
+	.invalidate_range_end = vgpu_watch_end,
+	.alloc_notifier = vgpu_watch_alloc,
+	.free_notifier = vgpu_watch_free,
+};
+
+/**
+ * vgpu_as_watch() - check that no translation outlives its invalidation
+ * @as: an address space, initialized
+ * @mm: the mm it mirrors
+ *
+ * Joins @as to the checker of @mm (see "vgpu page table and TLB");
+ * vgpu_as_fini() leaves it.
+ *
+ * Context: process context; takes @mm's mmap_lock.
+ * Return: 0 or -ENOMEM.
+ */
+int vgpu_as_watch(struct vgpu_as *as, struct mm_struct *mm)
+{
+	struct mmu_notifier *mn = mmu_notifier_get(&vgpu_watch_ops, mm);
+
+	if (IS_ERR(mn))
+		return PTR_ERR(mn);
+	as->watch = container_of(mn, struct vgpu_watch, mn);
+	spin_lock(&as->watch->lock);
+	list_add(&as->watch_link, &as->watch->ases);
+	spin_unlock(&as->watch->lock);
+	return 0;
+}
+
+/* Leave the checker vgpu_as_watch() joined, if any. */
+void vgpu_as_unwatch(struct vgpu_as *as)
+{
+	struct vgpu_watch *w = as->watch;
+
+	if (!w)
+		return;
+	spin_lock(&w->lock);
+	list_del(&as->watch_link);
+	spin_unlock(&w->lock);
+	/* Pairs with mmu_notifier_get() in vgpu_as_watch(). */
+	mmu_notifier_put(&w->mn);
+	as->watch = NULL;
 }
 
 /*
  * Translate @gpfn and start an access: on return the access counts as in
  * flight. Return: the entry, or 0 if no PTE maps @gpfn.
  */
-static gpumirror_addr_t vgpu_translate(struct vgpu_as *as, u64 gpfn,
-				       u64 *epoch)
+static gpumirror_addr_t vgpu_translate(struct vgpu_as *as, u64 gpfn)
 {
 	struct vgpu_tlb_entry *t = &as->tlb[gpfn % VGPU_TLB_ENTRIES];
 	gpumirror_addr_t e = 0;
@@ -72,17 +199,20 @@ static gpumirror_addr_t vgpu_translate(struct vgpu_as *as, u64 gpfn,
 	spin_lock(&as->tlb_lock);
 	if (t->gpfn == gpfn) {
 		e = t->entry;
+		if (t->stale)
+			atomic64_inc(&as->stale_uses);
 	} else {
 		pte = xa_load(&as->pt, gpfn);
 		if (pte) {
 			e = xa_to_value(pte);
 			t->gpfn = gpfn;
 			t->entry = e;
+			t->zapper = NULL;
+			t->stale = false;
 		}
 	}
 	if (e)
 		atomic_inc(&as->inflight);
-	*epoch = as->epoch;
 	spin_unlock(&as->tlb_lock);
 	return e;
 }
@@ -110,9 +240,8 @@ static int vgpu_as_access_page(struct vgpu_as *as, u64 gpu_va, void *buf,
 {
 	gpumirror_addr_t e;
 	void *va;
-	u64 epoch;
 
-	e = vgpu_translate(as, gpu_va >> PAGE_SHIFT, &epoch);
+	e = vgpu_translate(as, gpu_va >> PAGE_SHIFT);
 	if (!e)
 		return -ENOENT;
 	if (write && !(e & GPUMIRROR_ADDR_WRITE)) {
@@ -125,10 +254,7 @@ static int vgpu_as_access_page(struct vgpu_as *as, u64 gpu_va, void *buf,
 	else
 		memcpy(buf, va + offset_in_page(gpu_va), len);
 	vgpu_entry_unmap(e, va);
-	/* A flush begun after this access started has completed: stale. */
-	if (smp_load_acquire(&as->done_epoch) > epoch)
-		atomic64_inc(&as->stale_uses);
-	/* Pairs with atomic_read() in vgpu_tlb_flush(). */
+	/* Pairs with atomic_read_acquire() in vgpu_tlb_flush(). */
 	smp_mb__before_atomic();
 	atomic_dec(&as->inflight);
 	atomic64_inc(&as->reads);

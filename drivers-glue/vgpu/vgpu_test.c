@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite for vgpu: GPU readers on four vgpus racing munmap.
+ * KUnit suite for vgpu: GPU readers on four vgpus racing munmap, and the
+ * check that catches a translation outliving its invalidation.
  */
 
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/uaccess.h>
 
+#include "gpumirror/internal.h"
 #include "vgpu.h"
 
 #define VGPU_TEST_NDEV	4
@@ -92,6 +96,8 @@ static void vgpu_reader_race(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gpumirror_init(&vt->mirror, current->mm), 0);
 	for (i = 0; i < VGPU_TEST_NDEV; i++) {
 		vgpu_as_init(&vt->as[i], vgpu_get(i), false);
+		KUNIT_ASSERT_EQ(test, vgpu_as_watch(&vt->as[i], current->mm),
+				0);
 		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&vt->mirror,
 							      &vt->as[i].gdev),
 				0);
@@ -124,6 +130,8 @@ static void vgpu_reader_race(struct kunit *test)
 	for (i = 0; i < VGPU_TEST_NDEV; i++) {
 		struct vgpu_as *as = &vt->as[i];
 
+		KUNIT_EXPECT_EQ(test, atomic64_read(&as->stale_translations),
+				0LL);
 		KUNIT_EXPECT_EQ(test, atomic64_read(&as->stale_uses), 0LL);
 		KUNIT_EXPECT_EQ(test, vt->bad[i], 0UL);
 		KUNIT_EXPECT_GT(test, atomic64_read(&as->tlb_flushes), 0LL);
@@ -135,8 +143,99 @@ static void vgpu_reader_race(struct kunit *test)
 		   VGPU_TEST_NDEV);
 }
 
+/* Pass 2 deferred past the return of the invalidation: a broken library. */
+static void vgpu_no_pass2(struct gpumirror *mirror)
+{
+}
+
+static void vgpu_unpin(void *page)
+{
+	unpin_user_page(page);
+}
+
+/*
+ * One page mapped and read through the TLB, then unmapped. With the passes
+ * in order, the invalidation flushes the TLB before it returns and the
+ * next GPU read finds nothing. With pass 2 skipped (@broken), the checker
+ * must report the cached translation when the munmap() returns, and count
+ * the read that still goes through it. The page is pinned so that the
+ * stale read finds the old contents rather than a freed page.
+ */
+static void vgpu_stale_case(struct kunit *test, bool broken)
+{
+	struct gpumirror_range r = { .len = PAGE_SIZE };
+	struct gpumirror_object *obj;
+	struct gpumirror *mirror;
+	struct vgpu_as *as;
+	struct page *page;
+	u64 v = 0;
+
+	mirror = kunit_kzalloc(test, sizeof(*mirror), GFP_KERNEL);
+	as = kunit_kzalloc(test, sizeof(*as), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mirror);
+	KUNIT_ASSERT_NOT_NULL(test, as);
+	r.addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, VGPU_TEST_RW,
+			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(r.addr));
+	vgpu_fill(test, r.addr, VGPU_TEST_MAGIC);
+	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(r.addr, 1, 0, &page), 1);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, vgpu_unpin,
+							page), 0);
+
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, current->mm), 0);
+	vgpu_as_init(as, vgpu_get(0), false);
+	as->expect_stale = broken;
+	KUNIT_ASSERT_EQ(test, vgpu_as_watch(as, current->mm), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror, &as->gdev), 0);
+	obj = gpumirror_object_create(mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(as->gdev.index),
+						   0), 0);
+	KUNIT_ASSERT_EQ(test, vgpu_as_bind(as, obj), 0);
+	KUNIT_EXPECT_EQ(test, vgpu_as_read(as, 0, &v, sizeof(v)), 0);
+	KUNIT_EXPECT_EQ(test, v, VGPU_TEST_MAGIC);
+
+	if (broken)
+		kunit_activate_static_stub(test, gpumirror_finish_pending,
+					   vgpu_no_pass2);
+	KUNIT_EXPECT_EQ(test, vm_munmap(r.addr, PAGE_SIZE), 0);
+	if (broken)
+		kunit_deactivate_static_stub(test, gpumirror_finish_pending);
+
+	KUNIT_EXPECT_EQ(test, atomic64_read(&as->stale_translations),
+			broken ? 1LL : 0LL);
+	v = 0;
+	KUNIT_EXPECT_EQ(test, vgpu_as_read(as, 0, &v, sizeof(v)),
+			broken ? 0 : -ENOENT);
+	KUNIT_EXPECT_EQ(test, v, broken ? VGPU_TEST_MAGIC : 0ULL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&as->stale_uses),
+			broken ? 1LL : 0LL);
+
+	/* The late pass 2: the translation goes, the read faults. */
+	down_write(&mirror->notifier_lock);
+	gpumirror_finish_pending(mirror);
+	up_write(&mirror->notifier_lock);
+	KUNIT_EXPECT_EQ(test, vgpu_as_read(as, 0, &v, sizeof(v)), -ENOENT);
+
+	gpumirror_object_destroy(obj);
+	gpumirror_fini(mirror);
+	vgpu_as_fini(as);
+}
+
+static void vgpu_stale_in_order(struct kunit *test)
+{
+	vgpu_stale_case(test, false);
+}
+
+static void vgpu_stale_pass2_skipped(struct kunit *test)
+{
+	vgpu_stale_case(test, true);
+}
+
 static struct kunit_case vgpu_cases[] = {
 	KUNIT_CASE_SLOW(vgpu_reader_race),
+	KUNIT_CASE(vgpu_stale_in_order),
+	KUNIT_CASE(vgpu_stale_pass2_skipped),
 	{}
 };
 
