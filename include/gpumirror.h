@@ -500,6 +500,12 @@ struct gpumirror_object {
 	 * for write.
 	 */
 	unsigned long valid;
+	/**
+	 * @sparse: slots whose valid set has empty entries (pages that a
+	 * %GPUMIRROR_MAP_PARTIAL or %GPUMIRROR_MAP_DEVMEM map left unmapped),
+	 * same locking as @valid.
+	 */
+	unsigned long sparse;
 	/** @walks: page walks done for this object (one per fault try). */
 	atomic64_t walks;
 	/**

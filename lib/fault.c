@@ -496,20 +496,65 @@ static void *gpumirror_walk_owner(struct gpumirror *mirror,
 	return NULL;
 }
 
-/* DMA-map the fresh walk for every requested device whose set is stale. */
+/* Does the set of slot @i have an empty entry? Context: @obj->lock. */
+static bool gpumirror_set_sparse(struct gpumirror_object *obj, unsigned int i)
+{
+	unsigned long p;
+
+	for (p = 0; p < obj->npages; p++)
+		if (!obj->sets[i][p])
+			return true;
+	return false;
+}
+
+/*
+ * A valid set with empty entries is kept, unless the fresh walk found a
+ * page for one of them. A page appearing where there was none raises no
+ * invalidation (userfaultfd filling it, a first touch, mprotect() of a
+ * range never populated), so nothing else would ever rebuild the set and
+ * the device would fault on that entry forever. Such sets are taken away
+ * (both passes) and built again from this walk.
+ */
+static void gpumirror_refill(struct gpumirror_object *obj,
+			     unsigned long devices)
+{
+	unsigned long sparse = devices & READ_ONCE(obj->valid) & obj->sparse;
+	unsigned long refill = 0, p;
+	unsigned int i;
+
+	for_each_set_bit(i, &sparse, GPUMIRROR_MAX_DEVICES)
+		for (p = 0; p < obj->npages; p++)
+			if (!obj->sets[i][p] &&
+			    (obj->pfns[p] & HMM_PFN_VALID)) {
+				__set_bit(i, &refill);
+				break;
+			}
+	if (refill)
+		gpumirror_object_revoke(obj, refill);
+}
+
+/*
+ * DMA-map the fresh walk for every requested device whose set is stale;
+ * @sparse gets the slots of those left with empty entries.
+ */
 static int gpumirror_map_sets(struct gpumirror_object *obj,
-			      unsigned long devices, unsigned int flags)
+			      unsigned long devices, unsigned int flags,
+			      unsigned long *sparse)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
 	int ret;
 
+	*sparse = 0;
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
 		ret = gpumirror_pages_map(obj, mirror->devices[i], flags);
 		if (ret)
 			return ret;
+		if ((flags & (GPUMIRROR_MAP_PARTIAL | GPUMIRROR_MAP_DEVMEM)) &&
+		    gpumirror_set_sparse(obj, i))
+			__set_bit(i, sparse);
 	}
 	return 0;
 }
@@ -517,7 +562,7 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 /* Commit: one read_retry for all sets. Return: true if they are valid. */
 static bool gpumirror_commit(struct gpumirror_object *obj,
 			     unsigned long devices, unsigned int flags,
-			     unsigned long seq)
+			     unsigned long seq, unsigned long sparse)
 {
 	struct gpumirror *mirror = obj->mirror;
 	bool ok;
@@ -534,6 +579,10 @@ static bool gpumirror_commit(struct gpumirror_object *obj,
 				set_bit(i, &obj->write_sets);
 			else
 				clear_bit(i, &obj->write_sets);
+			if (test_bit(i, &sparse))
+				set_bit(i, &obj->sparse);
+			else
+				clear_bit(i, &obj->sparse);
 			set_bit(i, &obj->valid);
 			atomic64_inc(&mirror->devices[i]->stats.faults);
 		}
@@ -570,7 +619,7 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 			      unsigned long devices, unsigned int flags,
 			      void *owner, struct page **pages, bool again)
 {
-	unsigned long hmm_flags = 0, seq;
+	unsigned long hmm_flags = 0, seq, sparse = 0;
 	int ret;
 
 	if (!(flags & GPUMIRROR_MAP_DEVMEM))
@@ -586,9 +635,12 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	else
 		ret = gpumirror_walk(obj, seq, hmm_flags, owner,
 				     flags & GPUMIRROR_MAP_PARTIAL);
+	/* A devmem map leaves entries empty by design: nothing to refill. */
+	if (!ret && !(flags & GPUMIRROR_MAP_DEVMEM))
+		gpumirror_refill(obj, devices);
 	if (!ret)
-		ret = gpumirror_map_sets(obj, devices, flags);
-	if (!ret && !gpumirror_commit(obj, devices, flags, seq))
+		ret = gpumirror_map_sets(obj, devices, flags, &sparse);
+	if (!ret && !gpumirror_commit(obj, devices, flags, seq, sparse))
 		ret = -EBUSY;
 	if (pages)
 		gpumirror_exclusive_put(pages, obj->npages);
@@ -646,7 +698,10 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * device in @devices and commits them together. Sets that are valid
  * already are kept, except for %GPUMIRROR_MAP_WRITE: a valid set built
  * without it is invalidated first (the device's PTEs zapped, both passes)
- * and built again for write access. On success the sets are
+ * and built again for write access; and except for a set with empty
+ * entries (left by %GPUMIRROR_MAP_PARTIAL or %GPUMIRROR_MAP_DEVMEM) when
+ * the walk finds a page for one of them, which is invalidated and built
+ * again the same way. On success the sets are
  * valid; the driver then takes gpumirror_notifier_lock(), checks
  * gpumirror_object_valid() and programs its page tables from
  * gpumirror_object_page(), calling this again if the set went stale.

@@ -672,8 +672,9 @@ EXPORT_SYMBOL_GPL(gpumirror_migrate_to_devmem);
 
 /*
  * Fill the system-memory destinations of a batch leaving @dm and copy.
- * @vma is NULL for an eviction by pfn (no VMA known). Return: 0 or the
- * copy's error (then nothing of the batch moves).
+ * @vma is NULL for an eviction by pfn (no VMA known). Return: 0; the copy's
+ * error (then nothing of the batch moves); -ENOMEM if a page got no system
+ * page (it stays, the rest of the batch moves).
  */
 static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 				 const unsigned long *src, unsigned long *dst,
@@ -682,6 +683,7 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 				 struct gpumirror_mig *m)
 {
 	unsigned long i, n = 0;
+	bool nomem = false;
 	int ret;
 
 	for (i = 0; i < npages; i++, addr += PAGE_SIZE) {
@@ -696,8 +698,11 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
 		else
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
-		if (!dpage)
+		if (!dpage) {
+			/* It stays in device memory; the others still move. */
+			nomem = true;
 			continue;
+		}
 		lock_page(dpage);
 		m->spages[n] = spage;
 		m->dpages[n++] = dpage;
@@ -715,7 +720,7 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 		}
 		dst[i] = 0;
 	}
-	return ret;
+	return ret ?: (nomem ? -ENOMEM : 0);
 }
 
 static unsigned long gpumirror_count_moved(const unsigned long *src,
@@ -738,7 +743,10 @@ static unsigned long gpumirror_count_moved(const unsigned long *src,
  * @end: page-aligned end
  * @migrated: pages moved; may be NULL
  *
- * Pages the kernel holds (a pin, a fault in progress) may stay.
+ * Pages the kernel holds (a pin, a fault in progress) may stay. A page no
+ * system memory could be had for stays too, and makes the call fail with
+ * -ENOMEM once the pages collected with it have moved; @migrated counts
+ * those.
  *
  * Context: process context, no mmap_lock held.
  * Return: 0, -EINVAL for bad arguments or a page without a readable VMA,
@@ -859,7 +867,7 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 	/* Collected but given no copy: the copy failed, or no memory. */
 	i = (vmf->address - args.start) >> PAGE_SHIFT;
 	if ((m->src[i] & MIGRATE_PFN_MIGRATE) && !m->dst[i])
-		ret = err ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+		ret = err && err != -ENOMEM ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 	migrate_vma_pages(&args);
 	atomic64_add(gpumirror_count_moved(m->src, m->dst, args.npages),
 		     &dm->stats.to_ram);

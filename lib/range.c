@@ -449,6 +449,25 @@ static unsigned long gpumirror_vma_next(struct mm_struct *mm,
 	return next;
 }
 
+/*
+ * Did a fault at @addr fail because nothing there can be mapped (no VMA,
+ * no read permission, a VM_IO or VM_PFNMAP mapping)? hmm_range_fault()
+ * reports those and a fault that ran out of memory alike, as -EFAULT; only
+ * the first are skipped by a prefetch.
+ */
+static bool gpumirror_vma_unreachable(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	bool ret;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	ret = !vma || !(vma->vm_flags & VM_READ) ||
+	      (vma->vm_flags & (VM_IO | VM_PFNMAP));
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /**
  * gpumirror_prefetch() - map every accessible interval of a range ahead
  * @mirror: the mirror
@@ -465,7 +484,9 @@ static unsigned long gpumirror_vma_next(struct mm_struct *mm,
  * attributes and the VMA allow it.
  *
  * Context: process context, no gpumirror lock and no mmap_lock held.
- * Return: 0, -EINVAL for bad arguments, or the first error of a mapping.
+ * Return: 0, -EINVAL for bad arguments, or the first error of a mapping:
+ * among them -EFAULT for a page of an accessible mapping that could not be
+ * faulted (out of memory, or a SIGBUS such as a file page beyond its end).
  */
 int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		       unsigned long start, unsigned long end)
@@ -501,7 +522,8 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 			gpumirror_gc_sync(mirror);
 			down_read(&mirror->range_lock);
 			ret = 0;
-		} else if (ret == -EFAULT) {
+		} else if (ret == -EFAULT && gpumirror_vma_unreachable(mirror->mm,
+								     start)) {
 			/* PROT_NONE or gone meanwhile: nothing to map there. */
 			ret = 0;
 			start = next;

@@ -5,9 +5,9 @@
 # Builds the selftest kernel (scripts/selftest.config: vgpu, no lib/test_hmm,
 # lockdep, KASAN, kmemleak), the kernel's own hmm-tests (unmodified, from
 # the tree) and vgpu's selftests, both static, packs them into an
-# initramfs and boots it the way lib/test_hmm's baseline was measured:
-# 2 vCPUs, 2 GiB, transparent_hugepage=madvise, 4 huge pages, 512 MiB
-# reserved at 1 GiB for the device-coherent vgpus 2 and 3. vgpus 4 and 5
+# initramfs and boots it: 2 vCPUs, 2 GiB in two NUMA nodes,
+# transparent_hugepage=madvise, 4 huge pages, 512 MiB reserved at 1 GiB
+# for the device-coherent vgpus 2 and 3. vgpus 4 and 5
 # (device-private) are for vgpu's migration storm, vgpu 6 has no
 # recoverable faults (no-fault mode).
 #
@@ -38,6 +38,7 @@ echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
 gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 	"$sel/mm/hmm-tests.c"
 tests="vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests"
+tests+=" vgpu-inject-tests vgpu-scenario-tests"
 fuzzers="vgpu-uapi-fuzz vgpu-coherence-fuzz"
 for t in $tests $fuzzers; do
 	echo "  CC      $t"
@@ -46,8 +47,8 @@ for t in $tests $fuzzers; do
 done
 
 # SELFTEST_ONLY picks binaries (make fuzz); FUZZ_ARGS go to the fuzzers.
-# The fuzzers run in make fuzz until a clean make check run has them.
-only=${SELFTEST_ONLY:-hmm-tests $tests}
+# make check runs the fuzzers with their defaults (seeds 1-3, a minute).
+only=${SELFTEST_ONLY:-hmm-tests $tests $fuzzers}
 files=()
 for t in $only; do
 	files+=("$bin/$t:selftests/$t")
@@ -67,8 +68,11 @@ vgpus="vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.peer=1,2,0,0,1,2"
 vgpus+=" vgpu.coherent_addr=0,0,0x40000000,0x50000000"
 echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $log)"
 start=$(date +%s)
+# Two NUMA nodes of 1 GiB (move_pages() between them).
+numa="-object memory-backend-ram,id=m0,size=1G -numa node,nodeid=0,memdev=m0"
+numa+=" -object memory-backend-ram,id=m1,size=1G -numa node,nodeid=1,memdev=m1"
 timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
-	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom \
+	-nographic -no-reboot -accel tcg -m 2048 -smp 2 -bios qboot.rom $numa \
 	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
 	-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus" \
 	-serial stdio >"$log" 2>&1 || true
@@ -116,6 +120,9 @@ done
 grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)|^# (VIOLATION|undocumented|child: .*->)' "$log" |
 	sed 's/^/  FAILED  /' || true
 grep -q '^@@END' "$log" || echo "SELFTEST boot pass=0 fail=1 skip=0 seconds=0 (no @@END)"
+# DMA-API debugging's count of the mappings left once every file closed.
+left=$(sed -n 's/\r$//; s/^@@DMA vgpu mappings left: //p' "$log")
+echo "SELFTEST dma-api-leaks pass=$([ "$left" = 0 ] && echo 1 || echo 0) fail=$([ "$left" = 0 ] && echo 0 || echo 1) skip=0 seconds=0 (vgpu mappings left: ${left:-none reported})"
 reports=$(scripts/logscan.py "$log" | wc -l || true)
 echo "SELFTEST kernel-log reports=$reports"
 # The canaries after the tests: the scan must see every kind of report.

@@ -156,7 +156,9 @@ struct vgpu_stats {
  * a migration to the vgpu is all or nothing: on error the range is in
  * system memory. Errors: EINVAL (bad arguments, a page without a readable
  * mapping), EBUSY (pages kept being taken by other migrations or the CPU),
- * ENOMEM (vgpu memory full).
+ * ENOMEM (vgpu memory full, or any allocation failed; back to system
+ * memory, a page no system page could be had for stays on the vgpu while
+ * the others move).
  */
 struct vgpu_migrate {
 	__u64 addr;
@@ -254,7 +256,10 @@ struct vgpu_svm_attr {
  *
  * Maps every accessible page of the range now; on a no-fault vgpu they
  * stay mapped across invalidations (the queues are suspended and the
- * ranges restored). Errors: EINVAL, ENOMEM, EBUSY.
+ * ranges restored). Holes and pages the CPU cannot read (PROT_NONE) are
+ * skipped. Errors: EINVAL, ENOMEM, EBUSY, EFAULT (a page of a readable
+ * mapping could not be faulted: out of memory in the fault, or a SIGBUS
+ * such as a file page beyond the end of its file).
  */
 struct vgpu_svm_prefetch {
 	__u64 start;

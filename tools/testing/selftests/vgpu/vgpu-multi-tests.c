@@ -247,6 +247,7 @@ static bool scattered_is(int fd, unsigned int gen, int *err)
  */
 TEST_F(two, shared_object)
 {
+	long dma0 = dma_live(0), dma1 = dma_live(1);
 	struct vgpu_stats b0, b1;
 	uint64_t v = 0x5eed;
 	uint32_t h, h2;
@@ -260,6 +261,11 @@ TEST_F(two, shared_object)
 	/* b faulted it for itself: five pages mapped for vgpu 1. */
 	EXPECT_GE(b1.faults, b0.faults + 1);
 	EXPECT_EQ(b1.dma_maps - b0.dma_maps, 5);
+	/* The DMA-API's own bookkeeping agrees; vgpu 0 mapped nothing. */
+	if (dma1 >= 0) {
+		EXPECT_EQ(dma_live(1) - dma1, 5);
+		EXPECT_EQ(dma_live(0), dma0);
+	}
 	/* The GPU VA is taken in the space, whoever asks. */
 	EXPECT_EQ(make_scattered(self->b, self->buf, &h2), -EEXIST);
 
@@ -281,8 +287,12 @@ TEST_F(two, shared_object)
 			 sizeof(v), NULL), 0);
 	EXPECT_EQ(v, 0x5eed);
 
-	/* Destroyed through b: gone for a as well. */
+	/* Destroyed through b: gone for a as well, mappings and all. */
 	EXPECT_EQ(obj_destroy(self->b, h), 0);
+	if (dma1 >= 0) {
+		EXPECT_EQ(dma_live_wait(0, dma0, 2000), dma0);
+		EXPECT_EQ(dma_live_wait(1, dma1, 2000), dma1);
+	}
 	EXPECT_EQ(gpu_rw(self->a, false, GPU_VA, &v, sizeof(v), NULL),
 		  -EFAULT);
 	EXPECT_EQ(obj_destroy(self->a, h), -ENOENT);

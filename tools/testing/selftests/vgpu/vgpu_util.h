@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <linux/vgpu.h>
 
@@ -129,6 +131,53 @@ static inline int migrate(int fd, void *p, size_t len, unsigned int flags,
 	if (migrated)
 		*migrated = a.migrated;
 	return ret;
+}
+
+/*
+ * The DMA mappings vgpu @id holds, as the kernel's DMA-API debugging counts
+ * them (its debugfs dump, one line per mapping, the device name second):
+ * an oracle independent of vgpu's own statistics.
+ * Return: the count, or -1 without DMA-API debugging (or once it turned
+ * itself off: its dump no longer follows).
+ */
+static inline long dma_live(int id)
+{
+	char line[512], name[64], dev[32];
+	FILE *f = fopen("/sys/kernel/debug/dma-api/disabled", "r");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	c = fgetc(f);
+	fclose(f);
+	if (c != 'N')
+		return -1;
+	f = fopen("/sys/kernel/debug/dma-api/dump", "r");
+	if (!f)
+		return -1;
+	snprintf(dev, sizeof(dev), "vgpu.%d", id);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %63s", name) == 1 && !strcmp(name, dev))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Wait up to @ms for vgpu @id's DMA mappings to number @want: stale sets
+ * are unmapped by the library's release worker, a little later.
+ * Return: the last count seen.
+ */
+static inline long dma_live_wait(int id, long want, int ms)
+{
+	long n;
+
+	while ((n = dma_live(id)) != want && ms > 0) {
+		usleep(10000);
+		ms -= 10;
+	}
+	return n;
 }
 
 #endif /* _VGPU_SELFTEST_UTIL_H */
