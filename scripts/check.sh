@@ -93,7 +93,7 @@ result logscan-selftest $?
 echo "  SELFTEST hmm-tests and vgpu's selftests (log: $out/selftest.console)"
 SELFTEST_LOG=$out/selftest.console scripts/selftest.sh >"$out/selftest.out" 2>&1
 src=$?
-grep '^SELFTEST\|^  QEMU\|^  FUZZ' "$out/selftest.out"
+grep '^SELFTEST\|^  QEMU\|^  FUZZ\|^  INJECT' "$out/selftest.out"
 stseen=0
 while read -r _ t p f s _; do
 	p=${p#pass=}; f=${f#fail=}; s=${s#skip=}

@@ -116,6 +116,8 @@ for t in $only; do
 			print "SELFTEST " t " pass=" (rc == 0) " fail=" (rc != 0) " skip=0 seconds=" secs
 		}' "$log"
 done
+# The sweep's totals: injection points reached per command, sites reached.
+sed -n 's/\r$//; s/^# INJECT \([a-z_]*: points\|sites\)/  INJECT \1/p' "$log"
 # Name what failed, so a CI log says which test to look at.
 grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)|^# (VIOLATION|undocumented|child: .*->)' "$log" |
 	sed 's/^/  FAILED  /' || true
