@@ -502,8 +502,8 @@ struct gpumirror_object {
 	unsigned long valid;
 	/**
 	 * @sparse: slots whose valid set has empty entries (pages that a
-	 * %GPUMIRROR_MAP_PARTIAL or %GPUMIRROR_MAP_DEVMEM map left unmapped),
-	 * same locking as @valid.
+	 * %GPUMIRROR_MAP_PARTIAL or %GPUMIRROR_MAP_DEVMEM map left unmapped);
+	 * written at commit under @lock, meaningful while the set is valid.
 	 */
 	unsigned long sparse;
 	/** @walks: page walks done for this object (one per fault try). */

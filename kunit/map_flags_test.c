@@ -92,6 +92,59 @@ static void gm_map_partial(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * A segment unmapped when a partial write map ran has empty entries. Memory
+ * mapped there again and touched raises no invalidation, so only the next
+ * map can see it: a partial read map refills the set (one revoke, both
+ * passes), which stays a write set; a map that finds nothing new keeps it.
+ */
+static void gm_map_partial_refill(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	unsigned long a = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ a, PAGE_SIZE }, { a + 4 * PAGE_SIZE, PAGE_SIZE },
+	};
+	struct gpumirror_object *obj;
+	int inv;
+
+	gm_touch(test, a, 1);
+	gm_touch(test, a + 4 * PAGE_SIZE, 2);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, vm_munmap(a + 4 * PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_PARTIAL |
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_EXPECT_EQ(test, gm_entry(obj, td, 1), 0);
+	KUNIT_EXPECT_EQ(test, obj->sparse, BIT(0));
+
+	/* Nothing new: the set is kept, nobody is invalidated. */
+	inv = atomic_read(&td->invalidates);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_PARTIAL), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv);
+	KUNIT_EXPECT_EQ(test, gm_entry(obj, td, 1), 0);
+
+	/* Memory again where the hole was: the next map refills it. */
+	KUNIT_ASSERT_EQ(test, vm_mmap(NULL, a + 4 * PAGE_SIZE, PAGE_SIZE,
+				      GM_RW, MAP_PRIVATE | MAP_ANONYMOUS |
+				      MAP_FIXED, 0), a + 4 * PAGE_SIZE);
+	gm_touch(test, a + 4 * PAGE_SIZE, 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_PARTIAL), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&td->invalidates), inv + 1);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, td, 1), 0);
+	KUNIT_EXPECT_EQ(test, gm_value(gm_entry(obj, td, 1)), 3);
+	KUNIT_EXPECT_TRUE(test, gm_entry(obj, td, 1) & GPUMIRROR_ADDR_WRITE);
+	KUNIT_EXPECT_EQ(test, obj->write_sets, BIT(0));
+	KUNIT_EXPECT_EQ(test, obj->sparse, 0UL);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 /* DEVMEM faults nothing and keeps only device memory: here, none. */
 static void gm_map_devmem_system(struct kunit *test)
 {
@@ -322,6 +375,7 @@ static struct kunit_case gm_map_flags_cases[] = {
 	KUNIT_CASE(gm_map_read_only),
 	KUNIT_CASE(gm_map_write_upgrade),
 	KUNIT_CASE(gm_map_partial),
+	KUNIT_CASE(gm_map_partial_refill),
 	KUNIT_CASE(gm_map_devmem_system),
 	KUNIT_CASE(gm_map_exclusive),
 	KUNIT_CASE(gm_map_exclusive_batches),

@@ -108,7 +108,7 @@ static struct page *gm_no_page(struct gpumirror_devmem *dm)
 static int gm_no_copy(struct gpumirror_devmem *dm, struct page **dst,
 		      struct page **src, unsigned long n)
 {
-	KUNIT_FAIL(kunit_get_current_test(), "copy with no device page");
+	kunit_fail_current_test("copy with no device page");
 	return -EIO;
 }
 

@@ -53,7 +53,8 @@
  * Errors leave no partial state: the requested devices' sets that are not
  * valid have their DMA mappings released before the error is returned;
  * sets that were valid stay valid, except those a %GPUMIRROR_MAP_WRITE
- * call took away to build them again for write.
+ * call took away to build them again for write, and those with empty
+ * entries a walk found a page for, taken away to be refilled.
  *
  * With %GPUMIRROR_MAP_PARTIAL, a segment that cannot be faulted (-EFAULT:
  * unmapped, or made PROT_NONE) maps nothing (entries of 0) instead of
@@ -511,9 +512,13 @@ static bool gpumirror_set_sparse(struct gpumirror_object *obj, unsigned int i)
  * A valid set with empty entries is kept, unless the fresh walk found a
  * page for one of them. A page appearing where there was none raises no
  * invalidation (userfaultfd filling it, a first touch, mprotect() of a
- * range never populated), so nothing else would ever rebuild the set and
- * the device would fault on that entry forever. Such sets are taken away
- * (both passes) and built again from this walk.
+ * range never populated), so nothing else would ever rebuild the set: the
+ * device would fault on that entry and be told it is unreachable. Such
+ * sets are taken away (both passes) and built again from this walk; a
+ * write set is walked for write (see gpumirror_object_map()). That costs
+ * the whole set's DMA mappings per refill, which is fine for the rare page
+ * that appears; a driver that fills objects page by page on demand
+ * (userfaultfd) would want the new entries mapped in place instead.
  */
 static void gpumirror_refill(struct gpumirror_object *obj,
 			     unsigned long devices)
@@ -635,7 +640,10 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	else
 		ret = gpumirror_walk(obj, seq, hmm_flags, owner,
 				     flags & GPUMIRROR_MAP_PARTIAL);
-	/* A devmem map leaves entries empty by design: nothing to refill. */
+	/*
+	 * A devmem map leaves the entries of system pages empty by design:
+	 * refilling them would revoke its own set on every such map.
+	 */
 	if (!ret && !(flags & GPUMIRROR_MAP_DEVMEM))
 		gpumirror_refill(obj, devices);
 	if (!ret)
@@ -753,6 +761,18 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	 */
 	if (flags & GPUMIRROR_MAP_WRITE)
 		gpumirror_object_revoke(obj, devices & ~obj->write_sets);
+	/*
+	 * A write set that a partial read map may refill is walked for write,
+	 * so that a refill never takes write access away (a read fault on an
+	 * empty entry of a write set, then a write fault, would rebuild it
+	 * twice). A page the CPU may only read still maps, read-only.
+	 */
+	else if ((flags & GPUMIRROR_MAP_PARTIAL) &&
+		 !(flags & (GPUMIRROR_MAP_READ_ONLY | GPUMIRROR_MAP_DEVMEM |
+			    GPUMIRROR_MAP_EXCLUSIVE)) &&
+		 (devices & READ_ONCE(obj->valid) & obj->sparse &
+		  obj->write_sets))
+		flags |= GPUMIRROR_MAP_WRITE;
 	if (pages)
 		/* Pairs with READ_ONCE() in gpumirror_own_event(). */
 		WRITE_ONCE(obj->rebuild_owner, owner);

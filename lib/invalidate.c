@@ -103,7 +103,7 @@ void gpumirror_finish_pending(struct gpumirror *mirror)
 {
 	unsigned int i;
 
-	/* vgpu_test.c breaks the pass order on purpose through this stub. */
+	/* A test may break the pass order on purpose through this stub. */
 	KUNIT_STATIC_STUB_REDIRECT(gpumirror_finish_pending, mirror);
 	lockdep_assert_held_write(&mirror->notifier_lock);
 	if (!mirror->pending)
@@ -175,7 +175,7 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
  *
  * Both passes of an invalidation for the valid sets of @devices: access
  * that must stop (attributes that revoke it) or change (a write upgrade,
- * a bind that failed). No-fault devices that keep @obj are suspended
+ * a refill of empty entries, a bind that failed). No-fault devices that keep @obj are suspended
  * first and the restore worker is queued to map it back, as for an
  * invalidation from the core mm.
  *

@@ -382,7 +382,7 @@ static int gpumirror_batch_to_dev(struct gpumirror_devmem *dm,
 	args.start = start + first * PAGE_SIZE;
 	args.end = start + (last + 1) * PAGE_SIZE;
 
-	ret = gpumirror_should_fail(GPUMIRROR_FAIL_MIGRATE_SETUP) ? -ENOMEM :
+	ret = gpumirror_should_fail(GPUMIRROR_FAIL_MIGRATE_SETUP) ? -EINVAL :
 	      migrate_vma_setup(&args);
 	if (ret)
 		return ret;
@@ -672,18 +672,18 @@ EXPORT_SYMBOL_GPL(gpumirror_migrate_to_devmem);
 
 /*
  * Fill the system-memory destinations of a batch leaving @dm and copy.
- * @vma is NULL for an eviction by pfn (no VMA known). Return: 0; the copy's
- * error (then nothing of the batch moves); -ENOMEM if a page got no system
- * page (it stays, the rest of the batch moves).
+ * @vma is NULL for an eviction by pfn (no VMA known). A page no system
+ * page could be had for stays where it is and sets *@nomem; the rest of the
+ * batch moves. Return: 0 or the copy's error (then nothing of the batch
+ * moves).
  */
 static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 				 const unsigned long *src, unsigned long *dst,
 				 unsigned long npages,
 				 struct vm_area_struct *vma, unsigned long addr,
-				 struct gpumirror_mig *m)
+				 struct gpumirror_mig *m, bool *nomem)
 {
 	unsigned long i, n = 0;
-	bool nomem = false;
 	int ret;
 
 	for (i = 0; i < npages; i++, addr += PAGE_SIZE) {
@@ -699,8 +699,7 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 		else
 			dpage = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOFAIL);
 		if (!dpage) {
-			/* It stays in device memory; the others still move. */
-			nomem = true;
+			*nomem = true;
 			continue;
 		}
 		lock_page(dpage);
@@ -720,7 +719,7 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 		}
 		dst[i] = 0;
 	}
-	return ret ?: (nomem ? -ENOMEM : 0);
+	return ret;
 }
 
 static unsigned long gpumirror_count_moved(const unsigned long *src,
@@ -744,9 +743,8 @@ static unsigned long gpumirror_count_moved(const unsigned long *src,
  * @migrated: pages moved; may be NULL
  *
  * Pages the kernel holds (a pin, a fault in progress) may stay. A page no
- * system memory could be had for stays too, and makes the call fail with
- * -ENOMEM once the pages collected with it have moved; @migrated counts
- * those.
+ * system memory could be had for stays too: the others still move (and
+ * count in @migrated), then the call fails with -ENOMEM.
  *
  * Context: process context, no mmap_lock held.
  * Return: 0, -EINVAL for bad arguments or a page without a readable VMA,
@@ -762,6 +760,7 @@ int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
 	};
 	unsigned long addr, next, moved = 0;
 	struct gpumirror_mig *m;
+	bool nomem = false;
 	int ret = 0;
 
 	if (!dm || !mm || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(end) ||
@@ -782,11 +781,11 @@ int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
 		args.start = addr;
 		args.end = next;
 		ret = gpumirror_should_fail(GPUMIRROR_FAIL_MIGRATE_SETUP) ?
-		      -ENOMEM : migrate_vma_setup(&args);
+		      -EINVAL : migrate_vma_setup(&args);
 		if (ret)
 			break;
 		ret = gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages,
-					    args.vma, addr, m);
+					    args.vma, addr, m, &nomem);
 		migrate_vma_pages(&args);
 		moved += gpumirror_count_moved(m->src, m->dst, args.npages);
 		migrate_vma_finalize(&args);
@@ -796,7 +795,7 @@ int gpumirror_migrate_to_ram(struct gpumirror_devmem *dm,
 	if (migrated)
 		*migrated = moved;
 	kvfree(m);
-	return ret;
+	return ret ?: (nomem ? -ENOMEM : 0);
 }
 EXPORT_SYMBOL_GPL(gpumirror_migrate_to_ram);
 
@@ -845,6 +844,7 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 	};
 	struct gpumirror_mig *m;
 	vm_fault_t ret = 0;
+	bool nomem = false;
 	unsigned long i;
 	int err;
 
@@ -863,11 +863,11 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 		return VM_FAULT_SIGBUS;
 	}
 	err = gpumirror_fill_to_ram(dm, m->src, m->dst, args.npages, vmf->vma,
-				    args.start, m);
+				    args.start, m, &nomem);
 	/* Collected but given no copy: the copy failed, or no memory. */
 	i = (vmf->address - args.start) >> PAGE_SHIFT;
 	if ((m->src[i] & MIGRATE_PFN_MIGRATE) && !m->dst[i])
-		ret = err && err != -ENOMEM ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
+		ret = err ? VM_FAULT_SIGBUS : VM_FAULT_OOM;
 	migrate_vma_pages(&args);
 	atomic64_add(gpumirror_count_moved(m->src, m->dst, args.npages),
 		     &dm->stats.to_ram);
@@ -894,6 +894,7 @@ void gpumirror_devmem_evict(struct gpumirror_devmem *dm,
 {
 	unsigned long done, n, moved;
 	struct gpumirror_mig *m;
+	bool nomem = false;
 
 	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)
@@ -901,7 +902,9 @@ void gpumirror_devmem_evict(struct gpumirror_devmem *dm,
 	for (done = 0; done < npages; done += n) {
 		n = min(npages - done, (unsigned long)GPUMIRROR_MIGRATE_BATCH);
 		migrate_device_range(m->src, first_pfn + done, n);
-		gpumirror_fill_to_ram(dm, m->src, m->dst, n, NULL, 0, m);
+		/* __GFP_NOFAIL pages: nothing stays for want of memory. */
+		gpumirror_fill_to_ram(dm, m->src, m->dst, n, NULL, 0, m,
+				      &nomem);
 		migrate_device_pages(m->src, m->dst, n);
 		moved = gpumirror_count_moved(m->src, m->dst, n);
 		migrate_device_finalize(m->src, m->dst, n);

@@ -172,7 +172,9 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
  * address space; -ERANGE for an extent beyond an attached device's VA
  * limit; -E2BIG for more than &gpumirror.max_segments segments or more
  * than %GPUMIRROR_MAX_OBJECT_PAGES pages; -ESRCH if the mm has no users
- * left (the process exited); -ENOMEM. Nothing is left allocated on error.
+ * left (the process exited); -EINTR if a signal came while the mm's first
+ * interval notifier was set up; -ENOMEM. Nothing is left allocated on
+ * error.
  */
 struct gpumirror_object *
 gpumirror_object_create(struct gpumirror *mirror,
@@ -227,8 +229,9 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ESRCH;
 		goto out_unlock;
 	}
+	/* What the first insert of an mm can fail with (mm_take_all_locks). */
 	if (gpumirror_should_fail(GPUMIRROR_FAIL_NOTIFIER_INSERT))
-		ret = -ENOMEM;
+		ret = -EINTR;
 	else
 		ret = mmu_interval_notifier_insert(&obj->notifier, mirror->mm,
 						   span_start,

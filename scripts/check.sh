@@ -103,9 +103,13 @@ done < <(grep -E '^SELFTEST [^ ]+ pass=' "$out/selftest.out")
 [ "$src" = 0 ] && [ "$stseen" -ge 4 ] ||
 	{ tail -n 30 "$out/selftest.out"; result selftest-run 1 "script failed"; }
 n=$(sed -n 's/^SELFTEST kernel-log reports=//p' "$out/selftest.out")
-[ -n "$n" ] && [ "$n" = 0 ] || scripts/logscan.py "$out/selftest.console"
+if [ "${n:-1}" != 0 ]; then
+	for l in "$out"/selftest.console "$out"/selftest-numa.console; do
+		[ -e "$l" ] && scripts/logscan.py "$l"
+	done
+fi
 result selftest-kernel-log-clean "${n:-1}" \
-	"WARN/BUG/lockdep/KASAN/kmemleak/DMA-API in the selftest console"
+	"WARN/BUG/lockdep/KASAN/kmemleak/DMA-API in the selftest consoles"
 # The boot ends with canaries: the scan that found nothing above must find
 # each of them, or it proves nothing.
 canary=$(scripts/logscan.py --canary "$out/selftest.console")

@@ -118,6 +118,9 @@ static int vgpu_fops_open(struct inode *inode, struct file *filp)
 	struct vgpu_file *vf;
 	int ret;
 
+	/* Only a process's own memory can be mirrored. */
+	if (!current->mm)
+		return -EINVAL;
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL_ACCOUNT);
 	if (!vf)
 		return -ENOMEM;
@@ -126,6 +129,7 @@ static int vgpu_fops_open(struct inode *inode, struct file *filp)
 	mutex_init(&vf->lock);
 	vgpu_as_init(&vf->as, vgpu, false);
 	vf->as.gdev.pagemap_owner = vgpu->owner;
+	/* Before the space's mirror: see vgpu_as_watch(). */
 	ret = vgpu_as_watch(&vf->as, current->mm);
 	if (ret)
 		goto out_free;

@@ -207,7 +207,7 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 }
 
 /**
- * vgpu_as_fini() - free an address space's page table
+ * vgpu_as_fini() - free an address space's page table, leave its checker
  * @as: an address space no longer attached
  */
 void vgpu_as_fini(struct vgpu_as *as)

@@ -29,12 +29,15 @@
  * The mmu notifier contract is that no device uses a translation once the
  * invalidation returned to the core mm: the CPU page tables change and the
  * pages may be freed right after. vgpu checks it with a plain mmu notifier
- * of its own per mm (vgpu_as_watch()), whose invalidate_range_end runs
- * after every invalidate_range_start of the event has returned: a TLB entry
- * that the same task zapped and that is still cached then outlived its
- * invalidation. It is counted in &vgpu_as.stale_translations, reported with
- * a warning, and from then on every access through it counts in
- * &vgpu_as.stale_uses (and still reads the old page, as hardware would).
+ * of its own per mm (vgpu_as_watch()). Its invalidate_range_start runs
+ * after the interval notifiers and after every plain notifier registered
+ * later (the core mm adds them at the head of its list); vgpu registers it
+ * before it makes any mirror of the mm, so it runs after the mirror's
+ * pass 2. Its invalidate_range_end checks again, after everything. A TLB
+ * entry that the same task zapped and that is still cached at either point
+ * outlived its invalidation: it is counted in &vgpu_as.stale_translations,
+ * reported with a warning, and from then on every access through it counts
+ * in &vgpu_as.stale_uses (and still reads the old page, as hardware would).
  * A library that runs pass 2 late, or not at all, trips it.
  */
 
@@ -108,13 +111,13 @@ static void vgpu_tlb_check_returned(struct vgpu_as *as)
 	if (!n)
 		return;
 	atomic64_add(n, &as->stale_translations);
-	WARN(!READ_ONCE(as->expect_stale),
-	     "vgpu%u: %u translation(s) outlived their invalidation\n",
-	     as->vgpu->id, n);
+	/* Once: a broken library would report every event. */
+	WARN_ONCE(!READ_ONCE(as->expect_stale),
+		  "vgpu%u: %u translation(s) outlived their invalidation\n",
+		  as->vgpu->id, n);
 }
 
-static void vgpu_watch_end(struct mmu_notifier *mn,
-			   const struct mmu_notifier_range *range)
+static void vgpu_watch_check(struct mmu_notifier *mn)
 {
 	struct vgpu_watch *w = container_of(mn, struct vgpu_watch, mn);
 	struct vgpu_as *as;
@@ -123,6 +126,20 @@ static void vgpu_watch_end(struct mmu_notifier *mn,
 	list_for_each_entry(as, &w->ases, watch_link)
 		vgpu_tlb_check_returned(as);
 	spin_unlock(&w->lock);
+}
+
+/* After the mirrors' pass 2 of the event: see "vgpu page table and TLB". */
+static int vgpu_watch_start(struct mmu_notifier *mn,
+			    const struct mmu_notifier_range *range)
+{
+	vgpu_watch_check(mn);
+	return 0;
+}
+
+static void vgpu_watch_end(struct mmu_notifier *mn,
+			   const struct mmu_notifier_range *range)
+{
+	vgpu_watch_check(mn);
 }
 
 static struct mmu_notifier *vgpu_watch_alloc(struct mm_struct *mm)
@@ -142,6 +159,7 @@ static void vgpu_watch_free(struct mmu_notifier *mn)
 }
 
 static const struct mmu_notifier_ops vgpu_watch_ops = {
+	.invalidate_range_start = vgpu_watch_start,
 	.invalidate_range_end = vgpu_watch_end,
 	.alloc_notifier = vgpu_watch_alloc,
 	.free_notifier = vgpu_watch_free,
@@ -153,10 +171,12 @@ static const struct mmu_notifier_ops vgpu_watch_ops = {
  * @mm: the mm it mirrors
  *
  * Joins @as to the checker of @mm (see "vgpu page table and TLB");
- * vgpu_as_fini() leaves it.
+ * vgpu_as_fini() leaves it. Call it before making any mirror of @mm: the
+ * checker must come after the mirrors in the core mm's notifier list.
  *
- * Context: process context; takes @mm's mmap_lock.
- * Return: 0 or -ENOMEM.
+ * Context: process context; takes @mm's mmap_lock for write (and, for the
+ * mm's first notifier, all of mm_take_all_locks()).
+ * Return: 0, or the errors of mmu_notifier_get(): -ENOMEM, -EINTR.
  */
 int vgpu_as_watch(struct vgpu_as *as, struct mm_struct *mm)
 {

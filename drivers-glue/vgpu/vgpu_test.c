@@ -59,6 +59,12 @@ static int vgpu_reader_fn(void *data)
 	return 0;
 }
 
+/* Leave the checker on any exit; vgpu_as_fini() may have done it first. */
+static void vgpu_test_unwatch(void *as)
+{
+	vgpu_as_unwatch(as);
+}
+
 static void vgpu_fill(struct kunit *test, unsigned long addr, u64 v)
 {
 	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, &v, sizeof(v)),
@@ -93,11 +99,16 @@ static void vgpu_reader_race(struct kunit *test)
 		vgpu_fill(test, r[i].addr, VGPU_TEST_MAGIC | i);
 	}
 
-	KUNIT_ASSERT_EQ(test, gpumirror_init(&vt->mirror, current->mm), 0);
+	/* The checkers first: they must follow the mirror's notifier. */
 	for (i = 0; i < VGPU_TEST_NDEV; i++) {
 		vgpu_as_init(&vt->as[i], vgpu_get(i), false);
 		KUNIT_ASSERT_EQ(test, vgpu_as_watch(&vt->as[i], current->mm),
 				0);
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+				vgpu_test_unwatch, &vt->as[i]), 0);
+	}
+	KUNIT_ASSERT_EQ(test, gpumirror_init(&vt->mirror, current->mm), 0);
+	for (i = 0; i < VGPU_TEST_NDEV; i++) {
 		KUNIT_ASSERT_EQ(test, gpumirror_device_attach(&vt->mirror,
 							      &vt->as[i].gdev),
 				0);
@@ -182,10 +193,14 @@ static void vgpu_stale_case(struct kunit *test, bool broken)
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, vgpu_unpin,
 							page), 0);
 
-	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, current->mm), 0);
+	KUNIT_ASSERT_GE(test, vgpu_count(), 1);
 	vgpu_as_init(as, vgpu_get(0), false);
 	as->expect_stale = broken;
+	/* The checker first: it must follow the mirror's notifier. */
 	KUNIT_ASSERT_EQ(test, vgpu_as_watch(as, current->mm), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+			vgpu_test_unwatch, as), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_init(mirror, current->mm), 0);
 	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror, &as->gdev), 0);
 	obj = gpumirror_object_create(mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);

@@ -46,7 +46,9 @@ struct vgpu_range {
  *
  * The blocks are faulted and mapped at once (a userptr object). If a block
  * is later munmap()ed or freed, it stops being reachable (GPU accesses to
- * it fail with EFAULT) while the other blocks stay mapped.
+ * it fail with EFAULT) while the other blocks stay mapped; once memory is
+ * there again (mapped again, or filled by userfaultfd), the next GPU access
+ * reaches it.
  *
  * Errors: EINVAL (bad flags, pad, unaligned address or length, GPU VA
  * below the explicit range), ENOENT (no ranges), ENODATA (a zero length),
@@ -54,7 +56,9 @@ struct vgpu_range {
  * EOVERFLOW (a block wraps), EFAULT (a block beyond the user address
  * space, or no block mapped at all), ERANGE (beyond the GPU VA space),
  * E2BIG (too many blocks), EPERM (a block is read-only without
- * VGPU_OBJ_READ_ONLY), ENOMEM.
+ * VGPU_OBJ_READ_ONLY), EINTR (a signal while the process's first object
+ * was registered), EBUSY (the blocks kept changing while they were
+ * mapped), ENOMEM.
  */
 struct vgpu_obj_create {
 	__u64 ranges;

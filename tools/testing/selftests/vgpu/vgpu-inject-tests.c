@@ -521,7 +521,7 @@ struct op {
  */
 static const int create_errs[] = {
 	EINVAL, ENOENT, ENODATA, EEXIST, EOVERFLOW, EFAULT, ERANGE, E2BIG,
-	EPERM, ENOMEM, 0
+	EPERM, EINTR, EBUSY, ENOMEM, 0
 };
 
 static const int access_errs[] = {

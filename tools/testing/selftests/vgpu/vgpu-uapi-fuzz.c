@@ -40,7 +40,7 @@
 #define GUARD_SIZE	(2UL << 30)
 #define NFDS		5
 #define NTHREADS	3
-#define MAX_ERRS	12
+#define MAX_ERRS	14
 #define EXPLICIT	(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 /* A command and the errnos its documentation allows. */
@@ -55,7 +55,7 @@ struct cmd {
 static const struct cmd cmds[] = {
 	{ "OBJ_CREATE", VGPU_IOCTL_OBJ_CREATE,
 	  { EINVAL, ENOENT, ENODATA, EEXIST, EOVERFLOW, EFAULT, ERANGE, E2BIG,
-	    EPERM, ENOMEM } },
+	    EPERM, EINTR, EBUSY, ENOMEM } },
 	{ "OBJ_DESTROY", VGPU_IOCTL_OBJ_DESTROY, { ENOENT, EINVAL } },
 	{ "READ", VGPU_IOCTL_READ,
 	  { EFAULT, EPERM, EINVAL, EINTR, EBUSY, ENOMEM } },
