@@ -8,8 +8,9 @@
 # initramfs and boots it: 2 vCPUs, 2 GiB, transparent_hugepage=madvise,
 # 4 huge pages, 512 MiB reserved at 1 GiB for the device-coherent vgpus 2
 # and 3; the scenarios (vgpu-scenario-tests) get a second boot with two
-# NUMA nodes. The kernel runs the core KUnit suites at boot, before the
-# selftests, so the kmemleak scan at the end covers them too. vgpus 4 and 5
+# NUMA nodes. The kernel runs the core KUnit suites at boot (kunit.enable=1:
+# allnoconfig leaves them off by default), before the selftests, so the
+# kmemleak scan at the end covers them too. vgpus 4 and 5
 # (device-private) are for vgpu's migration storm, vgpu 6 has no
 # recoverable faults (no-fault mode).
 #
@@ -91,7 +92,7 @@ boot() {
 		-nographic -no-reboot -accel tcg -m 2048 -smp 2 \
 		-bios qboot.rom "$@" \
 		-kernel "$kb/arch/x86/boot/bzImage" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus" \
+		-append "console=ttyS0 panic=-1 ignore_loglevel $detectors kunit.enable=1 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus" \
 		-serial stdio >"$log" 2>&1 || true
 	echo "  QEMU    $(( $(date +%s) - start )) s"
 }

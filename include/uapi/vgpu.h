@@ -263,7 +263,8 @@ struct vgpu_svm_attr {
  * ranges restored). Holes and pages the CPU cannot read (PROT_NONE) are
  * skipped. Errors: EINVAL, ENOMEM, EBUSY, EFAULT (a page of a readable
  * mapping could not be faulted: out of memory in the fault, or a SIGBUS
- * such as a file page beyond the end of its file).
+ * such as a file page beyond the end of its file), EINTR (a signal while
+ * the process's first range was registered with the core mm).
  */
 struct vgpu_svm_prefetch {
 	__u64 start;

@@ -533,8 +533,10 @@ static const int svm_errs[] = {
 };
 
 /* SVM_ATTR: EINVAL, ENOMEM, and SVM_PREFETCH's (EBUSY) for the prefetch. */
-static const int attr_errs[] = { EINVAL, ENOMEM, EBUSY, EFAULT, 0 };
-static const int prefetch_errs[] = { EINVAL, ENOMEM, EBUSY, EFAULT, 0 };
+static const int attr_errs[] = { EINVAL, ENOMEM, EBUSY, EFAULT, EINTR, 0 };
+static const int prefetch_errs[] = {
+	EINVAL, ENOMEM, EBUSY, EFAULT, EINTR, 0
+};
 static const int migrate_errs[] = { EINVAL, EBUSY, ENOMEM, EFAULT, 0 };
 
 static const int join_errs[] = {
