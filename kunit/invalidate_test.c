@@ -411,10 +411,14 @@ struct gm_reader {
 /*
  * A read of page i must find generation gens[i] at least, as it was
  * before the read began: an older one came from a page an munmap() had
- * already taken away, through a translation that outlived it.
+ * already taken away, through a translation that outlived it (the poison
+ * of such a page fails the magic). A 0 is the fresh mapping before the
+ * writer fills it (a read fault maps the zero page): current, not stale.
  */
 static bool gm_reader_bad(unsigned long i, u64 v, unsigned long gen)
 {
+	if (!v)
+		return false;
 	return (v & ~0xffffff00ULL) != (GM_MAGIC | i) ||
 	       GM_RACE_GEN(v) < gen;
 }
