@@ -167,8 +167,9 @@ for t in $only; do
 			print "SELFTEST " t " pass=" (rc == 0) " fail=" (rc != 0) " skip=0 seconds=" secs
 		}' "$all"
 done
-# The sweep's totals: injection points reached per command, sites reached.
-sed -n 's/\r$//; s/^# INJECT \([a-z_]*: points\|sites\)/  INJECT \1/p' "$all"
+# The sweep's totals: injection points reached per command, the restore
+# worker's failures, sites reached.
+sed -n 's/\r$//; s/^# INJECT \([a-z_]*:\|sites\)/  INJECT \1/p' "$all"
 # Name what failed, so a CI log says which test to look at.
 grep -E '^not ok |Test terminated|^# .*(Expected|: Test failed)|^# (VIOLATION|undocumented|child: .*->)' "$all" |
 	sed 's/^/  FAILED  /' || true

@@ -1383,6 +1383,101 @@ TEST_F_TIMEOUT(inject, join, SWEEP_TIMEOUT)
 }
 
 /*
+ * The restore worker runs in a kworker, where fail-nth cannot reach: arm
+ * fail_gpumirror for every task instead, @times failures of the next DMA
+ * mappings (-1: all), or disarm it (0). Return: 0 or -errno of the knobs.
+ */
+static int fail_next_maps(long times)
+{
+	char t[32];
+
+	if (!times)
+		return put(DBG "/fail_gpumirror/probability", "0");
+	snprintf(t, sizeof(t), "%ld", times);
+	return put(DBG "/fail_gpumirror/interval", "1") ?:
+	       put(DBG "/fail_gpumirror/times", t) ?:
+	       put(DBG "/fail_gpumirror/probability", "100");
+}
+
+/* Wait up to 10 s for the restore worker to resume @fd's queues. */
+static bool restored(struct inj *c, const struct vgpu_stats *before)
+{
+	struct vgpu_stats st;
+	int ms;
+
+	for (ms = 0; ms < 10000; ms += 10) {
+		if (stats(c->fd, &st))
+			return bad(c, "STATS failed");
+		if (st.suspends > before->suspends &&
+		    st.resumes - before->resumes ==
+		    st.suspends - before->suspends)
+			return true;
+		usleep(10000);
+	}
+	return bad(c, "not resumed after 10 s");
+}
+
+/*
+ * An invalidation of a no-fault vgpu's kept range while its DMA mappings
+ * fail: a few failures are transient (the worker retries and maps the new
+ * pages, nothing is given up); failing for good, the worker gives the
+ * range up after its tries, tells the driver and still resumes the queue,
+ * and a new prefetch maps the range again.
+ */
+static bool restore_case(struct inj *c, long times, uint64_t *failed)
+{
+	struct vgpu_stats a, b;
+	int ret;
+
+	if (nofault_setup(c) || prefetch(c->fd, c->p, NPAGES * page_size))
+		return bad(c, "setup or prefetch failed");
+	if (!svm_ok(c, c->fd, 0, NPAGES, NULL) || stats(c->fd, &a))
+		return false;
+	if (fail_next_maps(times))
+		return bad(c, "cannot arm fail_gpumirror");
+	ret = drop_pages(c, 2, 2);
+	fill_pages(c, 2, 2, 5);
+	if (!ret && !restored(c, &a))
+		ret = -ETIMEDOUT;
+	if (fail_next_maps(0) || ret || stats(c->fd, &b))
+		return bad(c, "%s", ret ? errname(-ret) : "cannot disarm");
+	*failed = b.restore_failed - a.restore_failed;
+	if (!times)
+		return true;
+	/* Given up: the queue runs, the range is no longer mapped. */
+	if (*failed && svm_rw(c->fd, false, c->p + 2 * page_size, c->rd,
+			      page_size, NULL) != -EFAULT)
+		return bad(c, "a given-up range still reachable");
+	if (*failed && prefetch(c->fd, c->p, NPAGES * page_size))
+		return bad(c, "prefetch after the give-up failed");
+	return svm_ok(c, c->fd, 0, NPAGES, NULL) && cpu_ok(c);
+}
+
+TEST_F_TIMEOUT(inject, restore_worker, SWEEP_TIMEOUT)
+{
+	uint64_t failed = 0;
+	struct inj c;
+	bool ok;
+
+	/* Three failures: retried a jiffy later, nothing given up. */
+	inj_init(&c, self->buf);
+	ok = restore_case(&c, 3, &failed);
+	EXPECT_TRUE(ok) TH_LOG("transient: %s", c.why);
+	EXPECT_EQ(failed, 0);
+	EXPECT_TRUE(inj_teardown(&c)) TH_LOG("%s", c.why);
+
+	/* Every mapping fails: given up after the tries, then mapped anew. */
+	inj_init(&c, self->buf);
+	ok = restore_case(&c, -1, &failed);
+	EXPECT_TRUE(ok) TH_LOG("for good: %s", c.why);
+	EXPECT_GE(failed, 1);
+	EXPECT_TRUE(inj_teardown(&c)) TH_LOG("%s", c.why);
+	printf("# INJECT restore_worker: transient retried, given up %llu range(s) for good, %s\n",
+	       (unsigned long long)failed, ok ? "resumed and mapped again" :
+	       "FAILED");
+}
+
+/*
  * Last, with every file of the sweeps closed: each gpumirror site was
  * injected at least once, and no DMA mapping of a vgpu is left.
  */
