@@ -503,7 +503,8 @@ struct gpumirror_object {
 	/**
 	 * @sparse: slots whose valid set has empty entries (pages that a
 	 * %GPUMIRROR_MAP_PARTIAL or %GPUMIRROR_MAP_DEVMEM map left unmapped);
-	 * written at commit under @lock, meaningful while the set is valid.
+	 * written when a set is built, under @lock; meaningful while the set
+	 * is valid.
 	 */
 	unsigned long sparse;
 	/** @walks: page walks done for this object (one per fault try). */

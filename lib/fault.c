@@ -539,27 +539,27 @@ static void gpumirror_refill(struct gpumirror_object *obj,
 }
 
 /*
- * DMA-map the fresh walk for every requested device whose set is stale;
- * @sparse gets the slots of those left with empty entries.
+ * DMA-map the fresh walk for every requested device whose set is stale,
+ * noting in &gpumirror_object.sparse which ones it leaves with empty
+ * entries (read only once the commit makes the set valid).
  */
 static int gpumirror_map_sets(struct gpumirror_object *obj,
-			      unsigned long devices, unsigned int flags,
-			      unsigned long *sparse)
+			      unsigned long devices, unsigned int flags)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
 	int ret;
 
-	*sparse = 0;
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
 		ret = gpumirror_pages_map(obj, mirror->devices[i], flags);
 		if (ret)
 			return ret;
-		if ((flags & (GPUMIRROR_MAP_PARTIAL | GPUMIRROR_MAP_DEVMEM)) &&
-		    gpumirror_set_sparse(obj, i))
-			__set_bit(i, sparse);
+		__assign_bit(i, &obj->sparse,
+			     (flags & (GPUMIRROR_MAP_PARTIAL |
+				       GPUMIRROR_MAP_DEVMEM)) &&
+			     gpumirror_set_sparse(obj, i));
 	}
 	return 0;
 }
@@ -567,7 +567,7 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 /* Commit: one read_retry for all sets. Return: true if they are valid. */
 static bool gpumirror_commit(struct gpumirror_object *obj,
 			     unsigned long devices, unsigned int flags,
-			     unsigned long seq, unsigned long sparse)
+			     unsigned long seq)
 {
 	struct gpumirror *mirror = obj->mirror;
 	bool ok;
@@ -584,10 +584,6 @@ static bool gpumirror_commit(struct gpumirror_object *obj,
 				set_bit(i, &obj->write_sets);
 			else
 				clear_bit(i, &obj->write_sets);
-			if (test_bit(i, &sparse))
-				set_bit(i, &obj->sparse);
-			else
-				clear_bit(i, &obj->sparse);
 			set_bit(i, &obj->valid);
 			atomic64_inc(&mirror->devices[i]->stats.faults);
 		}
@@ -624,7 +620,7 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 			      unsigned long devices, unsigned int flags,
 			      void *owner, struct page **pages, bool again)
 {
-	unsigned long hmm_flags = 0, seq, sparse = 0;
+	unsigned long hmm_flags = 0, seq;
 	int ret;
 
 	if (!(flags & GPUMIRROR_MAP_DEVMEM))
@@ -647,8 +643,8 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	if (!ret && !(flags & GPUMIRROR_MAP_DEVMEM))
 		gpumirror_refill(obj, devices);
 	if (!ret)
-		ret = gpumirror_map_sets(obj, devices, flags, &sparse);
-	if (!ret && !gpumirror_commit(obj, devices, flags, seq, sparse))
+		ret = gpumirror_map_sets(obj, devices, flags);
+	if (!ret && !gpumirror_commit(obj, devices, flags, seq))
 		ret = -EBUSY;
 	if (pages)
 		gpumirror_exclusive_put(pages, obj->npages);

@@ -175,9 +175,9 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
  *
  * Both passes of an invalidation for the valid sets of @devices: access
  * that must stop (attributes that revoke it) or change (a write upgrade,
- * a refill of empty entries, a bind that failed). No-fault devices that keep @obj are suspended
- * first and the restore worker is queued to map it back, as for an
- * invalidation from the core mm.
+ * a refill of empty entries, a bind that failed). No-fault devices that
+ * keep @obj are suspended first and the restore worker is queued to map it
+ * back, as for an invalidation from the core mm.
  *
  * Context: process context; may hold &gpumirror.lock and the object lock,
  * not the notifier lock.

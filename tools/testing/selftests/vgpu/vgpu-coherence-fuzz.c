@@ -518,9 +518,8 @@ static void run_op(const struct op *o)
 		if (pm[o->page].mapped) {
 			v = *slot_ptr(o->page, o->slot);
 			check_value(o->page, o->slot, v, "cpu");
-			if (pm[o->page].maybe_zero) {
+			if (pm[o->page].maybe_zero)
 				pm[o->page].val[o->slot] = v;
-			}
 		}
 		break;
 	case OP_SVM_READ:

@@ -909,10 +909,10 @@ static const struct op write_op = {
 	write_same,
 };
 
-/* Fault-mode SVM: pages 0-7 written by the CPU, 8-15 never touched. */
-static int svm_setup(struct inj *c)
+/* vgpu @dev's file, a region: pages 0-7 written, 8-15 never touched. */
+static int half_setup(struct inj *c, int dev)
 {
-	int ret = open_dev(c, FAULT_DEV) ?: region(c);
+	int ret = open_dev(c, dev) ?: region(c);
 	unsigned int i;
 
 	if (ret)
@@ -920,6 +920,17 @@ static int svm_setup(struct inj *c)
 	fill_pages(c, 0, NPAGES / 2, 1);
 	for (i = NPAGES / 2; i < NPAGES; i++)
 		c->gen[i] = 0;
+	return 0;
+}
+
+/* Fault-mode SVM on half_setup()'s region. */
+static int svm_setup(struct inj *c)
+{
+	int ret = half_setup(c, FAULT_DEV);
+	unsigned int i;
+
+	if (ret)
+		return ret;
 	/* The source of an SVM write: generation 4 of every page. */
 	for (i = 0; i < NPAGES; i++)
 		fill(c->buf + i * page_size, i, 4);
@@ -1185,18 +1196,10 @@ static const struct op prefetch_dev_op = {
 	prefetch_dev_done, prefetch_dev_same,
 };
 
-/* No-fault vgpu 6: pages 0-7 written by the CPU, 8-15 never touched. */
+/* No-fault vgpu 6 on half_setup()'s region. */
 static int nofault_setup(struct inj *c)
 {
-	int ret = open_dev(c, NOFAULT_DEV) ?: region(c);
-	unsigned int i;
-
-	if (ret)
-		return ret;
-	fill_pages(c, 0, NPAGES / 2, 1);
-	for (i = NPAGES / 2; i < NPAGES; i++)
-		c->gen[i] = 0;
-	return 0;
+	return half_setup(c, NOFAULT_DEV);
 }
 
 static int nofault_attr_run(struct inj *c)

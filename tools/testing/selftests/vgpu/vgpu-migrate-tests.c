@@ -71,14 +71,6 @@ static bool check(const uint64_t *p, size_t len, uint64_t seed)
 	return true;
 }
 
-static void *map_anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 FIXTURE(mig) {
 	int fd0;
 	int fd1;
@@ -98,7 +90,7 @@ FIXTURE_SETUP(mig)
 	self->base0 = dev_pages(0);
 	self->base1 = dev_pages(1);
 	self->len = NPAGES * page_size;
-	self->buf = map_anon(self->len);
+	self->buf = map_anon_rw(self->len);
 	ASSERT_NE(self->buf, NULL);
 	fill(self->buf, self->len, 1);
 }
@@ -215,7 +207,7 @@ TEST_F(mig, exit_frees_device_pages)
 	ASSERT_GE(pid, 0);
 	if (!pid) {
 		int fd = vgpu_dev_open(0);
-		uint64_t *p = map_anon(self->len);
+		uint64_t *p = map_anon_rw(self->len);
 
 		fill(p, self->len, 4);
 		_exit(migrate(fd, p, self->len, 0, NULL) ? 1 :
@@ -353,7 +345,7 @@ TEST(storm)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	s.len = NPAGES * page_size;
-	s.buf = map_anon(s.len);
+	s.buf = map_anon_rw(s.len);
 	ASSERT_NE(s.buf, NULL);
 	for (i = 0; i < STORM_WRITERS; i++) {
 		size_t pg;

@@ -212,18 +212,12 @@ FIXTURE_TEARDOWN(two)
 }
 
 /* Pages 0-1, 4 and 6-7 of the buffer: five GPU pages, holes between. */
-static int make_scattered(int fd, char *buf, uint32_t *h)
-{
-	struct vgpu_range r[3] = {
-		{ (uintptr_t)buf, 2 * page_size },
-		{ (uintptr_t)buf + 4 * page_size, page_size },
-		{ (uintptr_t)buf + 6 * page_size, 2 * page_size },
-	};
-
-	return obj_create(fd, r, 3, GPU_VA, 0, h);
-}
-
 static const size_t scattered_src[5] = { 0, 1, 4, 6, 7 };
+
+static int scattered(int fd, char *buf, uint32_t *h)
+{
+	return make_scattered(fd, buf, page_size, GPU_VA, h);
+}
 
 /* Read the five pages through @fd: each holds generation @gen? */
 static bool scattered_is(int fd, unsigned int gen, int *err)
@@ -253,7 +247,7 @@ TEST_F(two, shared_object)
 	uint32_t h, h2;
 	int err;
 
-	ASSERT_EQ(make_scattered(self->a, self->buf, &h), 0);
+	ASSERT_EQ(scattered(self->a, self->buf, &h), 0);
 	ASSERT_EQ(st(self->b, &b0), 0);
 	EXPECT_TRUE(scattered_is(self->b, 1, &err));
 	EXPECT_EQ(err, 0);
@@ -270,7 +264,7 @@ TEST_F(two, shared_object)
 		EXPECT_EQ(dma_live(1) - dma1, 5);
 	}
 	/* The GPU VA is taken in the space, whoever asks. */
-	EXPECT_EQ(make_scattered(self->b, self->buf, &h2), -EEXIST);
+	EXPECT_EQ(scattered(self->b, self->buf, &h2), -EEXIST);
 
 	/* Both map the process's pages: a CPU write is seen by both. */
 	fill(self->buf, 4, 1, 2);
@@ -312,7 +306,7 @@ TEST_F(two, one_event_each_device)
 	uint32_t h;
 	int err;
 
-	ASSERT_EQ(make_scattered(self->a, self->buf, &h), 0);
+	ASSERT_EQ(scattered(self->a, self->buf, &h), 0);
 	ASSERT_TRUE(scattered_is(self->a, 1, &err));
 	ASSERT_TRUE(scattered_is(self->b, 1, &err));
 	ASSERT_EQ(st(self->a, &a0), 0);
@@ -339,7 +333,7 @@ TEST_F(two, creator_closes_first)
 	uint32_t h;
 	int err;
 
-	ASSERT_EQ(make_scattered(self->a, self->buf, &h), 0);
+	ASSERT_EQ(scattered(self->a, self->buf, &h), 0);
 	close(self->a);
 	self->a = -1;
 	EXPECT_TRUE(scattered_is(self->b, 1, &err));
@@ -543,7 +537,7 @@ TEST_F(two, concurrent_devices)
 	unsigned int i;
 	uint32_t h;
 
-	ASSERT_EQ(make_scattered(self->a, self->buf, &h), 0);
+	ASSERT_EQ(scattered(self->a, self->buf, &h), 0);
 	ASSERT_EQ(pthread_create(&ta, NULL, racer_fn, &ra), 0);
 	ASSERT_EQ(pthread_create(&tb, NULL, racer_fn, &rb), 0);
 	for (i = 0; i < 200; i++) {

@@ -98,14 +98,6 @@ static bool pages_are(const char *p, size_t n, uint32_t tag, size_t first)
 	return true;
 }
 
-static void *map_anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static int read_long(const char *path, long *v)
 {
 	char buf[64];
@@ -291,7 +283,7 @@ static long dma_wait_back(int dev, long base)
 static int vgpu_works(int v)
 {
 	const size_t n = 4, len = n * page_size;
-	char *buf = map_anon(len), *out = malloc(len);
+	char *buf = map_anon_rw(len), *out = malloc(len);
 	struct vgpu_range r = { (uintptr_t)buf, len };
 	int fd = vgpu_dev_open(v), ret = -ENOMEM;
 	uint32_t h;
@@ -333,21 +325,21 @@ static int join(int fd, int other)
 }
 
 /*
- * Pages 0-1, 4 and 6-7 of @buf (8 pages filled with @tag): an object of
- * five GPU pages at GPU_VA, holes between its blocks.
+ * An object at GPU_VA of the two halves of @buf (@len bytes), the second
+ * half first: GPU order is not CPU order.
  */
-static const size_t scattered_src[5] = { 0, 1, 4, 6, 7 };
-
-static int make_scattered(int fd, char *buf, uint32_t *h)
+static int make_halves(int fd, char *buf, size_t len, uint32_t *h)
 {
-	struct vgpu_range r[3] = {
-		{ (uintptr_t)buf, 2 * page_size },
-		{ (uintptr_t)buf + 4 * page_size, page_size },
-		{ (uintptr_t)buf + 6 * page_size, 2 * page_size },
+	struct vgpu_range r[2] = {
+		{ (uintptr_t)buf + len / 2, len / 2 },
+		{ (uintptr_t)buf, len / 2 },
 	};
 
-	return obj_create(fd, r, 3, GPU_VA, 0, h);
+	return obj_create(fd, r, 2, GPU_VA, 0, h);
 }
+
+/* The pages make_scattered() takes from its buffer, in GPU order. */
+static const size_t scattered_src[5] = { 0, 1, 4, 6, 7 };
 
 /* Read the scattered object through @fd: does it hold @tag? */
 static bool scattered_is(int fd, uint32_t tag, char *out)
@@ -412,7 +404,7 @@ FIXTURE_TEARDOWN(scn)
  */
 static int exit_child_map(char *out)
 {
-	char *blk = map_anon(8 * page_size), *svm = map_anon(16 * page_size);
+	char *blk = map_anon_rw(8 * page_size), *svm = map_anon_rw(16 * page_size);
 	int a = vgpu_dev_open(0), b = vgpu_dev_open(1);
 	uint32_t h;
 
@@ -422,7 +414,7 @@ static int exit_child_map(char *out)
 		return 11;
 	fill_pages(blk, 8, 0x101, 0);
 	fill_pages(svm, 16, 0x102, 0);
-	if (make_scattered(a, blk, &h))
+	if (make_scattered(a, blk, page_size, GPU_VA, &h))
 		return 12;
 	if (!scattered_is(a, 0x101, out) || !scattered_is(b, 0x101, out))
 		return 13;
@@ -547,7 +539,7 @@ static int recv_fd(int sock)
  */
 static void outlive_child(int sock, int num_pipe, int go_pipe)
 {
-	char *buf = map_anon(4 * page_size), *out = malloc(4 * page_size);
+	char *buf = map_anon_rw(4 * page_size), *out = malloc(4 * page_size);
 	struct vgpu_range r = { (uintptr_t)buf, 4 * page_size };
 	int fd = vgpu_dev_open(0);
 	uint32_t h;
@@ -638,7 +630,7 @@ TEST_F_TIMEOUT(scn, fd_outlives_process, 60)
 		close(pidfd);
 
 	/* Its mm is gone; this process may not drive the file anyway. */
-	buf = map_anon(page_size);
+	buf = map_anon_rw(page_size);
 	ASSERT_NE(buf, NULL);
 	r.addr = (uintptr_t)buf;
 	r.len = page_size;
@@ -734,7 +726,7 @@ static int worker_churn(struct worker *w, unsigned int b, unsigned int i)
 		return 7;
 	if (obj_destroy(w->fd[0], w->h[0]) || obj_destroy(w->fd[1], w->h[1]))
 		return 8;
-	w->blk[b] = map_anon(w->blen);
+	w->blk[b] = map_anon_rw(w->blen);
 	if (!w->blk[b])
 		return 9;
 	w->tag[b] = wtag(w, 2 * i + 3);
@@ -786,7 +778,7 @@ static int worker_run(uint32_t id, int va, int vb, double secs,
 	if (w.fd[0] < 0 || w.fd[1] < 0 || !w.buf)
 		return 20;
 	for (b = 0; b < W_BLOCKS; b++) {
-		w.blk[b] = map_anon(w.blen);
+		w.blk[b] = map_anon_rw(w.blen);
 		if (!w.blk[b])
 			return 21;
 		w.tag[b] = wtag(&w, 0);
@@ -889,8 +881,8 @@ TEST_F_TIMEOUT(scn, ksm_merge, 60)
 
 	if (access(KSM_DIR "run", F_OK))
 		SKIP(return, "no " KSM_DIR "run: CONFIG_KSM is off");
-	a = map_anon(len);
-	b = map_anon(len);
+	a = map_anon_rw(len);
+	b = map_anon_rw(len);
 	out = malloc(2 * len);
 	ASSERT_NE(a, NULL);
 	ASSERT_NE(b, NULL);
@@ -993,7 +985,6 @@ TEST_F_TIMEOUT(scn, move_pages_numa, 60)
 	enum { N = 16 };
 	int status[N], target[N], fd;
 	const size_t len = N * page_size;
-	struct vgpu_range r[2];
 	uint64_t faults = 0;
 	void *pages[N];
 	char *buf, *out;
@@ -1002,19 +993,14 @@ TEST_F_TIMEOUT(scn, move_pages_numa, 60)
 
 	if (access("/sys/devices/system/node/node1", F_OK))
 		SKIP(return, "no /sys/devices/system/node/node1: CONFIG_NUMA, 2 nodes");
-	buf = map_anon(len);
+	buf = map_anon_rw(len);
 	out = malloc(len);
 	ASSERT_NE(buf, NULL);
 	ASSERT_NE(out, NULL);
 	fill_pages(buf, N, 0x2e, 0);
 	fd = vgpu_dev_open(0);
 	ASSERT_GE(fd, 0);
-	/* Two blocks, second half first. */
-	r[0].addr = (uintptr_t)buf + len / 2;
-	r[0].len = len / 2;
-	r[1].addr = (uintptr_t)buf;
-	r[1].len = len / 2;
-	ASSERT_EQ(obj_create(fd, r, 2, GPU_VA, 0, &h), 0);
+	ASSERT_EQ(make_halves(fd, buf, len, &h), 0);
 	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, out, len, NULL), 0);
 	ASSERT_TRUE(pages_are(out, N / 2, 0x2e, N / 2));
 	ASSERT_TRUE(pages_are(out + len / 2, N / 2, 0x2e, 0));
@@ -1073,7 +1059,7 @@ TEST_F_TIMEOUT(scn, compaction, 120)
 
 	if (access(COMPACT, W_OK))
 		SKIP(return, "no writable " COMPACT ": CONFIG_COMPACTION off or not root");
-	buf = map_anon(len);
+	buf = map_anon_rw(len);
 	out = malloc(NM * page_size);
 	ASSERT_NE(buf, NULL);
 	ASSERT_NE(out, NULL);
@@ -1215,7 +1201,6 @@ TEST_F_TIMEOUT(scn, swap, 90)
 	enum { N = 32 };
 	const size_t len = N * page_size;
 	char path[64], cmd[160];
-	struct vgpu_range r[2];
 	uint64_t faults = 0;
 	char *buf, *out;
 	long size = 0;
@@ -1239,7 +1224,7 @@ TEST_F_TIMEOUT(scn, swap, 90)
 	ASSERT_EQ(system(cmd), 0);
 	ASSERT_TRUE(swap_listed(dev));
 
-	buf = map_anon(len);
+	buf = map_anon_rw(len);
 	out = malloc(len);
 	ASSERT_NE(buf, NULL);
 	ASSERT_NE(out, NULL);
@@ -1247,11 +1232,7 @@ TEST_F_TIMEOUT(scn, swap, 90)
 	fill_pages(buf, N, 0x5e, 0);
 	fd = vgpu_dev_open(1);
 	ASSERT_GE(fd, 0);
-	r[0].addr = (uintptr_t)buf + len / 2;
-	r[0].len = len / 2;
-	r[1].addr = (uintptr_t)buf;
-	r[1].len = len / 2;
-	ASSERT_EQ(obj_create(fd, r, 2, GPU_VA, 0, &h), 0);
+	ASSERT_EQ(make_halves(fd, buf, len, &h), 0);
 	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, out, len, NULL), 0);
 	ASSERT_TRUE(pages_are(out, N / 2, 0x5e, N / 2));
 
@@ -1371,7 +1352,7 @@ TEST_F_TIMEOUT(scn, userfaultfd_segment, 60)
 	api.api = UFFD_API;
 	ASSERT_EQ(ioctl(u.uffd, UFFDIO_API, &api), 0);
 
-	buf = map_anon(2 * page_size);
+	buf = map_anon_rw(2 * page_size);
 	out = malloc(2 * page_size);
 	ASSERT_NE(buf, NULL);
 	ASSERT_NE(out, NULL);
@@ -1441,7 +1422,7 @@ TEST_F_TIMEOUT(scn, userfaultfd_segment, 60)
 static void oom_child(int ready)
 {
 	const size_t chunk = 64UL << 20, len = 4 * page_size;
-	char *buf = map_anon(len), *out = malloc(len), *p;
+	char *buf = map_anon_rw(len), *out = malloc(len), *p;
 	struct vgpu_range r = { (uintptr_t)buf, len };
 	unsigned int i;
 	uint32_t h;

@@ -423,7 +423,6 @@ static void open_fds(int *fds)
 	}
 }
 
-
 /* The SEGV a mutator's store into a read-only or unmapped piece gets. */
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {

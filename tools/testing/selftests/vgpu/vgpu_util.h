@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/vgpu.h>
@@ -40,6 +41,15 @@ static inline int vgpu_xioctl(int fd, unsigned long cmd, void *arg)
 	return ioctl(fd, cmd, arg) ? -errno : 0;
 }
 
+/* @len bytes of private anonymous read-write memory, or NULL. */
+static inline void *map_anon_rw(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* The commands, returning 0 or -errno. */
 static inline int obj_create(int fd, const struct vgpu_range *r,
 			     unsigned int n, uint64_t gpu_va, unsigned int flags,
@@ -56,6 +66,22 @@ static inline int obj_create(int fd, const struct vgpu_range *r,
 	if (!ret && handle)
 		*handle = a.handle;
 	return ret;
+}
+
+/*
+ * Pages 0-1, 4 and 6-7 of @buf (pages of @psize bytes): an object of five
+ * GPU pages at @gpu_va, holes between its blocks.
+ */
+static inline int make_scattered(int fd, char *buf, size_t psize,
+				 uint64_t gpu_va, uint32_t *h)
+{
+	struct vgpu_range r[3] = {
+		{ (uintptr_t)buf, 2 * psize },
+		{ (uintptr_t)buf + 4 * psize, psize },
+		{ (uintptr_t)buf + 6 * psize, 2 * psize },
+	};
+
+	return obj_create(fd, r, 3, gpu_va, 0, h);
 }
 
 static inline int obj_destroy(int fd, uint32_t handle)
