@@ -738,6 +738,74 @@ static void gm_map_dma_max(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+static struct device *gm_bounce_dev;
+static unsigned int gm_bounce_after;
+
+/* @gm_bounce_dev's mappings bounce from its @gm_bounce_after'th on. */
+static bool gm_dma_bounces(struct device *dev, dma_addr_t dma)
+{
+	if (dev != gm_bounce_dev)
+		return false;
+	if (gm_bounce_after) {
+		gm_bounce_after--;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A mapping that would need syncing is refused: the map fails with
+ * -EOPNOTSUPP for every device and no set keeps a mapping, made before
+ * the refusal or by another device.
+ */
+static void gm_map_incoherent(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE },
+		{ addr, 4 * PAGE_SIZE },
+	};
+	const u32 tags[2] = { 7, 7 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	gm_fill(test, r[0].addr, r[0].len, 7);
+	gm_fill(test, r[1].addr, r[1].len, 7);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	gm_bounce_dev = ctx->td[1]->gdev.dev;
+	gm_bounce_after = 10;
+	kunit_activate_static_stub(test, gpumirror_dma_incoherent,
+				   gm_dma_bounces);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
+						   GPUMIRROR_MAP_WRITE),
+			-EOPNOTSUPP);
+	gpumirror_notifier_lock(&ctx->mirror);
+	for (i = 0; i < 2; i++)
+		KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(obj,
+							&ctx->td[i]->gdev));
+	gpumirror_notifier_unlock(&ctx->mirror);
+	for (i = 0; i < 2; i++) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		/* Device 1's 11th mapping was made, refused and released. */
+		KUNIT_EXPECT_EQ(test, c.dma_maps, i ? 10ULL : 12ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, c.dma_maps);
+	}
+
+	/* Device 0 alone still maps; device 1 keeps being refused. */
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	gm_check_set(test, obj, ctx->td[0], r, 2, tags);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0),
+			-EOPNOTSUPP);
+	kunit_deactivate_static_stub(test, gpumirror_dma_incoherent);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0), 0);
+	gm_check_set(test, obj, ctx->td[1], r, 2, tags);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
@@ -750,6 +818,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_create_exited_mm),
 	KUNIT_CASE(gm_holes_untouched),
 	KUNIT_CASE(gm_map_dma_max),
+	KUNIT_CASE(gm_map_incoherent),
 	KUNIT_CASE(gm_walk_batch_bound),
 	{}
 };

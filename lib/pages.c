@@ -33,13 +33,15 @@
  * Several devices map the same page, one set each, which the DMA API
  * allows for overlapping mappings only without its implicit CPU cache
  * maintenance (DMA-API debugging reports them otherwise): every mapping
- * is made and released with %DMA_ATTR_SKIP_CPU_SYNC. Where a mapping
- * needs syncing (dma_need_sync(): a non-coherent device, a bounce buffer)
- * it is synced for the device once mapped; it is never synced back for
- * the CPU, because a set is released only once stale, when the page may
- * already belong to someone else. Mirroring is therefore coherent only
- * for devices that need no syncing, the devices SVM is for; a device that
- * bounces sees the page as it was when mapped and its writes are lost.
+ * is made and released with %DMA_ATTR_SKIP_CPU_SYNC. A mirror is shared
+ * memory: the CPU and the device use the same page at the same time, with
+ * no point at which either could hand it over. A mapping that needs
+ * syncing (dma_need_sync(): a bounce buffer, as with swiotlb=force or a
+ * DMA mask that cannot reach the page, or a device that does not snoop
+ * the CPU caches) cannot give that: the device would read the page as it
+ * was when mapped, and its writes would land in a copy that is never
+ * written back. Such a mapping is released at once and the map fails with
+ * -EOPNOTSUPP, rather than mirror memory that is not shared.
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -88,6 +90,25 @@ VISIBLE_IF_KUNIT size_t gpumirror_dma_max(struct device *dev)
 	return dma_max_mapping_size(dev);
 }
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_max);
+
+/**
+ * gpumirror_dma_incoherent() - does a DMA mapping need syncing?
+ * @dev: the device
+ * @dma: a mapping of @dev
+ *
+ * dma_need_sync(): the device reaches the page through a bounce buffer or
+ * without snooping the CPU caches. A static stub point for the KUnit
+ * suites, which cannot make a device bounce.
+ *
+ * Return: true if @dma cannot be shared with the CPU (see the DOC above).
+ */
+VISIBLE_IF_KUNIT bool gpumirror_dma_incoherent(struct device *dev,
+					       dma_addr_t dma)
+{
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_dma_incoherent, dev, dma);
+	return dma_need_sync(dev, dma);
+}
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_incoherent);
 
 /* Does %GPUMIRROR_MAP_DEVMEM map @page for @gdev? */
 static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
@@ -150,10 +171,13 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 				 gpumirror_dir(flags), DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(gdev->dev, dma))
 		return -ENOMEM;
-	/* The sync the attribute skips: see the DOC above. */
-	if (dma_need_sync(gdev->dev, dma))
-		dma_sync_single_for_device(gdev->dev, dma, PAGE_SIZE << order,
-					   gpumirror_dir(flags));
+	if (gpumirror_dma_incoherent(gdev->dev, dma)) {
+		/* Not shared memory (see the DOC above): never used. */
+		dma_unmap_page_attrs(gdev->dev, dma, PAGE_SIZE << order,
+				     gpumirror_dir(flags),
+				     DMA_ATTR_SKIP_CPU_SYNC);
+		return -EOPNOTSUPP;
+	}
 	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
 	for (i = 1; i < n; i++)
 		set[i] = (dma + i * PAGE_SIZE) | flags | GPUMIRROR_ADDR_TAIL;

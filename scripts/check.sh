@@ -34,16 +34,21 @@ scripts/tree.py overlay || { result overlay 1; finish; }
 tree=$(scripts/tree.py where | sed -n 2p)
 
 # --- KUnit in QEMU ----------------------------------------------------------
-# run_kunit NAME KUNITCONFIG BUILD_DIR: every case counts as one test, and a
-# WARN, lockdep splat, KASAN or UBSAN report in the kernel log fails the run
-# even when every case passed.
+# run_kunit NAME BUILD_DIR KUNITCONFIG...: every case counts as one test,
+# and a WARN, lockdep splat, KASAN or UBSAN report in the kernel log fails
+# the run even when every case passed.
 run_kunit() {
-	local name=$1 kconfig=$2 kbuild=$3 log=$out/$1.out summary krc kpass kfail
-	echo "  KUNIT   $kconfig (log: $log)"
+	local name=$1 kbuild=$2 log=$out/$1.out summary krc kpass kfail k
+	local kconfigs=()
+	shift 2
+	for k in "$@"; do
+		echo "  KUNIT   $k (log: $log)"
+		kconfigs+=(--kunitconfig="$k")
+	done
 	# Only this run's log may pass the scan below.
 	rm -f "$kbuild/test.log"
 	python3 "$tree/tools/testing/kunit/kunit.py" run --arch=x86_64 \
-		--kunitconfig="$kconfig" --build_dir="$kbuild" --jobs="$jobs" \
+		"${kconfigs[@]}" --build_dir="$kbuild" --jobs="$jobs" \
 		--timeout=1800 --qemu_args="-smp 2 -m 2048" \
 		--kernel_args=ignore_loglevel \
 		--kernel_args=rcupdate.rcu_cpu_stall_timeout=60 \
@@ -75,15 +80,14 @@ run_kunit() {
 	fi
 }
 
+# One kernel for the core suites and the amdgpu glue's: amdgpu + amdkfd +
+# the glue (display core off) under the core suites' debug options, which
+# is both the real build of the glue and the QEMU run of its suite.
 kbuild=$top/build/kunit
-abuild=$top/build/kunit-amdgpu
-run_kunit kunit "$tree/$(scripts/tree.py map kunit/.kunitconfig)" "$kbuild"
-# The amdgpu glue: a kernel with amdgpu + amdkfd + the glue (display core
-# off), which is both the real build of the glue and its KUnit suite.
 start=$(date +%s)
-run_kunit amdgpu \
-	"$tree/$(scripts/tree.py map drivers-glue/amdgpu/.kunitconfig)" "$abuild"
-echo "  AMDGPU  build + run took $(( $(date +%s) - start )) s"
+run_kunit kunit "$kbuild" "$tree/$(scripts/tree.py map kunit/.kunitconfig)" \
+	"$tree/$(scripts/tree.py map drivers-glue/amdgpu/.kunitconfig)"
+echo "  KUNIT   build + run took $(( $(date +%s) - start )) s"
 scripts/logscan.py --selftest
 result logscan-selftest $?
 
@@ -93,7 +97,7 @@ result logscan-selftest $?
 echo "  SELFTEST hmm-tests and vgpu's selftests (log: $out/selftest.console)"
 SELFTEST_LOG=$out/selftest.console scripts/selftest.sh >"$out/selftest.out" 2>&1
 src=$?
-grep '^SELFTEST\|^  QEMU\|^  FUZZ\|^  INJECT' "$out/selftest.out"
+grep '^SELFTEST\|^  QEMU\|^  FUZZ\|^  INJECT\|^  FAILED' "$out/selftest.out"
 stseen=0
 while read -r _ t p f s _; do
 	p=${p#pass=}; f=${f#fail=}; s=${s#skip=}
@@ -104,7 +108,7 @@ done < <(grep -E '^SELFTEST [^ ]+ pass=' "$out/selftest.out")
 	{ tail -n 30 "$out/selftest.out"; result selftest-run 1 "script failed"; }
 n=$(sed -n 's/^SELFTEST kernel-log reports=//p' "$out/selftest.out")
 if [ "${n:-1}" != 0 ]; then
-	for l in "$out"/selftest.console "$out"/selftest-numa.console; do
+	for l in "$out"/selftest*.console; do
 		[ -e "$l" ] && scripts/logscan.py "$l"
 	done
 fi
@@ -132,7 +136,7 @@ n=$(grep -cE 'warning|error' "$out/kernel-doc.out")
 [ "$n" = 0 ] || cat "$out/kernel-doc.out"
 result kernel-doc "$n" "$n warnings"
 
-# sparse (and W=1) over every object of ours, in the KUnit builds (already
+# sparse (and W=1) over every object of ours, in the KUnit build (already
 # configured); every project .c file must have been checked.
 dirs=$(scripts/tree.py map lib/ kunit/ drivers-glue/vgpu/ | tr '\n' ' ')
 glue=$(git ls-files --cached --others --exclude-standard -- \
@@ -141,7 +145,7 @@ glue=$(git ls-files --cached --others --exclude-standard -- \
 	done | tr '\n' ' ')
 {
 	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $dirs &&
-	make -C "$tree" O="$abuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $glue
+	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $glue
 } >"$out/sparse.out" 2>&1
 rc=$?
 # Only our files count: amdgpu's own headers are not ours to fix.

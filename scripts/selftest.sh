@@ -8,8 +8,9 @@
 # initramfs and boots it: 2 vCPUs, 2 GiB, transparent_hugepage=madvise,
 # 4 huge pages, 512 MiB reserved at 1 GiB for the device-coherent vgpus 2
 # and 3; the scenarios (vgpu-scenario-tests) get a second boot with two
-# NUMA nodes. The kernel runs the core KUnit suites at boot (kunit.enable=1:
-# allnoconfig leaves them off by default), before the selftests, so the
+# NUMA nodes, the bounce-buffer tests (vgpu-swiotlb-tests) a third with
+# swiotlb=force. In the main boot the kernel runs the core KUnit suites
+# first (kunit.enable=1: allnoconfig leaves them off by default), so the
 # kmemleak scan at the end covers them too. vgpus 4 and 5
 # (device-private) are for vgpu's migration storm, vgpu 6 has no
 # recoverable faults (no-fault mode).
@@ -43,9 +44,11 @@ gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 tests="vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests"
 tests+=" vgpu-inject-tests"
 fuzzers="vgpu-uapi-fuzz vgpu-coherence-fuzz"
-# The scenarios boot on their own, with two NUMA nodes (move_pages()).
+# The scenarios boot on their own, with two NUMA nodes (move_pages()), and
+# the bounce-buffer tests with swiotlb=force.
 numa_tests="vgpu-scenario-tests"
-for t in $tests $fuzzers $numa_tests; do
+swiotlb_tests="vgpu-swiotlb-tests"
+for t in $tests $fuzzers $numa_tests $swiotlb_tests; do
 	echo "  CC      $t"
 	gcc "${cflags[@]}" -I"$tree" -I"$sel" -idirafter "$tree/include/uapi" \
 		-o "$bin/$t" "$sel/vgpu/$t.c"
@@ -53,26 +56,37 @@ done
 
 # SELFTEST_ONLY picks binaries (make fuzz); FUZZ_ARGS go to the fuzzers.
 # make check runs the fuzzers with their defaults (seeds 1-3, a minute).
-only=${SELFTEST_ONLY:-hmm-tests $tests $fuzzers}
-numa_only=${SELFTEST_ONLY-$numa_tests}
-numa_only=$(for t in $numa_only; do
-	case " $numa_tests " in *" $t "*) echo "$t" ;; esac; done)
-files=()
-for t in $only; do
-	case " $numa_tests " in *" $t "*) continue ;; esac
-	files+=("$bin/$t:selftests/$t")
-done
-echo "${FUZZ_ARGS:-}" >"$bin/fuzz.args"
-[ -n "${FUZZ_ARGS:-}" ] && files+=("$bin/fuzz.args:etc/fuzz.args")
-scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/selftest/init \
-	"${files[@]}"
-numa_files=()
-for t in $numa_only; do
-	numa_files+=("$bin/$t:selftests/$t")
-done
-[ -z "$numa_only" ] ||
-	scripts/mkinitramfs.sh "$kb/initramfs-numa.cpio.gz" tools/selftest/init \
-		"${numa_files[@]}"
+# pick TESTS: those of TESTS that SELFTEST_ONLY names (all without it).
+pick() {
+	local t
+	for t in ${SELFTEST_ONLY-$*}; do
+		case " $* " in *" $t "*) echo "$t" ;; esac
+	done
+}
+only=$(pick hmm-tests $tests $fuzzers)
+numa_only=$(pick $numa_tests)
+swiotlb_only=$(pick $swiotlb_tests)
+# initrd OUT TESTS...: an initramfs running TESTS; the extra boots (no
+# FUZZ_ARGS) skip the canaries, which the main boot's scan checks.
+initrd() {
+	local out=$1 t files=()
+	shift
+	for t in "$@"; do
+		files+=("$bin/$t:selftests/$t")
+	done
+	if [ "$out" = "$kb/initramfs.cpio.gz" ]; then
+		echo "${FUZZ_ARGS:-}" >"$bin/fuzz.args"
+		[ -n "${FUZZ_ARGS:-}" ] && files+=("$bin/fuzz.args:etc/fuzz.args")
+	else
+		: >"$bin/no-canary"
+		files+=("$bin/no-canary:etc/no-canary")
+	fi
+	scripts/mkinitramfs.sh "$out" tools/selftest/init "${files[@]}"
+}
+initrd "$kb/initramfs.cpio.gz" $only
+[ -z "$numa_only" ] || initrd "$kb/initramfs-numa.cpio.gz" $numa_only
+[ -z "$swiotlb_only" ] ||
+	initrd "$kb/initramfs-swiotlb.cpio.gz" $swiotlb_only
 
 # The stall and lockup detectors with room for TCG under KASAN and lockdep
 # (RCU stalls after 60 s instead of 21, soft lockups after 60 s instead of
@@ -82,39 +96,46 @@ detectors="rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30"
 # 6 without recoverable faults.
 vgpus="vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.peer=1,2,0,0,1,2"
 vgpus+=" vgpu.coherent_addr=0,0,0x40000000,0x50000000"
-# boot LOG INITRD [QEMU ARGS...]: one run of the selftest kernel.
+# boot LOG INITRD KERNEL_ARGS [QEMU ARGS...]: one run of the selftest kernel.
 boot() {
-	local log=$1 initrd=$2 start
-	shift 2
-	echo "  QEMU    2 vCPUs, 2 GiB, TCG $* (console: $log)"
+	local log=$1 initrd=$2 args=$3 start
+	shift 3
+	rm -f "$log"
+	echo "  QEMU    2 vCPUs, 2 GiB, TCG $args $* (console: $log)"
 	start=$(date +%s)
 	timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
 		-nographic -no-reboot -accel tcg -m 2048 -smp 2 \
 		-bios qboot.rom "$@" \
 		-kernel "$kb/arch/x86/boot/bzImage" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 ignore_loglevel $detectors kunit.enable=1 transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus" \
+		-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus $args" \
 		-serial stdio >"$log" 2>&1 || true
 	echo "  QEMU    $(( $(date +%s) - start )) s"
 }
-boot "$log" "$kb/initramfs.cpio.gz"
+logs=()
+[ -z "$only" ] || { boot "$log" "$kb/initramfs.cpio.gz" kunit.enable=1; logs+=("$log"); }
 # Two NUMA nodes of 1 GiB. Not for the others: a GPU fault racing
 # migrations is ten times slower there under TCG (svm's storm test).
 numa_log=${log%.console}-numa.console
-rm -f "$numa_log"
-[ -z "$numa_only" ] ||
-	boot "$numa_log" "$kb/initramfs-numa.cpio.gz" \
+[ -z "$numa_only" ] || {
+	boot "$numa_log" "$kb/initramfs-numa.cpio.gz" "" \
 		-object memory-backend-ram,id=m0,size=1G \
 		-numa node,nodeid=0,memdev=m0 \
 		-object memory-backend-ram,id=m1,size=1G \
 		-numa node,nodeid=1,memdev=m1
-logs=("$log")
-[ -z "$numa_only" ] || logs+=("$numa_log")
+	logs+=("$numa_log")
+}
+# Every DMA mapping through a bounce buffer.
+swiotlb_log=${log%.console}-swiotlb.console
+[ -z "$swiotlb_only" ] || {
+	boot "$swiotlb_log" "$kb/initramfs-swiotlb.cpio.gz" swiotlb=force
+	logs+=("$swiotlb_log")
+}
 # Each binary ran in one of the boots: read them as one.
 all=$kb/selftest-all.console
-cat "${logs[@]}" >"$all"
+cat /dev/null "${logs[@]}" >"$all"
 
 # One line per binary from the kselftest harness's totals.
-for t in $only $numa_only; do
+for t in $only $numa_only $swiotlb_only; do
 	case $t in *-fuzz) continue ;; esac
 	awk -v t="$t" '
 		{ sub(/\r$/, "") }
@@ -136,7 +157,7 @@ for t in $only $numa_only; do
 done
 # The KUnit suites the kernel ran at boot, before the selftests (their
 # leaks are in the kmemleak scan at the end).
-awk '
+[ -z "$only" ] || awk '
 	{ sub(/\r$/, "") }
 	/^@@BEGIN/ { exit }
 	/^ *# [a-z0-9_]+: pass:[0-9]+ fail:[0-9]+ skip:[0-9]+ total:/ {
@@ -185,4 +206,4 @@ for l in "${logs[@]}"; do
 done
 echo "SELFTEST kernel-log reports=$reports"
 # The canaries after the tests: the scan must see every kind of report.
-echo "SELFTEST $(scripts/logscan.py --canary "$log")"
+[ -z "$only" ] || echo "SELFTEST $(scripts/logscan.py --canary "$log")"

@@ -9,7 +9,9 @@
  * commands with ENOTTY, a command whose argument cannot be copied with
  * EFAULT. GPU VAs below VGPU_GPU_VA_EXPLICIT mirror the CPU VA one to one
  * (the lib/test_hmm commands use them); explicit objects live from
- * VGPU_GPU_VA_EXPLICIT up.
+ * VGPU_GPU_VA_EXPLICIT up. Every command that maps system memory for the
+ * GPU fails with EOPNOTSUPP when the vgpu could reach that memory only
+ * through a bounce buffer (swiotlb=force): it would not be shared memory.
  */
 #ifndef _UAPI_LINUX_VGPU_H
 #define _UAPI_LINUX_VGPU_H

@@ -302,13 +302,16 @@ static long vgpu_dma_mappings(void)
 	return n;
 }
 
-/* The release worker drops stale mappings late: wait up to 5 s for it. */
+/*
+ * The release worker drops stale mappings late: wait for it, up to 30 s (a
+ * bound for a loaded TCG host, not a rate; it returns as soon as they go).
+ */
 static long vgpu_dma_settled(void)
 {
 	long n = vgpu_dma_mappings();
 	int i;
 
-	for (i = 0; i < 50 && n > 0; i++) {
+	for (i = 0; i < 300 && n > 0; i++) {
 		usleep(100000);
 		n = vgpu_dma_mappings();
 	}
@@ -1402,13 +1405,13 @@ static int fail_next_maps(long times)
 	       put(DBG "/fail_gpumirror/probability", "100");
 }
 
-/* Wait up to 10 s for the restore worker to resume @fd's queues. */
+/* Wait up to 30 s for the restore worker to resume @fd's queues. */
 static bool restored(struct inj *c, const struct vgpu_stats *before)
 {
 	struct vgpu_stats st;
 	int ms;
 
-	for (ms = 0; ms < 10000; ms += 10) {
+	for (ms = 0; ms < 30000; ms += 10) {
 		if (stats(c->fd, &st))
 			return bad(c, "STATS failed");
 		if (st.suspends > before->suspends &&
@@ -1417,7 +1420,7 @@ static bool restored(struct inj *c, const struct vgpu_stats *before)
 			return true;
 		usleep(10000);
 	}
-	return bad(c, "not resumed after 10 s");
+	return bad(c, "not resumed after 30 s");
 }
 
 /*

@@ -287,8 +287,8 @@ TEST_F(two, shared_object)
 	/* Destroyed through b: gone for a as well, mappings and all. */
 	EXPECT_EQ(obj_destroy(self->b, h), 0);
 	if (dma1 >= 0) {
-		EXPECT_EQ(dma_live_wait(0, dma0, 2000), dma0);
-		EXPECT_EQ(dma_live_wait(1, dma1, 2000), dma1);
+		EXPECT_EQ(dma_live_wait(0, dma0, 20000), dma0);
+		EXPECT_EQ(dma_live_wait(1, dma1, 20000), dma1);
 	}
 	EXPECT_EQ(gpu_rw(self->a, false, GPU_VA, &v, sizeof(v), NULL),
 		  -EFAULT);

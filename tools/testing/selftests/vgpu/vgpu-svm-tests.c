@@ -259,14 +259,14 @@ static double now_s(void)
 /*
  * Fault mode: GPU writes and reads while another thread keeps migrating
  * the same pages (to a peer vgpu, to a foreign one, back): every access
- * succeeds and reads what was written last, by the GPU or the CPU. The
- * loop stops after 3000 accesses or 20 s, whichever comes first: TCG on a
- * loaded machine is slow, and with DMA-API debugging every fault's 512
- * mappings are checked, which widens the window for migrations to race
- * it (about 100 accesses in 15 s then, 1500 without). The slowest access
- * is printed.
+ * succeeds and reads what was written last, by the GPU or the CPU. A fixed
+ * number of accesses, however long they take: an access that the
+ * migrations starve for good fails the test by the harness's timeout, not
+ * by a rate (under TCG with DMA-API debugging an access takes from 10 ms
+ * to 2 s). The rate and the slowest access are printed.
  */
-TEST_F_TIMEOUT(svm, fault_access_during_migration, 90)
+#define STORM_ACCESSES	16
+TEST_F_TIMEOUT(svm, fault_access_during_migration, 240)
 {
 	struct mig_storm m = { .len = 64 * page_size };
 	unsigned int i, page, errors = 0, wrong = 0;
@@ -284,7 +284,7 @@ TEST_F_TIMEOUT(svm, fault_access_during_migration, 90)
 	ASSERT_GE(m.fds[1], 0);
 	ASSERT_EQ(pthread_create(&t, NULL, mig_storm_fn, &m), 0);
 	start = now_s();
-	for (i = 0; i < 3000 && now_s() - start < 20; i++) {
+	for (i = 0; i < STORM_ACCESSES; i++) {
 		page = (i * 7919) % 64;
 		v = ((uint64_t)i << 16) | page;
 		t0 = now_s();
@@ -313,7 +313,6 @@ TEST_F_TIMEOUT(svm, fault_access_during_migration, 90)
 	EXPECT_EQ(errors, 0);
 	EXPECT_EQ(wrong, 0);
 	EXPECT_GT(m.migrations, 0);
-	EXPECT_GE(i, 20);
 	close(m.fds[0]);
 	close(m.fds[1]);
 	munmap(m.p, m.len);
@@ -459,7 +458,13 @@ TEST_F(svm, nofault_fork_while_running)
 	usleep(20000);
 	VGPU_STORE(r.stop, 1);
 	pthread_join(t, NULL);
-	ASSERT_EQ(stats(self->nf, &b), 0);
+	/* The last suspend's restore may still be on its way: up to 30 s. */
+	for (i = 0; i < 3000; i++) {
+		ASSERT_EQ(stats(self->nf, &b), 0);
+		if (b.resumes - a.resumes == b.suspends - a.suspends)
+			break;
+		usleep(10000);
+	}
 	printf("# reads=%ld backwards=%ld errors=%ld suspends=%llu resumes=%llu\n",
 	       r.reads, r.backwards, r.errors,
 	       (unsigned long long)(b.suspends - a.suspends),
