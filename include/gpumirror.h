@@ -167,6 +167,9 @@ struct gpumirror_device_ops {
  * @retries: faults restarted because the notifier sequence moved
  * @dma_maps: pages DMA-mapped for this device
  * @dma_unmaps: pages DMA-unmapped for this device
+ * @dma_refused: mappings made and released at once because the device
+ *	would not have reached the page itself (a bounce buffer; see the
+ *	"Page sets" DOC)
  * @invalidations: invalidate or invalidate_start calls to this device
  * @tlb_flushes: completed TLB invalidations: invalidate or invalidate_finish
  *	calls
@@ -185,6 +188,7 @@ struct gpumirror_device_stats {
 	atomic64_t retries;
 	atomic64_t dma_maps;
 	atomic64_t dma_unmaps;
+	atomic64_t dma_refused;
 	atomic64_t invalidations;
 	atomic64_t tlb_flushes;
 	atomic64_t released;
@@ -229,6 +233,11 @@ struct gpumirror_device {
 	struct gpumirror_device_stats stats;
 	/** @suspended_at: ktime_get_ns() of the last suspend. */
 	u64 suspended_at;
+	/**
+	 * @dma_domain: the IOMMU domain translating @dev's DMA, or NULL if
+	 * it goes direct; looked up at attach.
+	 */
+	struct iommu_domain *dma_domain;
 };
 
 /**
@@ -730,6 +739,7 @@ void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
  * @retries: see &gpumirror_device_stats.retries
  * @dma_maps: see &gpumirror_device_stats.dma_maps
  * @dma_unmaps: see &gpumirror_device_stats.dma_unmaps
+ * @dma_refused: see &gpumirror_device_stats.dma_refused
  * @invalidations: see &gpumirror_device_stats.invalidations
  * @tlb_flushes: see &gpumirror_device_stats.tlb_flushes
  * @released: see &gpumirror_device_stats.released
@@ -743,6 +753,7 @@ struct gpumirror_device_counters {
 	u64 retries;
 	u64 dma_maps;
 	u64 dma_unmaps;
+	u64 dma_refused;
 	u64 invalidations;
 	u64 tlb_flushes;
 	u64 released;

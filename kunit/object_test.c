@@ -738,19 +738,20 @@ static void gm_map_dma_max(struct kunit *test)
 	gm_fixture_done(test);
 }
 
-static struct device *gm_bounce_dev;
+static struct gpumirror_device *gm_bounce_dev;
 static unsigned int gm_bounce_after;
 
 /* @gm_bounce_dev's mappings bounce from its @gm_bounce_after'th on. */
-static bool gm_dma_bounces(struct device *dev, dma_addr_t dma)
+static bool gm_dma_bounces(struct gpumirror_device *gdev, struct page *page,
+			   dma_addr_t dma)
 {
-	if (dev != gm_bounce_dev)
-		return false;
+	if (gdev != gm_bounce_dev)
+		return true;
 	if (gm_bounce_after) {
 		gm_bounce_after--;
-		return false;
+		return true;
 	}
-	return true;
+	return false;
 }
 
 /*
@@ -775,22 +776,28 @@ static void gm_map_incoherent(struct kunit *test)
 	gm_fill(test, r[1].addr, r[1].len, 7);
 	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-	gm_bounce_dev = ctx->td[1]->gdev.dev;
+	gm_bounce_dev = &ctx->td[1]->gdev;
 	gm_bounce_after = 10;
-	kunit_activate_static_stub(test, gpumirror_dma_incoherent,
-				   gm_dma_bounces);
+	kunit_activate_static_stub(test, gpumirror_dma_shared, gm_dma_bounces);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
 						   GPUMIRROR_MAP_WRITE),
 			-EOPNOTSUPP);
 	gpumirror_notifier_lock(&ctx->mirror);
-	for (i = 0; i < 2; i++)
-		KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(obj,
-							&ctx->td[i]->gdev));
+	for (i = 0; i < 2; i++) {
+		struct gpumirror_device *gdev = &ctx->td[i]->gdev;
+
+		KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(obj, gdev));
+	}
 	gpumirror_notifier_unlock(&ctx->mirror);
 	for (i = 0; i < 2; i++) {
 		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
-		/* Device 1's 11th mapping was made, refused and released. */
+		/*
+		 * Device 1's 11th mapping was made, refused and released;
+		 * the test device's DMA-API debugging check on unbind sees
+		 * any mapping left.
+		 */
 		KUNIT_EXPECT_EQ(test, c.dma_maps, i ? 10ULL : 12ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_refused, i ? 1ULL : 0ULL);
 		KUNIT_EXPECT_EQ(test, c.dma_unmaps, c.dma_maps);
 	}
 
@@ -799,7 +806,7 @@ static void gm_map_incoherent(struct kunit *test)
 	gm_check_set(test, obj, ctx->td[0], r, 2, tags);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0),
 			-EOPNOTSUPP);
-	kunit_deactivate_static_stub(test, gpumirror_dma_incoherent);
+	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0), 0);
 	gm_check_set(test, obj, ctx->td[1], r, 2, tags);
 	gpumirror_object_destroy(obj);

@@ -99,7 +99,8 @@ int gpumirror_segment_fault(struct gpumirror_object *obj,
 void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
 /* pages.c */
 size_t gpumirror_dma_max(struct device *dev);
-bool gpumirror_dma_incoherent(struct device *dev, dma_addr_t dma);
+bool gpumirror_dma_shared(struct gpumirror_device *gdev, struct page *page,
+			  dma_addr_t dma);
 #endif
 
 /* migrate.c */

@@ -6,10 +6,12 @@
 #include <linux/device.h>
 #include <linux/export.h>
 #include <linux/gpumirror.h>
+#include <linux/iommu.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/swiotlb.h>
 
 #include "internal.h"
 
@@ -187,6 +189,14 @@ static int gpumirror_device_check(const struct gpumirror_device *gdev)
 	return 0;
 }
 
+/* The IOMMU domain translating @dev's DMA, or NULL if it goes direct. */
+static struct iommu_domain *gpumirror_dma_domain(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && (domain->type & __IOMMU_DOMAIN_PAGING) ? domain : NULL;
+}
+
 static bool gpumirror_dev_attached(struct gpumirror *mirror,
 				   struct device *dev)
 {
@@ -225,7 +235,9 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev
  * is already attached; -EEXIST if @gdev->dev is already attached to
  * @mirror; -ERANGE if an existing object lies beyond @va_limit; -ENOSPC if
- * @mirror has %GPUMIRROR_MAX_DEVICES devices.
+ * @mirror has %GPUMIRROR_MAX_DEVICES devices; -EOPNOTSUPP if every DMA
+ * mapping of @gdev->dev would go through a bounce buffer (see the "Page
+ * sets" DOC).
  */
 int gpumirror_device_attach(struct gpumirror *mirror,
 			    struct gpumirror_device *gdev)
@@ -238,6 +250,9 @@ int gpumirror_device_attach(struct gpumirror *mirror,
 	ret = gpumirror_device_check(gdev);
 	if (ret)
 		return ret;
+	gdev->dma_domain = gpumirror_dma_domain(gdev->dev);
+	if (!gdev->dma_domain && is_swiotlb_force_bounce(gdev->dev))
+		return -EOPNOTSUPP;
 
 	mutex_lock(&mirror->lock);
 	if (gpumirror_dev_attached(mirror, gdev->dev)) {
@@ -338,6 +353,7 @@ void gpumirror_device_stats_read(const struct gpumirror_device *gdev,
 	c->retries = atomic64_read(&gdev->stats.retries);
 	c->dma_maps = atomic64_read(&gdev->stats.dma_maps);
 	c->dma_unmaps = atomic64_read(&gdev->stats.dma_unmaps);
+	c->dma_refused = atomic64_read(&gdev->stats.dma_refused);
 	c->invalidations = atomic64_read(&gdev->stats.invalidations);
 	c->tlb_flushes = atomic64_read(&gdev->stats.tlb_flushes);
 	c->released = atomic64_read(&gdev->stats.released);

@@ -9,6 +9,7 @@
 #include <linux/export.h>
 #include <linux/gpumirror.h>
 #include <linux/hmm.h>
+#include <linux/iommu.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -27,21 +28,28 @@
  * %DMA_BIDIRECTIONAL and flagged %GPUMIRROR_ADDR_WRITE, read-only pages are
  * mapped %DMA_TO_DEVICE. A huge page that the CPU maps whole inside one
  * segment gets one DMA mapping for all its pages, unless the device cannot
- * take a mapping that large (dma_max_mapping_size(), bounce buffering):
- * then every page is mapped on its own.
+ * take a mapping that large (dma_max_mapping_size()): then every page is
+ * mapped on its own.
  *
  * Several devices map the same page, one set each, which the DMA API
  * allows for overlapping mappings only without its implicit CPU cache
  * maintenance (DMA-API debugging reports them otherwise): every mapping
- * is made and released with %DMA_ATTR_SKIP_CPU_SYNC. A mirror is shared
- * memory: the CPU and the device use the same page at the same time, with
- * no point at which either could hand it over. A mapping that needs
- * syncing (dma_need_sync(): a bounce buffer, as with swiotlb=force or a
- * DMA mask that cannot reach the page, or a device that does not snoop
- * the CPU caches) cannot give that: the device would read the page as it
- * was when mapped, and its writes would land in a copy that is never
- * written back. Such a mapping is released at once and the map fails with
- * -EOPNOTSUPP, rather than mirror memory that is not shared.
+ * is made and released with %DMA_ATTR_SKIP_CPU_SYNC.
+ *
+ * A mirror is shared memory: the CPU and the device use the same page at
+ * the same time, with no point at which either could hand it over. A
+ * device that reaches a page only through a bounce buffer, or without
+ * snooping the CPU caches, would read the page as it was when mapped, and
+ * its writes would land in a copy that is never written back. So:
+ *
+ * - gpumirror_device_attach() refuses a device whose every mapping would
+ *   bounce (swiotlb=force, as in SEV and TDX guests, unless an IOMMU
+ *   translates its DMA) with -EOPNOTSUPP;
+ * - a mapping that still does not reach the page itself (a DMA mask that
+ *   cannot address it, a non-coherent device: dma_need_sync(); with an
+ *   IOMMU, a translation to another page) is released at once and the map
+ *   fails with -EOPNOTSUPP, counted in &gpumirror_device_stats.dma_refused.
+ *   In a fault-mode range, one such page fails the whole range.
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -78,9 +86,9 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
  * gpumirror_dma_max() - the largest DMA mapping @dev takes in one piece
  * @dev: the device
  *
- * dma_max_mapping_size(): a bounce-buffered device (swiotlb=force, SEV or
- * TDX guests) cannot map a 2M page at once, so a huge page is then mapped
- * page by page. A static stub point for the KUnit suites.
+ * dma_max_mapping_size(): a device that cannot take a 2M mapping at once
+ * gets a huge page mapped page by page. A static stub point for the KUnit
+ * suites.
  *
  * Return: the size in bytes.
  */
@@ -92,23 +100,28 @@ VISIBLE_IF_KUNIT size_t gpumirror_dma_max(struct device *dev)
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_max);
 
 /**
- * gpumirror_dma_incoherent() - does a DMA mapping need syncing?
- * @dev: the device
- * @dma: a mapping of @dev
+ * gpumirror_dma_shared() - does a DMA mapping reach the page itself?
+ * @gdev: the device
+ * @page: the page mapped
+ * @dma: its mapping
  *
- * dma_need_sync(): the device reaches the page through a bounce buffer or
- * without snooping the CPU caches. A static stub point for the KUnit
- * suites, which cannot make a device bounce.
+ * Through an IOMMU, @dma must translate to @page; going direct, the
+ * mapping must need no syncing (dma_need_sync(): no bounce buffer, a
+ * coherent device). A static stub point for the KUnit suites, which
+ * cannot make a device bounce.
  *
- * Return: true if @dma cannot be shared with the CPU (see the DOC above).
+ * Return: true if @gdev reaches @page through @dma, coherently.
  */
-VISIBLE_IF_KUNIT bool gpumirror_dma_incoherent(struct device *dev,
-					       dma_addr_t dma)
+VISIBLE_IF_KUNIT bool gpumirror_dma_shared(struct gpumirror_device *gdev,
+					   struct page *page, dma_addr_t dma)
 {
-	KUNIT_STATIC_STUB_REDIRECT(gpumirror_dma_incoherent, dev, dma);
-	return dma_need_sync(dev, dma);
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_dma_shared, gdev, page, dma);
+	if (gdev->dma_domain)
+		return iommu_iova_to_phys(gdev->dma_domain, dma) ==
+		       page_to_phys(page);
+	return !dma_need_sync(gdev->dev, dma);
 }
-EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_incoherent);
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_shared);
 
 /* Does %GPUMIRROR_MAP_DEVMEM map @page for @gdev? */
 static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
@@ -171,11 +184,12 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 				 gpumirror_dir(flags), DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(gdev->dev, dma))
 		return -ENOMEM;
-	if (gpumirror_dma_incoherent(gdev->dev, dma)) {
+	if (!gpumirror_dma_shared(gdev, page, dma)) {
 		/* Not shared memory (see the DOC above): never used. */
 		dma_unmap_page_attrs(gdev->dev, dma, PAGE_SIZE << order,
 				     gpumirror_dir(flags),
 				     DMA_ATTR_SKIP_CPU_SYNC);
+		atomic64_inc(&gdev->stats.dma_refused);
 		return -EOPNOTSUPP;
 	}
 	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);

@@ -31,8 +31,9 @@
  * and binds every kept range that is not valid for its device. A range
  * that no longer fits one VMA (made while an munmap() ran, or split by an
  * mprotect() since) is retired and collected on the next run. A range that
- * cannot be mapped any more (-EFAULT: gone; -EPERM: no longer accessible)
- * is given up: the device stops keeping it,
+ * cannot be mapped any more (-EFAULT: gone; -EPERM: no longer accessible;
+ * -EOPNOTSUPP: its pages moved where the device reaches them only through
+ * a bounce buffer) is given up: the device stops keeping it,
  * &gpumirror_device_stats.restore_failed counts it and
  * &gpumirror_device_ops.restore_failed tells the driver. Transient
  * failures (notifiers racing, -EBUSY, -ENOMEM) retry a jiffy later, at
@@ -226,7 +227,8 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 				again = true;
 				continue;
 			}
-			if (ret != -EFAULT && ret != -EPERM && !give_up) {
+			if (ret != -EFAULT && ret != -EPERM &&
+			    ret != -EOPNOTSUPP && !give_up) {
 				again = true;
 				continue;
 			}

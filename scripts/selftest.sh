@@ -9,7 +9,7 @@
 # 4 huge pages, 512 MiB reserved at 1 GiB for the device-coherent vgpus 2
 # and 3; the scenarios (vgpu-scenario-tests) get a second boot with two
 # NUMA nodes, the bounce-buffer tests (vgpu-swiotlb-tests) a third with
-# swiotlb=force. In the main boot the kernel runs the core KUnit suites
+# swiotlb=force and vgpu 0 behind a virtio-iommu. In the main boot the kernel runs the core KUnit suites
 # first (kunit.enable=1: allnoconfig leaves them off by default), so the
 # kmemleak scan at the end covers them too. vgpus 4 and 5
 # (device-private) are for vgpu's migration storm, vgpu 6 has no
@@ -66,6 +66,14 @@ pick() {
 only=$(pick hmm-tests $tests $fuzzers)
 numa_only=$(pick $numa_tests)
 swiotlb_only=$(pick $swiotlb_tests)
+for t in ${SELFTEST_ONLY-}; do
+	case " hmm-tests $tests $fuzzers $numa_tests $swiotlb_tests " in
+	*" $t "*) ;;
+	*) echo "selftest.sh: no selftest named $t" >&2; exit 1 ;;
+	esac
+done
+[ -n "$only$numa_only$swiotlb_only" ] ||
+	{ echo "selftest.sh: SELFTEST_ONLY names no selftest" >&2; exit 1; }
 # initrd OUT TESTS...: an initramfs running TESTS; the extra boots (no
 # FUZZ_ARGS) skip the canaries, which the main boot's scan checks.
 initrd() {
@@ -124,10 +132,14 @@ numa_log=${log%.console}-numa.console
 		-numa node,nodeid=1,memdev=m1
 	logs+=("$numa_log")
 }
-# Every DMA mapping through a bounce buffer.
+# Every direct DMA mapping through a bounce buffer; vgpu 0's through QEMU's
+# edu PCI function behind a virtio-iommu (strict: an IOVA is gone from
+# the IOMMU's page table as soon as it is unmapped).
 swiotlb_log=${log%.console}-swiotlb.console
 [ -z "$swiotlb_only" ] || {
-	boot "$swiotlb_log" "$kb/initramfs-swiotlb.cpio.gz" swiotlb=force
+	boot "$swiotlb_log" "$kb/initramfs-swiotlb.cpio.gz" \
+		"swiotlb=force iommu.strict=1 vgpu.iommu_vgpu=0" \
+		-device virtio-iommu-pci -device edu
 	logs+=("$swiotlb_log")
 }
 # Each binary ran in one of the boots: read them as one.

@@ -60,6 +60,8 @@ struct vgpu_mem {
 /**
  * struct vgpu - one virtual GPU instance
  * @pdev: its platform device, with a 64-bit DMA mask
+ * @dma_dev: the device its DMA mappings are made on: @pdev's, or for
+ *	vgpu.iommu_vgpu an emulated PCI function behind the IOMMU (vgpu_pci.c)
  * @id: instance number
  * @owner: pagemap owner of its memory; peers share one
  * @nofault: no recoverable page faults: a missing PTE is an error
@@ -69,6 +71,7 @@ struct vgpu_mem {
  */
 struct vgpu {
 	struct platform_device *pdev;
+	struct device *dma_dev;
 	unsigned int id;
 	void *owner;
 	bool nofault;
@@ -117,6 +120,8 @@ struct vgpu_watch;
  * @stale_translations: translations still cached when the invalidation
  *	that zapped their PTE returned to the core mm: must stay 0
  * @stale_uses: GPU accesses through such a translation: must stay 0
+ * @iommu_faults: GPU accesses through a DMA address the IOMMU no longer
+ *	translates (vgpu.iommu_vgpu): must stay 0
  * @suspended: no-fault mode: the queues are stopped (gpumirror suspended
  *	them for an invalidation; the restore worker resumes them)
  * @resume_wq: where queue work waits for @suspended to clear
@@ -139,6 +144,7 @@ struct vgpu_as {
 	atomic64_t reads;
 	atomic64_t stale_translations;
 	atomic64_t stale_uses;
+	atomic64_t iommu_faults;
 	bool suspended;
 	wait_queue_head_t resume_wq;
 	atomic64_t suspends;
@@ -200,6 +206,16 @@ static inline void vgpu_bench_exit(void) { }
 void vgpu_canary_init(void);
 #else
 static inline void vgpu_canary_init(void) { }
+#endif
+
+#if IS_ENABLED(CONFIG_PCI)
+int vgpu_pci_init(void);
+void vgpu_pci_exit(void);
+struct device *vgpu_pci_dma_dev(void);
+#else
+static inline int vgpu_pci_init(void) { return 0; }
+static inline void vgpu_pci_exit(void) { }
+static inline struct device *vgpu_pci_dma_dev(void) { return NULL; }
 #endif
 
 #endif /* _VGPU_H */

@@ -41,8 +41,9 @@
  * mapping, a no-fault vgpu, or a bad pointer), -EPERM (a write to
  * read-only memory; CHECK_EXCLUSIVE), -ENOENT (MIGRATE_TO_DEV or EXCLUSIVE
  * left a page elsewhere), -EBUSY (the pages kept changing), -ENOMEM (the
- * bounce buffer or device memory), -EINTR (a fatal signal), -ENOTTY (an
- * unknown command).
+ * bounce buffer or device memory), -EINTR (a fatal signal), -EOPNOTSUPP
+ * (a page the vgpu could reach only through a DMA bounce buffer), -ENOTTY
+ * (an unknown command).
  */
 
 /* The range of any command, checked once as lib/test_hmm checks it. */

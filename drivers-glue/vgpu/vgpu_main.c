@@ -33,6 +33,11 @@ module_param(nofault_mask, ulong, 0444);
 MODULE_PARM_DESC(nofault_mask,
 		 "vgpus without recoverable page faults, as a bit mask (default none)");
 
+static int iommu_vgpu = -1;
+module_param(iommu_vgpu, int, 0444);
+MODULE_PARM_DESC(iommu_vgpu,
+		 "vgpu whose DMA goes through QEMU's edu PCI function, behind the IOMMU if any (default -1: none)");
+
 static struct vgpu *vgpus;
 static unsigned int nvgpus;
 
@@ -195,7 +200,7 @@ void vgpu_as_init(struct vgpu_as *as, struct vgpu *vgpu, bool serial)
 	for (i = 0; i < VGPU_TLB_ENTRIES; i++)
 		as->tlb[i].gpfn = U64_MAX;
 	as->vgpu = vgpu;
-	as->gdev.dev = &vgpu->pdev->dev;
+	as->gdev.dev = vgpu->dma_dev;
 	as->gdev.ops = serial ? &vgpu_gpumirror_serial_ops :
 				&vgpu_gpumirror_ops;
 	as->gdev.va_limit = 1ULL << 48;
@@ -226,6 +231,12 @@ static int vgpu_setup(struct vgpu *vgpu)
 	if (group > GPUMIRROR_MAX_DEVICES)
 		return -EINVAL;
 	vgpu->owner = group ? (void *)&vgpu_groups[group] : (void *)vgpu;
+	vgpu->dma_dev = &vgpu->pdev->dev;
+	if (id == iommu_vgpu) {
+		vgpu->dma_dev = vgpu_pci_dma_dev();
+		if (!vgpu->dma_dev)
+			return -ENODEV;
+	}
 	vgpu->nofault = id < BITS_PER_LONG && (nofault_mask & BIT(id));
 	ret = vgpu_mem_init(vgpu, id < ncoherent ? coherent_addr[id] : 0);
 	if (ret)
@@ -265,6 +276,10 @@ static int __init vgpu_init(void)
 	ret = vgpu_chardev_init();
 	if (ret)
 		goto out_free;
+	/* Binds the PCI function now, before the vgpus that use it. */
+	ret = vgpu_pci_init();
+	if (ret)
+		goto out_chardev;
 	for (nvgpus = 0; nvgpus < ndevs; nvgpus++) {
 		struct vgpu *vgpu = &vgpus[nvgpus];
 
@@ -290,6 +305,8 @@ static int __init vgpu_init(void)
 
 out_destroy:
 	vgpu_destroy_all();
+	vgpu_pci_exit();
+out_chardev:
 	vgpu_chardev_exit();
 	return ret;
 out_free:
@@ -302,6 +319,7 @@ static void __exit vgpu_exit(void)
 {
 	vgpu_bench_exit();
 	vgpu_destroy_all();
+	vgpu_pci_exit();
 	vgpu_chardev_exit();
 	/* The checkers vgpu_as_unwatch() put are freed after a grace period. */
 	mmu_notifier_synchronize();

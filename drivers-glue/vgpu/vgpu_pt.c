@@ -5,6 +5,7 @@
 
 #include <linux/highmem.h>
 #include <linux/io.h>
+#include <linux/iommu.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
@@ -237,16 +238,33 @@ static gpumirror_addr_t vgpu_translate(struct vgpu_as *as, u64 gpfn)
 	return e;
 }
 
-/* The kernel address of the page an entry translates to, mapped. */
-static void *vgpu_entry_map(gpumirror_addr_t e)
+/*
+ * The kernel address of the page an entry translates to, mapped; NULL for
+ * an IOMMU fault. Behind an IOMMU the entry holds an IOVA, which the
+ * device reaches through the IOMMU's page table: one the library unmapped
+ * while a PTE still held it translates to nothing, a use after unmap that
+ * real hardware would report as a fault.
+ */
+static void *vgpu_entry_map(struct vgpu_as *as, gpumirror_addr_t e)
 {
 	struct page *page;
+	phys_addr_t phys;
 
-	if (!(e & GPUMIRROR_ADDR_DEVICE))
+	if (e & GPUMIRROR_ADDR_DEVICE) {
+		/* Device-private: vgpu's memory lives in a backing page. */
+		page = pfn_to_page(PHYS_PFN(gpumirror_addr(e)));
+		return kmap_local_page(vgpu_mem_backing(page));
+	}
+	if (!as->gdev.dma_domain)
 		return phys_to_virt(gpumirror_addr(e));
-	/* Device-private: vgpu's memory lives in a backing system page. */
-	page = pfn_to_page(PHYS_PFN(gpumirror_addr(e)));
-	return kmap_local_page(vgpu_mem_backing(page));
+	phys = iommu_iova_to_phys(as->gdev.dma_domain, gpumirror_addr(e));
+	if (!phys) {
+		atomic64_inc(&as->iommu_faults);
+		WARN_ONCE(1, "vgpu %u: IOMMU fault at IOVA %#llx\n",
+			  as->vgpu->id, (u64)gpumirror_addr(e));
+		return NULL;
+	}
+	return phys_to_virt(phys);
 }
 
 static void vgpu_entry_unmap(gpumirror_addr_t e, void *va)
@@ -268,7 +286,11 @@ static int vgpu_as_access_page(struct vgpu_as *as, u64 gpu_va, void *buf,
 		atomic_dec(&as->inflight);
 		return -ENOENT;
 	}
-	va = vgpu_entry_map(e);
+	va = vgpu_entry_map(as, e);
+	if (!va) {
+		atomic_dec(&as->inflight);
+		return -EIO;
+	}
 	if (write)
 		memcpy(va + offset_in_page(gpu_va), buf, len);
 	else
@@ -294,7 +316,8 @@ static int vgpu_as_access_page(struct vgpu_as *as, u64 gpu_va, void *buf,
  * read-only: the caller resolves that fault (fault mode) or reports it
  * (no-fault mode) and goes on from @done.
  *
- * Return: 0, or -ENOENT as above.
+ * Return: 0, -ENOENT as above, or -EIO for an IOMMU fault (a DMA address
+ * the IOMMU no longer translates: a bug, reported).
  */
 int vgpu_as_access(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len,
 		   bool write, size_t *done)

@@ -27,7 +27,7 @@
  */
 
 /* How long a no-fault queue waits for a restore before it gives up. */
-#define VGPU_RESUME_TIMEOUT	(10 * HZ)
+#define VGPU_RESUME_TIMEOUT	(2 * HZ)
 
 static int vgpu_svm_range(u64 start, u64 len)
 {

@@ -9,9 +9,12 @@
  * commands with ENOTTY, a command whose argument cannot be copied with
  * EFAULT. GPU VAs below VGPU_GPU_VA_EXPLICIT mirror the CPU VA one to one
  * (the lib/test_hmm commands use them); explicit objects live from
- * VGPU_GPU_VA_EXPLICIT up. Every command that maps system memory for the
- * GPU fails with EOPNOTSUPP when the vgpu could reach that memory only
- * through a bounce buffer (swiotlb=force): it would not be shared memory.
+ * VGPU_GPU_VA_EXPLICIT up. Mirrored memory is shared memory: opening a
+ * vgpu whose every DMA mapping would go through a bounce buffer
+ * (swiotlb=force) fails with EOPNOTSUPP, and so does a command that would
+ * map a page the vgpu could reach only that way. A GPU access through a
+ * DMA address the IOMMU no longer translates (vgpu.iommu_vgpu) fails with
+ * EIO and a kernel warning: it is a bug, never an expected error.
  */
 #ifndef _UAPI_LINUX_VGPU_H
 #define _UAPI_LINUX_VGPU_H

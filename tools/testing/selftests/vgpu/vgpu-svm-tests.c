@@ -259,13 +259,15 @@ static double now_s(void)
 /*
  * Fault mode: GPU writes and reads while another thread keeps migrating
  * the same pages (to a peer vgpu, to a foreign one, back): every access
- * succeeds and reads what was written last, by the GPU or the CPU. A fixed
- * number of accesses, however long they take: an access that the
- * migrations starve for good fails the test by the harness's timeout, not
- * by a rate (under TCG with DMA-API debugging an access takes from 10 ms
- * to 2 s). The rate and the slowest access are printed.
+ * succeeds and reads what was written last, by the GPU or the CPU. The
+ * loop runs until both sides have done their share, at least
+ * STORM_ACCESSES accesses and as many migrations, however long that takes:
+ * an access that the migrations starve for good fails the test by the
+ * harness's timeout, not by a rate (under TCG with DMA-API debugging an
+ * access takes from 10 ms to 2 s). The rate and the slowest access are
+ * printed.
  */
-#define STORM_ACCESSES	16
+#define STORM_ACCESSES	32
 TEST_F_TIMEOUT(svm, fault_access_during_migration, 240)
 {
 	struct mig_storm m = { .len = 64 * page_size };
@@ -284,7 +286,8 @@ TEST_F_TIMEOUT(svm, fault_access_during_migration, 240)
 	ASSERT_GE(m.fds[1], 0);
 	ASSERT_EQ(pthread_create(&t, NULL, mig_storm_fn, &m), 0);
 	start = now_s();
-	for (i = 0; i < STORM_ACCESSES; i++) {
+	for (i = 0; i < STORM_ACCESSES ||
+		    VGPU_LOAD(m.migrations) < STORM_ACCESSES; i++) {
 		page = (i * 7919) % 64;
 		v = ((uint64_t)i << 16) | page;
 		t0 = now_s();

@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vgpu under swiotlb=force: every DMA mapping bounces, so the device would
- * see a copy of the page taken when it was mapped and its writes would
- * land in that copy. A mirror is memory the CPU and the device share;
- * gpumirror refuses such a mapping (EOPNOTSUPP) instead of mirroring a
- * copy. These tests run in a boot of their own with swiotlb=force and
- * check that every path that DMA-maps system memory is refused with the
- * CPU's data untouched, that the refused mappings went through a bounce
- * buffer and were all released (swiotlb's and DMA-API debugging's own
- * counts), and that vgpu memory, which needs no DMA mapping, is still
- * mirrored. Run as root.
+ * vgpu under swiotlb=force, with a virtual IOMMU. Going direct, every DMA
+ * mapping of a vgpu (a platform device) would bounce: the device would
+ * see a copy of a page taken when it was mapped and its writes would land
+ * in that copy. A mirror is memory the CPU and the device share, so
+ * gpumirror refuses such a device when it is attached: opening the vgpu
+ * fails with EOPNOTSUPP. vgpu 0 (vgpu.iommu_vgpu=0) makes its mappings on
+ * an emulated PCI function behind the virtual IOMMU instead, which
+ * translates them without bouncing: it must mirror as usual, its GPU
+ * reaching every page through an IOVA, and an IOVA the library unmapped
+ * too early would be an IOMMU fault (EIO and a warning).
+ *
+ * Checked: the refusal comes before any mapping (no user page was copied
+ * into the bounce pool: swiotlb's own high-water mark stays 0); refusals
+ * leave nothing behind (DMA-API debugging's dump, the kmemleak scan at the
+ * end of the boot); behind the IOMMU, data both ways, coherent with the
+ * CPU, across invalidations, and no mapping left once the file is closed.
+ * The refusal of a single mapping that bounces is KUnit's
+ * gm_map_incoherent. Run as root, in the boot scripts/selftest.sh makes.
  */
 
 #include <errno.h>
@@ -18,24 +26,67 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <lib/test_hmm_uapi.h>
-#include <linux/vgpu.h>
 
 #include "../kselftest_harness.h"
 #include "vgpu_util.h"
 
-#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
-#define NPAGES		8
 #define SWIOTLB		"/sys/kernel/debug/swiotlb/"
-/* vgpu 0 maps system memory; vgpu 4 has device-private memory. */
-#define SYS_VGPU	0
-#define PRIV_VGPU	4
+#define DMA_DUMP	"/sys/kernel/debug/dma-api/dump"
+#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+/* As many vgpus as the selftest boot makes (vgpu.ndevs=7). */
+#define NVGPUS		7
+/* The vgpu behind the IOMMU (vgpu.iommu_vgpu), and its PCI driver. */
+#define IOMMU_VGPU	0
+#define IOMMU_DRIVER	"vgpu-dma"
+#define NPAGES		16
 
 static long page_size;
+
+/* DMA-API debugging's count of the mappings of driver @drv's devices. */
+static long dma_live_driver(const char *drv)
+{
+	char line[512], name[64];
+	FILE *f = fopen(DMA_DUMP, "r");
+	long n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s", name) == 1 && !strcmp(name, drv))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* Word @w of page @pg, with @tag. */
+static uint64_t word(uint32_t tag, size_t pg, size_t w)
+{
+	return ((uint64_t)tag << 40) | ((uint64_t)pg << 20) | w;
+}
+
+static void fill(char *p, size_t npages, uint32_t tag)
+{
+	size_t pg, w;
+
+	for (pg = 0; pg < npages; pg++)
+		for (w = 0; w < page_size / 8; w++)
+			((uint64_t *)(p + pg * page_size))[w] = word(tag, pg, w);
+}
+
+/* The first page of @p not filled with @tag, or -1. */
+static long differs(const char *p, size_t npages, uint32_t tag)
+{
+	size_t pg, w;
+
+	for (pg = 0; pg < npages; pg++)
+		for (w = 0; w < page_size / 8; w++)
+			if (((const uint64_t *)(p + pg * page_size))[w] !=
+			    word(tag, pg, w))
+				return pg;
+	return -1;
+}
 
 /* A number from one of swiotlb's debugfs files, or -1. */
 static long swiotlb_read(const char *name)
@@ -64,29 +115,8 @@ static int swiotlb_reset_hiwater(void)
 	return fclose(f) ? -1 : 0;
 }
 
-static void fill(char *p, size_t len, unsigned char tag)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (char)(tag + i / page_size);
-}
-
-static int same(const char *p, size_t len, unsigned char tag)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (char)(tag + i / page_size))
-			return 0;
-	return 1;
-}
-
 FIXTURE(swiotlb)
 {
-	int fd;
-	char *buf;
-	size_t len;
 };
 
 FIXTURE_SETUP(swiotlb)
@@ -98,103 +128,109 @@ FIXTURE_SETUP(swiotlb)
 	ASSERT_NE(f, NULL);
 	ASSERT_NE(fgets(cmdline, sizeof(cmdline), f), NULL);
 	fclose(f);
-	/* Not a test of anything unless every mapping bounces. */
+	/* Not a test of anything unless every mapping would bounce. */
 	ASSERT_NE(strstr(cmdline, "swiotlb=force"), NULL);
-	self->len = NPAGES * page_size;
-	self->buf = map_anon_rw(self->len);
-	ASSERT_NE(self->buf, NULL);
-	fill(self->buf, self->len, 0x30);
-	self->fd = vgpu_dev_open(SYS_VGPU);
-	ASSERT_GE(self->fd, 0);
+	ASSERT_GT(swiotlb_read("io_tlb_nslabs"), 0);
 	ASSERT_EQ(swiotlb_reset_hiwater(), 0);
 }
 
 FIXTURE_TEARDOWN(swiotlb)
 {
-	close(self->fd);
-	munmap(self->buf, self->len);
-	/* Every refused mapping was released: no bounce slot, no entry. */
-	EXPECT_EQ(swiotlb_read("io_tlb_used"), 0);
-	EXPECT_EQ(dma_live_wait(SYS_VGPU, 0, 20000), 0);
 }
 
-/*
- * An explicit object maps its blocks strictly at creation: refused, and no
- * object is left behind (a retry at the same GPU VA is refused the same
- * way, not with EEXIST).
- */
-TEST_F(swiotlb, object_refused)
+/* Every direct vgpu, whatever its memory and mode, is refused at open. */
+TEST_F(swiotlb, open_refused)
 {
-	struct vgpu_range r = { (uintptr_t)self->buf, self->len };
-	uint32_t h;
+	int id, fd;
 
-	ASSERT_EQ(obj_create(self->fd, &r, 1, GPU_VA, 0, &h), -EOPNOTSUPP);
-	/* The refusal came from a bounced mapping. */
-	EXPECT_GT(swiotlb_read("io_tlb_used_hiwater"), 0);
-	EXPECT_EQ(obj_create(self->fd, &r, 1, GPU_VA, 0, &h), -EOPNOTSUPP);
-	ASSERT_EQ(obj_destroy(self->fd, 0), -ENOENT);
-	EXPECT_TRUE(same(self->buf, self->len, 0x30));
-}
-
-/* SVM: reads, writes and prefetches are refused; the CPU data stays. */
-TEST_F(swiotlb, svm_refused)
-{
-	struct vgpu_svm_prefetch pf = { (uintptr_t)self->buf, self->len };
-	char *tmp = malloc(self->len);
-
-	ASSERT_NE(tmp, NULL);
-	ASSERT_EQ(svm_rw(self->fd, false, self->buf, tmp, self->len, NULL),
-		  -EOPNOTSUPP);
-	EXPECT_GT(swiotlb_read("io_tlb_used_hiwater"), 0);
-	fill(tmp, self->len, 0x50);
-	ASSERT_EQ(svm_rw(self->fd, true, self->buf, tmp, self->len, NULL),
-		  -EOPNOTSUPP);
-	EXPECT_EQ(vgpu_xioctl(self->fd, VGPU_IOCTL_SVM_PREFETCH, &pf),
-		  -EOPNOTSUPP);
-	EXPECT_TRUE(same(self->buf, self->len, 0x30));
-	free(tmp);
-}
-
-/* lib/test_hmm's commands, on the same vgpu: refused likewise. */
-TEST_F(swiotlb, hmm_read_refused)
-{
-	char *tmp = malloc(self->len);
-	struct hmm_dmirror_cmd c = {
-		.addr = (uintptr_t)self->buf,
-		.ptr = (uintptr_t)tmp,
-		.npages = NPAGES,
-	};
-
-	ASSERT_NE(tmp, NULL);
-	EXPECT_EQ(vgpu_xioctl(self->fd, HMM_DMIRROR_READ, &c), -EOPNOTSUPP);
-	EXPECT_TRUE(same(self->buf, self->len, 0x30));
-	free(tmp);
-}
-
-/*
- * vgpu memory is reached without a DMA mapping: migrated there, the range
- * is mirrored as before, GPU writes included, and the CPU reads them back
- * once the pages return to system memory.
- */
-TEST_F(swiotlb, device_memory_mirrored)
-{
-	char *tmp = malloc(self->len);
-	uint64_t migrated = 0;
-	int fd = vgpu_dev_open(PRIV_VGPU);
-
-	ASSERT_NE(tmp, NULL);
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(migrate(fd, self->buf, self->len, 0, &migrated), 0);
-	ASSERT_EQ(migrated, NPAGES);
-	ASSERT_EQ(svm_rw(fd, false, self->buf, tmp, self->len, NULL), 0);
-	EXPECT_TRUE(same(tmp, self->len, 0x30));
-	fill(tmp, self->len, 0x70);
-	ASSERT_EQ(svm_rw(fd, true, self->buf, tmp, self->len, NULL), 0);
-	/* The CPU faults the pages back: a copy by the CPU, no DMA. */
-	EXPECT_TRUE(same(self->buf, self->len, 0x70));
+	for (id = IOMMU_VGPU + 1; id < NVGPUS; id++) {
+		errno = 0;
+		fd = vgpu_dev_open(id);
+		EXPECT_EQ(fd, -1) {
+			TH_LOG("vgpu %d opened", id);
+			close(fd);
+		}
+		EXPECT_EQ(errno, EOPNOTSUPP)
+			TH_LOG("vgpu %d: %s", id, strerror(errno));
+	}
+	/* Refused before anything was mapped: no page reached the pool. */
 	EXPECT_EQ(swiotlb_read("io_tlb_used_hiwater"), 0);
+	EXPECT_EQ(swiotlb_read("io_tlb_used"), 0);
+}
+
+/* A thousand refusals leave no DMA mapping and no memory behind. */
+TEST_F(swiotlb, refusals_leave_nothing)
+{
+	int i, id;
+
+	for (i = 0; i < 1000; i++) {
+		id = IOMMU_VGPU + 1 + i % (NVGPUS - 1);
+		ASSERT_EQ(vgpu_dev_open(id), -1);
+		ASSERT_EQ(errno, EOPNOTSUPP);
+	}
+	for (id = IOMMU_VGPU + 1; id < NVGPUS; id++)
+		EXPECT_EQ(dma_live(id), 0);
+	EXPECT_EQ(swiotlb_read("io_tlb_used_hiwater"), 0);
+}
+
+/*
+ * The vgpu behind the IOMMU mirrors: an explicit object and SVM, data both
+ * ways and coherent with the CPU (a bounced copy would miss the CPU's
+ * later writes), across an munmap()-free invalidation (MADV_DONTNEED) that
+ * makes the library unmap IOVAs while the GPU keeps going.
+ */
+TEST_F(swiotlb, iommu_vgpu_mirrors)
+{
+	size_t len = NPAGES * page_size;
+	char *buf = map_anon_rw(len), *tmp = malloc(len), *svm;
+	struct vgpu_range r;
+	uint32_t h;
+	int fd;
+
+	ASSERT_NE(buf, NULL);
+	ASSERT_NE(tmp, NULL);
+	ASSERT_EQ(access("/sys/bus/pci/drivers/" IOMMU_DRIVER, F_OK), 0);
+	fd = vgpu_dev_open(IOMMU_VGPU);
+	ASSERT_GE(fd, 0) TH_LOG("vgpu %d: %s", IOMMU_VGPU, strerror(errno));
+
+	fill(buf, NPAGES, 1);
+	r.addr = (uintptr_t)buf;
+	r.len = len;
+	ASSERT_EQ(obj_create(fd, &r, 1, GPU_VA, 0, &h), 0);
+	EXPECT_GT(dma_live_driver(IOMMU_DRIVER), 0);
+	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, tmp, len, NULL), 0);
+	EXPECT_EQ(differs(tmp, NPAGES, 1), -1);
+	/* The CPU writes after the mapping: the GPU sees the page itself. */
+	fill(buf, NPAGES, 2);
+	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, tmp, len, NULL), 0);
+	EXPECT_EQ(differs(tmp, NPAGES, 2), -1);
+	fill(tmp, NPAGES, 3);
+	ASSERT_EQ(gpu_rw(fd, true, GPU_VA, tmp, len, NULL), 0);
+	EXPECT_EQ(differs(buf, NPAGES, 3), -1);
+	/* Invalidate half, refill by the CPU, read again by the GPU. */
+	ASSERT_EQ(madvise(buf, len / 2, MADV_DONTNEED), 0);
+	fill(buf, NPAGES / 2, 4);
+	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, tmp, len / 2, NULL), 0);
+	EXPECT_EQ(differs(tmp, NPAGES / 2, 4), -1);
+	ASSERT_EQ(obj_destroy(fd, h), 0);
+
+	/* SVM, GPU VA == CPU VA. */
+	svm = map_anon_rw(len);
+	ASSERT_NE(svm, NULL);
+	fill(svm, NPAGES, 5);
+	ASSERT_EQ(svm_rw(fd, false, svm, tmp, len, NULL), 0);
+	EXPECT_EQ(differs(tmp, NPAGES, 5), -1);
+	fill(tmp, NPAGES, 6);
+	ASSERT_EQ(svm_rw(fd, true, svm, tmp, len, NULL), 0);
+	EXPECT_EQ(differs(svm, NPAGES, 6), -1);
+	munmap(svm, len);
+
 	close(fd);
-	EXPECT_EQ(dma_live_wait(PRIV_VGPU, 0, 20000), 0);
+	/* Stale sets go by the release worker, a little later. */
+	for (h = 0; h < 3000 && dma_live_driver(IOMMU_DRIVER) > 0; h++)
+		usleep(10000);
+	EXPECT_EQ(dma_live_driver(IOMMU_DRIVER), 0);
+	munmap(buf, len);
 	free(tmp);
 }
 
