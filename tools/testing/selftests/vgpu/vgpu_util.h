@@ -25,7 +25,7 @@ static inline int vgpu_dev_open(int id)
 
 	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
 	fd = open(path, O_RDWR);
-	if (fd >= 0)
+	if (fd >= 0 || errno != ENOENT)
 		return fd;
 	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
 	return open(path, O_RDWR);
