@@ -167,9 +167,10 @@ struct gpumirror_device_ops {
  * @retries: faults restarted because the notifier sequence moved
  * @dma_maps: pages DMA-mapped for this device
  * @dma_unmaps: pages DMA-unmapped for this device
- * @dma_refused: mappings made and released at once because the device
- *	would not have reached the page itself (a bounce buffer; see the
- *	"Page sets" DOC)
+ * @dma_refused: mappings (one per page or huge page, where the other
+ *	counters count pages) made and released at once because the device
+ *	would not have reached the page itself coherently (see the "Page
+ *	sets" DOC)
  * @invalidations: invalidate or invalidate_start calls to this device
  * @tlb_flushes: completed TLB invalidations: invalidate or invalidate_finish
  *	calls
@@ -234,8 +235,9 @@ struct gpumirror_device {
 	/** @suspended_at: ktime_get_ns() of the last suspend. */
 	u64 suspended_at;
 	/**
-	 * @dma_domain: the IOMMU domain translating @dev's DMA, or NULL if
-	 * it goes direct; looked up at attach.
+	 * @dma_domain: the IOMMU domain the DMA API translates @dev's
+	 * mappings with, or NULL if they go direct; set by
+	 * gpumirror_device_attach(), which documents how long it holds.
 	 */
 	struct iommu_domain *dma_domain;
 };

@@ -731,8 +731,8 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms with migrations
  * stopped (about twice that in all), or a page could not be taken for
  * exclusive access; -EOPNOTSUPP for exclusive access without
- * CONFIG_DEVICE_PRIVATE, or for a page a device would reach only through
- * a bounce buffer or without cache coherence (see the "Page sets" DOC);
+ * CONFIG_DEVICE_PRIVATE, or for a page a device would not reach itself,
+ * coherently (a bounce buffer; see the "Page sets" DOC);
  * -EINTR on a fatal signal while waiting to stop
  * migrations; -ENOMEM.
  */

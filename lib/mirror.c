@@ -3,6 +3,7 @@
  * gpumirror: the mirror instance and its attached devices.
  */
 
+#include <linux/cc_platform.h>
 #include <linux/device.h>
 #include <linux/export.h>
 #include <linux/gpumirror.h>
@@ -189,12 +190,29 @@ static int gpumirror_device_check(const struct gpumirror_device *gdev)
 	return 0;
 }
 
-/* The IOMMU domain translating @dev's DMA, or NULL if it goes direct. */
+/*
+ * The IOMMU domain the DMA API translates @dev's mappings with, or NULL if
+ * they go direct (no IOMMU, an identity domain, or one a driver attached
+ * for itself, which the DMA API does not map into).
+ */
 static struct iommu_domain *gpumirror_dma_domain(struct device *dev)
 {
 	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
 
-	return domain && (domain->type & __IOMMU_DOMAIN_PAGING) ? domain : NULL;
+	return domain && iommu_is_dma_domain(domain) ? domain : NULL;
+}
+
+/*
+ * Can @gdev's DMA reach system memory as the CPU sees it? Not if every
+ * direct mapping bounces (swiotlb=force), nor in a guest whose memory is
+ * encrypted (SEV, TDX): an emulated device reaches private memory only
+ * through shared bounce buffers, whether or not an IOMMU translates.
+ */
+static bool gpumirror_dma_shareable(struct gpumirror_device *gdev)
+{
+	if (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))
+		return false;
+	return gdev->dma_domain || !is_swiotlb_force_bounce(gdev->dev);
 }
 
 static bool gpumirror_dev_attached(struct gpumirror *mirror,
@@ -235,9 +253,13 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev
  * is already attached; -EEXIST if @gdev->dev is already attached to
  * @mirror; -ERANGE if an existing object lies beyond @va_limit; -ENOSPC if
- * @mirror has %GPUMIRROR_MAX_DEVICES devices; -EOPNOTSUPP if every DMA
- * mapping of @gdev->dev would go through a bounce buffer (see the "Page
+ * @mirror has %GPUMIRROR_MAX_DEVICES devices; -EOPNOTSUPP if @gdev->dev
+ * could reach system memory only through bounce buffers (see the "Page
  * sets" DOC).
+ *
+ * A driver must stay bound to @gdev->dev, and must not change the IOMMU
+ * domain the DMA API uses for it, while @gdev is attached: the domain is
+ * looked up here, once.
  */
 int gpumirror_device_attach(struct gpumirror *mirror,
 			    struct gpumirror_device *gdev)
@@ -251,7 +273,7 @@ int gpumirror_device_attach(struct gpumirror *mirror,
 	if (ret)
 		return ret;
 	gdev->dma_domain = gpumirror_dma_domain(gdev->dev);
-	if (!gdev->dma_domain && is_swiotlb_force_bounce(gdev->dev))
+	if (!gpumirror_dma_shareable(gdev))
 		return -EOPNOTSUPP;
 
 	mutex_lock(&mirror->lock);

@@ -42,14 +42,22 @@
  * snooping the CPU caches, would read the page as it was when mapped, and
  * its writes would land in a copy that is never written back. So:
  *
- * - gpumirror_device_attach() refuses a device whose every mapping would
- *   bounce (swiotlb=force, as in SEV and TDX guests, unless an IOMMU
- *   translates its DMA) with -EOPNOTSUPP;
- * - a mapping that still does not reach the page itself (a DMA mask that
- *   cannot address it, a non-coherent device: dma_need_sync(); with an
- *   IOMMU, a translation to another page) is released at once and the map
- *   fails with -EOPNOTSUPP, counted in &gpumirror_device_stats.dma_refused.
- *   In a fault-mode range, one such page fails the whole range.
+ * - gpumirror_device_attach() refuses with -EOPNOTSUPP a device whose
+ *   every direct mapping would bounce (swiotlb=force) and any device of a
+ *   guest with encrypted memory (SEV, TDX), IOMMU or not, before anything
+ *   is mapped: no user page is ever copied into a bounce pool;
+ * - a mapping that still does not reach the page itself is released at
+ *   once and the map fails with -EOPNOTSUPP, counted in
+ *   &gpumirror_device_stats.dma_refused. Going direct, that is a mapping
+ *   dma_need_sync() says needs syncing (a DMA mask that cannot address
+ *   the page, a non-coherent device); through the DMA API's IOMMU domain,
+ *   an IOVA that does not translate to the page. In a fault-mode range,
+ *   one such page fails the whole range.
+ *
+ * Not detected: a device that does not snoop the CPU caches behind an
+ * IOMMU (the DMA API offers drivers no test for it), and DMA operations
+ * that are neither direct nor the IOMMU's (they answer dma_need_sync() by
+ * their own rules).
  *
  * Sets are built and torn down under &gpumirror_object.lock, never under
  * the notifier lock. A set's DMA mappings outlive its validity: the
@@ -105,12 +113,13 @@ EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_max);
  * @page: the page mapped
  * @dma: its mapping
  *
- * Through an IOMMU, @dma must translate to @page; going direct, the
- * mapping must need no syncing (dma_need_sync(): no bounce buffer, a
- * coherent device). A static stub point for the KUnit suites, which
- * cannot make a device bounce.
+ * Through the DMA API's IOMMU domain, @dma must translate to @page; going
+ * direct, the mapping must need no syncing (dma_need_sync(): no bounce
+ * buffer, a coherent device). A static stub point for the KUnit suites,
+ * which cannot make a device bounce.
  *
- * Return: true if @gdev reaches @page through @dma, coherently.
+ * Return: true if @gdev reaches @page itself through @dma (see the DOC
+ * above for what this cannot tell).
  */
 VISIBLE_IF_KUNIT bool gpumirror_dma_shared(struct gpumirror_device *gdev,
 					   struct page *page, dma_addr_t dma)

@@ -404,8 +404,8 @@ static int gpumirror_range_check_dev(struct gpumirror *mirror,
  * -EPERM if the attributes forbid the access; -EFAULT if no VMA maps @addr
  * or the fault fails there; -EBUSY if other faults kept taking the chunk
  * or the pages kept changing; the errors of gpumirror_object_map() (among
- * them -EOPNOTSUPP for a page of the range @gdev would reach only through
- * a bounce buffer) and of @bind.
+ * them -EOPNOTSUPP for a page of the range @gdev would not reach itself,
+ * coherently) and of @bind.
  */
 int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		    unsigned long addr, bool write)
@@ -488,8 +488,7 @@ static bool gpumirror_vma_unreachable(struct mm_struct *mm, unsigned long addr)
  * Return: 0, -EINVAL for bad arguments, or the first error of a mapping:
  * among them -EFAULT for a page of an accessible mapping that could not be
  * faulted (out of memory, or a SIGBUS such as a file page beyond its end),
- * and -EOPNOTSUPP for a page @gdev would reach only through a bounce
- * buffer.
+ * and -EOPNOTSUPP for a page @gdev would not reach itself, coherently.
  */
 int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 		       unsigned long start, unsigned long end)

@@ -32,8 +32,8 @@
  * that no longer fits one VMA (made while an munmap() ran, or split by an
  * mprotect() since) is retired and collected on the next run. A range that
  * cannot be mapped any more (-EFAULT: gone; -EPERM: no longer accessible;
- * -EOPNOTSUPP: its pages moved where the device reaches them only through
- * a bounce buffer) is given up: the device stops keeping it,
+ * -EOPNOTSUPP: its pages moved where the device does not reach them
+ * itself, coherently) is given up: the device stops keeping it,
  * &gpumirror_device_stats.restore_failed counts it and
  * &gpumirror_device_ops.restore_failed tells the driver. Transient
  * failures (notifiers racing, -EBUSY, -ENOMEM) retry a jiffy later, at

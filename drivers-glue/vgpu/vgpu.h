@@ -213,7 +213,7 @@ int vgpu_pci_init(void);
 void vgpu_pci_exit(void);
 struct device *vgpu_pci_dma_dev(void);
 #else
-static inline int vgpu_pci_init(void) { return 0; }
+static inline int vgpu_pci_init(void) { return -ENODEV; }
 static inline void vgpu_pci_exit(void) { }
 static inline struct device *vgpu_pci_dma_dev(void) { return NULL; }
 #endif

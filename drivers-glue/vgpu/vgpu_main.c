@@ -232,7 +232,7 @@ static int vgpu_setup(struct vgpu *vgpu)
 		return -EINVAL;
 	vgpu->owner = group ? (void *)&vgpu_groups[group] : (void *)vgpu;
 	vgpu->dma_dev = &vgpu->pdev->dev;
-	if (id == iommu_vgpu) {
+	if (iommu_vgpu >= 0 && id == (unsigned int)iommu_vgpu) {
 		vgpu->dma_dev = vgpu_pci_dma_dev();
 		if (!vgpu->dma_dev)
 			return -ENODEV;
@@ -276,10 +276,13 @@ static int __init vgpu_init(void)
 	ret = vgpu_chardev_init();
 	if (ret)
 		goto out_free;
-	/* Binds the PCI function now, before the vgpus that use it. */
-	ret = vgpu_pci_init();
-	if (ret)
-		goto out_chardev;
+	/* The PCI function first, bound before the vgpu that uses it. */
+	if (iommu_vgpu >= 0) {
+		ret = (unsigned int)iommu_vgpu < ndevs ? vgpu_pci_init() :
+							       -EINVAL;
+		if (ret)
+			goto out_chardev;
+	}
 	for (nvgpus = 0; nvgpus < ndevs; nvgpus++) {
 		struct vgpu *vgpu = &vgpus[nvgpus];
 
@@ -305,7 +308,8 @@ static int __init vgpu_init(void)
 
 out_destroy:
 	vgpu_destroy_all();
-	vgpu_pci_exit();
+	if (iommu_vgpu >= 0)
+		vgpu_pci_exit();
 out_chardev:
 	vgpu_chardev_exit();
 	return ret;
@@ -319,7 +323,8 @@ static void __exit vgpu_exit(void)
 {
 	vgpu_bench_exit();
 	vgpu_destroy_all();
-	vgpu_pci_exit();
+	if (iommu_vgpu >= 0)
+		vgpu_pci_exit();
 	vgpu_chardev_exit();
 	/* The checkers vgpu_as_unwatch() put are freed after a grace period. */
 	mmu_notifier_synchronize();

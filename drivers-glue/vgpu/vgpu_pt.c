@@ -404,8 +404,9 @@ bool vgpu_as_fault_transient(int ret, u64 *last_fault,
  * @buf: where to copy to
  * @len: bytes to read
  *
- * Return: 0, or -ENOENT at the first page no PTE maps (the caller maps the
- * object and binds it, as a GPU page fault handler would).
+ * Return: 0, -ENOENT at the first page no PTE maps (the caller maps the
+ * object and binds it, as a GPU page fault handler would), or -EIO for an
+ * IOMMU fault.
  */
 int vgpu_as_read(struct vgpu_as *as, u64 gpu_va, void *buf, size_t len)
 {

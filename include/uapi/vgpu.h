@@ -14,7 +14,8 @@
  * (swiotlb=force) fails with EOPNOTSUPP, and so does a command that would
  * map a page the vgpu could reach only that way. A GPU access through a
  * DMA address the IOMMU no longer translates (vgpu.iommu_vgpu) fails with
- * EIO and a kernel warning: it is a bug, never an expected error.
+ * EIO, the first one with a kernel warning: it is a bug, never an
+ * expected error.
  */
 #ifndef _UAPI_LINUX_VGPU_H
 #define _UAPI_LINUX_VGPU_H
@@ -125,7 +126,8 @@ struct vgpu_access {
  * @suspends: no-fault mode: times the queues were suspended
  * @resumes: no-fault mode: times the restore worker resumed them
  * @restore_ns: no-fault mode: total time suspended, in nanoseconds
- * @restore_failed: no-fault mode: ranges given up (memory gone)
+ * @restore_failed: no-fault mode: ranges given up (memory gone, or no
+ *	longer reachable by the vgpu itself)
  * @queue_waits: no-fault mode: accesses that waited for a resume
  */
 struct vgpu_stats {
