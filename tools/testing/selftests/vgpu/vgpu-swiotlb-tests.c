@@ -35,7 +35,6 @@
 #include "vgpu_util.h"
 
 #define SWIOTLB		"/sys/kernel/debug/swiotlb/"
-#define DMA_DUMP	"/sys/kernel/debug/dma-api/dump"
 #define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
 /* The PCI driver of the vgpu behind the IOMMU. */
 #define IOMMU_DRIVER	"vgpu-dma"
@@ -48,44 +47,9 @@ static long nvgpus, iommu_vgpu;
 static long read_param(const char *name)
 {
 	char path[128];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/module/vgpu/parameters/%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-/*
- * DMA-API debugging's count of the mappings of driver @drv's devices, or
- * -1 if it cannot tell (not built, or turned itself off).
- */
-static long dma_live_driver(const char *drv)
-{
-	char line[512], name[64];
-	FILE *f = fopen("/sys/kernel/debug/dma-api/disabled", "r");
-	long n = 0;
-	int c;
-
-	if (!f)
-		return -1;
-	c = fgetc(f);
-	fclose(f);
-	if (c != 'N')
-		return -1;
-	f = fopen(DMA_DUMP, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s", name) == 1 && !strcmp(name, drv))
-			n++;
-	fclose(f);
-	return n;
+	return read_long_file(path);
 }
 
 /* Word @w of page @pg, with @tag. */
@@ -120,17 +84,9 @@ static long differs(const char *p, size_t npages, uint32_t tag)
 static long swiotlb_read(const char *name)
 {
 	char path[128];
-	long v = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), SWIOTLB "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
+	return read_long_file(path);
 }
 
 static int swiotlb_reset_hiwater(void)
@@ -235,7 +191,7 @@ TEST_F(swiotlb, iommu_vgpu_mirrors)
 	r.addr = (uintptr_t)buf;
 	r.len = len;
 	ASSERT_EQ(obj_create(fd, &r, 1, GPU_VA, 0, &h), 0);
-	EXPECT_GT(dma_live_driver(IOMMU_DRIVER), 0);
+	EXPECT_GT(dma_live_named(IOMMU_DRIVER, 1), 0);
 	ASSERT_EQ(gpu_rw(fd, false, GPU_VA, tmp, len, NULL), 0);
 	EXPECT_EQ(differs(tmp, NPAGES, 1), -1);
 	/* The CPU writes after the mapping: the GPU sees the page itself. */
@@ -265,7 +221,7 @@ TEST_F(swiotlb, iommu_vgpu_mirrors)
 
 	/* The last close tears the mirror down, synchronously. */
 	close(fd);
-	EXPECT_EQ(dma_live_driver(IOMMU_DRIVER), 0);
+	EXPECT_EQ(dma_live_named(IOMMU_DRIVER, 1), 0);
 	munmap(buf, len);
 	free(tmp);
 }

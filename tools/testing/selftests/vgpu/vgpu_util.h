@@ -160,15 +160,16 @@ static inline int migrate(int fd, void *p, size_t len, unsigned int flags,
 }
 
 /*
- * The DMA mappings vgpu @id holds, as the kernel's DMA-API debugging counts
- * them (its debugfs dump, one line per mapping, the device name second):
- * an oracle independent of vgpu's own statistics.
+ * The DMA mappings the kernel's DMA-API debugging counts (its debugfs dump,
+ * one line per mapping: the driver's name first, the device's second) for
+ * the driver or device named @name, its @field'th field (1 or 2): an
+ * oracle independent of vgpu's own statistics.
  * Return: the count, or -1 without DMA-API debugging (or once it turned
  * itself off: its dump no longer follows).
  */
-static inline long dma_live(int id)
+static inline long dma_live_named(const char *name, int field)
 {
-	char line[512], name[64], dev[32];
+	char line[512], f1[64], f2[64];
 	FILE *f = fopen("/sys/kernel/debug/dma-api/disabled", "r");
 	long n = 0;
 	int c;
@@ -182,12 +183,35 @@ static inline long dma_live(int id)
 	f = fopen("/sys/kernel/debug/dma-api/dump", "r");
 	if (!f)
 		return -1;
-	snprintf(dev, sizeof(dev), "vgpu.%d", id);
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%*s %63s", name) == 1 && !strcmp(name, dev))
+		if (sscanf(line, "%63s %63s", f1, f2) == 2 &&
+		    !strcmp(field == 1 ? f1 : f2, name))
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* The DMA mappings vgpu @id's own device holds, or -1 (dma_live_named()). */
+static inline long dma_live(int id)
+{
+	char dev[32];
+
+	snprintf(dev, sizeof(dev), "vgpu.%d", id);
+	return dma_live_named(dev, 2);
+}
+
+/* The first number in file @path, or -1. */
+static inline long read_long_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
 }
 
 /*
