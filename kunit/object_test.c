@@ -521,23 +521,37 @@ static void gm_retry_whole_set(struct kunit *test)
 
 /* ---- several devices ---------------------------------------------------- */
 
-static void gm_four_devices(struct kunit *test)
+/*
+ * An object of two segments out of address order, pages 8-15 then 0-3 of
+ * fresh memory filled with @tag; @r gets the segments.
+ */
+static struct gpumirror_object *gm_two_segments(struct kunit *test,
+						struct gpumirror_range r[2],
+						u32 tag)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
-		{ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE },
-		{ addr, 4 * PAGE_SIZE },
-	};
+	struct gpumirror_object *obj;
+
+	r[0] = (struct gpumirror_range){ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
+	r[1] = (struct gpumirror_range){ addr, 4 * PAGE_SIZE };
+	gm_fill(test, r[0].addr, r[0].len, tag);
+	gm_fill(test, r[1].addr, r[1].len, tag);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	return obj;
+}
+
+static void gm_four_devices(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
 	const u32 tags[2] = { 5, 5 };
 	struct gpumirror_device_counters c;
+	struct gpumirror_range r[2];
 	struct gpumirror_object *obj;
 	int i;
 
-	gm_fill(test, r[0].addr, r[0].len, 5);
-	gm_fill(test, r[1].addr, r[1].len, 5);
-	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	obj = gm_two_segments(test, r, 5);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0xf,
 						   GPUMIRROR_MAP_WRITE), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 1LL);
@@ -741,9 +755,12 @@ static void gm_map_dma_max(struct kunit *test)
 static struct gpumirror_device *gm_bounce_dev;
 static unsigned int gm_bounce_after;
 
-/* @gm_bounce_dev's mappings bounce from its @gm_bounce_after'th on. */
-static bool gm_dma_bounces(struct gpumirror_device *gdev, struct page *page,
-			   dma_addr_t dma)
+/*
+ * Stands in for gpumirror_dma_shared(): @gm_bounce_dev's mappings bounce
+ * (are not shared) from its @gm_bounce_after'th on.
+ */
+static bool gm_dma_shared_until(struct gpumirror_device *gdev,
+				struct page *page, dma_addr_t dma)
 {
 	if (gdev != gm_bounce_dev)
 		return true;
@@ -762,23 +779,17 @@ static bool gm_dma_bounces(struct gpumirror_device *gdev, struct page *page,
 static void gm_map_incoherent(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
-	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
-		{ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE },
-		{ addr, 4 * PAGE_SIZE },
-	};
 	const u32 tags[2] = { 7, 7 };
 	struct gpumirror_device_counters c;
+	struct gpumirror_range r[2];
 	struct gpumirror_object *obj;
 	int i;
 
-	gm_fill(test, r[0].addr, r[0].len, 7);
-	gm_fill(test, r[1].addr, r[1].len, 7);
-	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	obj = gm_two_segments(test, r, 7);
 	gm_bounce_dev = &ctx->td[1]->gdev;
 	gm_bounce_after = 10;
-	kunit_activate_static_stub(test, gpumirror_dma_shared, gm_dma_bounces);
+	kunit_activate_static_stub(test, gpumirror_dma_shared,
+				   gm_dma_shared_until);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
 						   GPUMIRROR_MAP_WRITE),
 			-EOPNOTSUPP);

@@ -231,12 +231,11 @@ static int vgpu_setup(struct vgpu *vgpu)
 	if (group > GPUMIRROR_MAX_DEVICES)
 		return -EINVAL;
 	vgpu->owner = group ? (void *)&vgpu_groups[group] : (void *)vgpu;
-	vgpu->dma_dev = &vgpu->pdev->dev;
-	if (iommu_vgpu >= 0 && id == (unsigned int)iommu_vgpu) {
+	/* vgpu_init() bound the PCI function first. */
+	if (iommu_vgpu >= 0 && id == (unsigned int)iommu_vgpu)
 		vgpu->dma_dev = vgpu_pci_dma_dev();
-		if (!vgpu->dma_dev)
-			return -ENODEV;
-	}
+	else
+		vgpu->dma_dev = &vgpu->pdev->dev;
 	vgpu->nofault = id < BITS_PER_LONG && (nofault_mask & BIT(id));
 	ret = vgpu_mem_init(vgpu, id < ncoherent ? coherent_addr[id] : 0);
 	if (ret)

@@ -43,11 +43,6 @@ static int vgpu_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	return 0;
 }
 
-static void vgpu_pci_remove(struct pci_dev *pdev)
-{
-	/* Only at vgpu_pci_exit(): bind attributes are suppressed. */
-}
-
 static const struct pci_device_id vgpu_pci_ids[] = {
 	{ PCI_DEVICE(VGPU_EDU_VENDOR, VGPU_EDU_DEVICE) },
 	{ }
@@ -57,7 +52,6 @@ static struct pci_driver vgpu_pci_driver = {
 	.name = "vgpu-dma",
 	.id_table = vgpu_pci_ids,
 	.probe = vgpu_pci_probe,
-	.remove = vgpu_pci_remove,
 	.driver = {
 		/* Bound now, for vgpu_init(); kept until vgpu_exit(). */
 		.probe_type = PROBE_FORCE_SYNCHRONOUS,
@@ -97,9 +91,9 @@ void vgpu_pci_exit(void)
 /**
  * vgpu_pci_dma_dev() - the PCI function's device, for DMA
  *
- * Return: the device, or NULL if the machine has no such function.
+ * Return: the device; only after vgpu_pci_init() succeeded.
  */
 struct device *vgpu_pci_dma_dev(void)
 {
-	return vgpu_pci_func ? &vgpu_pci_func->dev : NULL;
+	return &vgpu_pci_func->dev;
 }
