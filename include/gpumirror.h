@@ -789,4 +789,29 @@ static inline void gpumirror_notifier_unlock(struct gpumirror *mirror)
 	up_read(&mirror->notifier_lock);
 }
 
+/**
+ * gpumirror_notifier_assert_held() - lockdep: the notifier lock is held
+ * @mirror: the mirror
+ *
+ * For driver code that must run under gpumirror_notifier_lock() or inside
+ * a device op called with the notifier lock held (for read or for write).
+ */
+static inline void gpumirror_notifier_assert_held(struct gpumirror *mirror)
+{
+	lockdep_assert_held(&mirror->notifier_lock);
+}
+
+/**
+ * gpumirror_notifier_assert_held_write() - lockdep: held for write
+ * @mirror: the mirror
+ *
+ * For driver code of pass 1 (@invalidate, @invalidate_start, @suspend),
+ * which runs with the notifier lock held for write: no bind can read a
+ * page set meanwhile.
+ */
+static inline void gpumirror_notifier_assert_held_write(struct gpumirror *mirror)
+{
+	lockdep_assert_held_write(&mirror->notifier_lock);
+}
+
 #endif /* _LINUX_GPUMIRROR_H */

@@ -47,10 +47,11 @@ def load_table():
             if w[0] == 'map' and len(w) == 4:
                 maps.append((w[1], w[2], w[3]))
             elif w[0] == 'hook' and len(w) in (4, 6):
-                anchor = w[5] if len(w) == 6 and w[4] == 'after' else None
-                if len(w) == 6 and anchor is None:
-                    die('paths:%d: expected "after <anchor>"' % lineno)
-                hooks.append((w[1], w[2], w[3], anchor))
+                where = w[4] if len(w) == 6 else None
+                if where not in (None, 'after', 'before'):
+                    die('paths:%d: expected "after|before <anchor>"' % lineno)
+                hooks.append((w[1], w[2], unescape(w[3]), where,
+                              unescape(w[5]) if where else None))
             else:
                 die('paths:%d: cannot parse' % lineno)
     # longest project prefix first
@@ -119,20 +120,30 @@ def read(path):
         return f.read()
 
 
+def unescape(text):
+    """A hook's text: \\t is a tab, \\n starts another line."""
+    return text.replace('\\t', '\t').replace('\\n', '\n')
+
+
+def has_block(lines, block):
+    n = len(block)
+    return any(lines[i:i + n] == block for i in range(len(lines) - n + 1))
+
+
 def apply_hooks(text, hooks):
     lines = text.decode().split('\n')
-    for _, _, line, anchor in hooks:
-        if line in lines:
+    for _, _, line, where, anchor in hooks:
+        block = line.split('\n')
+        if has_block(lines, block):
             continue
-        if anchor is None:
-            if lines and lines[-1] == '':
-                lines.insert(len(lines) - 1, line)
-            else:
-                lines.append(line)
+        if where is None:
+            at = len(lines) - 1 if lines and lines[-1] == '' else len(lines)
         else:
-            if anchor not in lines:
-                die('hook anchor %r not found' % anchor)
-            lines.insert(lines.index(anchor) + 1, line)
+            if lines.count(anchor) != 1:
+                die('hook anchor %r found %d times, not once' %
+                    (anchor, lines.count(anchor)))
+            at = lines.index(anchor) + (where == 'after')
+        lines[at:at] = block
     return '\n'.join(lines).encode()
 
 

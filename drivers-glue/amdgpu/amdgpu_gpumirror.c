@@ -8,7 +8,6 @@
 #include <linux/err.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include <uapi/linux/kfd_ioctl.h>
 
 #include "amdgpu.h"
 #include "amdgpu_gpumirror.h"
@@ -16,29 +15,54 @@
 /**
  * DOC: amdgpu and gpumirror
  *
- * What amdgpu keeps: its page tables (amdgpu_vm_update_range()), its TLB
- * flushes and their fences, the KFD queues. What it hands to gpumirror: the
- * notifiers, the page walks, the DMA mappings, the validity of mappings and
- * the order of invalidations across GPUs.
+ * What amdgpu keeps: its page tables and their reservation
+ * (amdgpu_vm_update_range() and amdgpu_vm_update_pdes() with the page
+ * directory reserved and validated), its GPU VA space (an allocation claims
+ * its range as a GEM VA mapping does), its TLB flushes and their fences,
+ * the KFD queues. What it hands to gpumirror: the notifiers, the page
+ * walks, the DMA mappings, the validity of mappings and the order of
+ * invalidations across GPUs.
  *
- * Each KFD process gets one &struct amdgpu_gpumirror_process (one mirror of
- * its mm); each of its GPUs attaches an &struct amdgpu_gpumirror_vm. A
- * batch userptr allocation (many CPU ranges behind one GPU VA range, the
- * KFD_IOC_ALLOC_MEM_FLAGS_USERPTR batch proposal) is one gpumirror object:
- * one notifier and one sequence number instead of one per range.
+ * A mirror (&struct amdgpu_gpumirror_process) belongs to one VM by default:
+ * a render-node file gets its own on first use of DRM_IOCTL_AMDGPU_GPUMIRROR,
+ * so each GPU mirrors "CPU range A..B into GPU range C..D" on its own. The
+ * VMs of one process on several GPUs may instead share one mirror: one
+ * sequence per allocation, one set of attributes, invalidations batched
+ * across the GPUs; the KUnit suite runs the glue that way.
  *
- * Invalidation maps onto gpumirror's two passes: pass 1 clears the PTEs and
- * keeps the update's fence, pass 2 waits for the fence and flushes the
- * compute TLBs. A GPU without recoverable faults (XNACK off) also has its
- * queues quiesced in pass 1; amdgpu_gpumirror_restore() maps everything
- * again and resumes them. If clearing the PTEs fails, the queues are
- * quiesced whatever the fault mode, so the GPU cannot use stale PTEs.
+ * A scattered userptr allocation (many CPU ranges behind one GPU VA range,
+ * the batch userptr proposal) is one gpumirror object: one notifier and
+ * one sequence number instead of one per range.
  *
- * amdgpu_vm_update_range() may allocate. The glue calls it under the
- * mirror's notifier lock only with reclaim disabled
- * (memalloc_noreclaim_save()), as amdkfd does under its range lock, so the
- * notifier can never wait for an allocation that waits for the notifier.
+ * Invalidation maps onto gpumirror's two passes: pass 1 clears the PTEs
+ * (the unlocked update amdgpu's notifier paths use) and keeps the update's
+ * fence, pass 2 waits for the fence and flushes the TLBs. Both run with
+ * reclaim disabled (memalloc_noreclaim_save(), as amdkfd's svm_range_lock()
+ * does), because amdgpu's page-table updates allocate.
+ *
+ * XNACK on: amdgpu_vm_handle_fault() offers every retry fault to
+ * amdgpu_gpumirror_vm_fault() first, which maps the allocation covering
+ * the GPU address (whose CPU address differs) or, once the VM set SVM
+ * attributes, calls gpumirror_fault() for the CPU address.
+ *
+ * XNACK off: pass 1 also quiesces the queues, once per VM, and schedules
+ * the restore worker, which maps every allocation again and resumes the
+ * queues once all of them are valid under the notifier lock. An allocation
+ * whose memory is gone stays unmapped (an access there faults, as amdgpu's
+ * userptr BOs do); the queues resume without it. SVM ranges go through
+ * gpumirror's own no-fault mode (%GPUMIRROR_DEVICE_NOFAULT): its restore
+ * worker binds them and calls the @resume op. Quiesce and resume nest, so
+ * both restore paths can hold the queues at once.
+ *
+ * If clearing PTEs fails, the queues are quiesced whatever the fault mode,
+ * so the GPU cannot use stale PTEs, and the restore worker runs.
  */
+
+/*
+ * The restore worker retries a busy allocation after this long, as
+ * amdgpu's userptr restore worker does.
+ */
+#define AMDGPU_GPUMIRROR_RESTORE_DELAY	msecs_to_jiffies(1)
 
 static struct amdgpu_gpumirror_vm *to_gvm(struct gpumirror_device *gdev)
 {
@@ -46,47 +70,64 @@ static struct amdgpu_gpumirror_vm *to_gvm(struct gpumirror_device *gdev)
 }
 
 /**
- * amdgpu_gpumirror_pte_flags() - PTE flags for one page
- * @entry: the page's entry in the GPU's page set
- * @kfd_flags: KFD_IOC_ALLOC_MEM_FLAGS_* of the allocation
+ * amdgpu_gpumirror_gpu_page() - GPU page of a CPU page of an object
+ * @gpu_base: GPU page of the object's first CPU page
+ * @index: CPU page index within the object
+ * @gpu_per_cpu: GPU pages per CPU page (%AMDGPU_GPU_PAGES_IN_CPU_PAGE: 1
+ *	with 4K CPU pages, 16 with 64K)
  *
- * Return: system, snooped, readable PTE flags; writeable only if both the
- * allocation and the CPU mapping allow writes; executable if asked for.
+ * Return: the first GPU page of CPU page @index.
  */
-u64 amdgpu_gpumirror_pte_flags(gpumirror_addr_t entry, u32 kfd_flags)
+u64 amdgpu_gpumirror_gpu_page(u64 gpu_base, unsigned long index,
+			      unsigned int gpu_per_cpu)
 {
-	u64 flags = AMDGPU_PTE_VALID | AMDGPU_PTE_SYSTEM | AMDGPU_PTE_SNOOPED |
-		    AMDGPU_PTE_READABLE;
+	return gpu_base + (u64)index * gpu_per_cpu;
+}
+EXPORT_SYMBOL_IF_KUNIT(amdgpu_gpumirror_gpu_page);
 
-	if ((entry & GPUMIRROR_ADDR_WRITE) &&
-	    (kfd_flags & KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE))
-		flags |= AMDGPU_PTE_WRITEABLE;
-	if (kfd_flags & KFD_IOC_ALLOC_MEM_FLAGS_EXECUTABLE)
-		flags |= AMDGPU_PTE_EXECUTABLE;
-	return flags;
+/* GPU pages [*first, *last] of CPU pages [@i, @j) of @obj. */
+static void amdgpu_gpumirror_gpu_span(struct gpumirror_object *obj,
+				      unsigned long i, unsigned long j,
+				      u64 *first, u64 *last)
+{
+	u64 base = obj->gpu_start >> AMDGPU_GPU_PAGE_SHIFT;
+
+	*first = amdgpu_gpumirror_gpu_page(base, i,
+					   AMDGPU_GPU_PAGES_IN_CPU_PAGE);
+	*last = amdgpu_gpumirror_gpu_page(base, j,
+					  AMDGPU_GPU_PAGES_IN_CPU_PAGE) - 1;
 }
 
+static void amdgpu_gpumirror_wait(struct amdgpu_gpumirror_vm *gvm,
+				  struct dma_fence *fence)
+{
+	gvm->backend->wait(gvm, fence);
+	atomic_inc(&gvm->stats.waits);
+}
+
+/* Stop the queues once; the restore worker undoes it. */
 static void amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm)
 {
-	lockdep_assert_held_write(&gvm->gdev.mirror->notifier_lock);
-	if (gvm->quiesced)
+	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
+	if (test_and_set_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state))
 		return;
 	/* A failure leaves nothing to undo: the queues keep running. */
-	if (!gvm->backend->quiesce(gvm)) {
-		gvm->quiesced = true;
-		atomic_inc(&gvm->stats.quiesces);
+	if (gvm->backend->quiesce(gvm)) {
+		clear_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state);
+		return;
 	}
+	atomic_inc(&gvm->stats.quiesces);
+	/* No allocation: the work item is embedded. */
+	mod_delayed_work(system_wq, &gvm->proc->restore_work, 0);
 }
 
 /* Keep @fence for pass 2; fences of one VM's updates signal in order. */
 static void amdgpu_gpumirror_keep_fence(struct amdgpu_gpumirror_vm *gvm,
 					struct dma_fence *fence)
 {
-	lockdep_assert_held_write(&gvm->gdev.mirror->notifier_lock);
-	if (gvm->pending && gvm->pending->context != fence->context) {
-		gvm->backend->wait(gvm, gvm->pending);
-		atomic_inc(&gvm->stats.waits);
-	}
+	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
+	if (gvm->pending && gvm->pending->context != fence->context)
+		amdgpu_gpumirror_wait(gvm, gvm->pending);
 	dma_fence_put(gvm->pending);
 	gvm->pending = fence;
 }
@@ -98,13 +139,17 @@ static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 {
 	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
 	struct dma_fence *fence = NULL;
+	unsigned int noreclaim;
 	int ret;
 
-	if (gvm->no_fault)
+	/* SVM ranges of a no-fault VM are suspended by gpumirror itself. */
+	if (gvm->no_fault && !obj->is_range)
 		amdgpu_gpumirror_quiesce(gvm);
+	noreclaim = memalloc_noreclaim_save();
 	ret = gvm->backend->clear(gvm, gpu_start >> AMDGPU_GPU_PAGE_SHIFT,
 				  (gpu_end >> AMDGPU_GPU_PAGE_SHIFT) - 1,
 				  &fence);
+	memalloc_noreclaim_restore(noreclaim);
 	atomic_inc(&gvm->stats.clears);
 	if (ret) {
 		amdgpu_gpumirror_quiesce(gvm);
@@ -114,14 +159,13 @@ static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 		amdgpu_gpumirror_keep_fence(gvm, fence);
 }
 
-/* Pass 2: wait for the PTE updates, then flush the compute TLBs. */
+/* Pass 2: wait for the PTE updates, then flush the TLBs. */
 static void amdgpu_gpumirror_invalidate_finish(struct gpumirror_device *gdev)
 {
 	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
 
 	if (gvm->pending) {
-		gvm->backend->wait(gvm, gvm->pending);
-		atomic_inc(&gvm->stats.waits);
+		amdgpu_gpumirror_wait(gvm, gvm->pending);
 		dma_fence_put(gvm->pending);
 		gvm->pending = NULL;
 	}
@@ -129,41 +173,79 @@ static void amdgpu_gpumirror_invalidate_finish(struct gpumirror_device *gdev)
 	atomic_inc(&gvm->stats.flushes);
 }
 
+/* SVM ranges: called by gpumirror_fault(), _prefetch() and its restore. */
+static int amdgpu_gpumirror_bind_range(struct gpumirror_device *gdev,
+				       struct gpumirror_object *obj)
+{
+	return amdgpu_gpumirror_bind(to_gvm(gdev), obj, true, false);
+}
+
+/* gpumirror's no-fault mode, for SVM ranges of an XNACK-off VM. */
+static void amdgpu_gpumirror_suspend(struct gpumirror_device *gdev)
+{
+	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
+
+	if (!gvm->backend->quiesce(gvm))
+		atomic_inc(&gvm->stats.quiesces);
+}
+
+static void amdgpu_gpumirror_resume(struct gpumirror_device *gdev)
+{
+	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
+
+	if (!gvm->backend->resume(gvm))
+		atomic_inc(&gvm->stats.resumes);
+}
+
 static const struct gpumirror_device_ops amdgpu_gpumirror_ops = {
 	.invalidate_start = amdgpu_gpumirror_invalidate_start,
 	.invalidate_finish = amdgpu_gpumirror_invalidate_finish,
+	.bind = amdgpu_gpumirror_bind_range,
+	.suspend = amdgpu_gpumirror_suspend,
+	.resume = amdgpu_gpumirror_resume,
 };
 
+static void amdgpu_gpumirror_restore_work(struct work_struct *work);
+
 /**
- * amdgpu_gpumirror_process_init() - set up the mirror of a KFD process
- * @p: the process's glue state
- * @mm: the process's mm
+ * amdgpu_gpumirror_process_init() - set up a mirror
+ * @p: the mirror's glue state
+ * @mm: the mm it mirrors
  *
  * Return: 0 or the error of gpumirror_init().
  */
 int amdgpu_gpumirror_process_init(struct amdgpu_gpumirror_process *p,
 				  struct mm_struct *mm)
 {
+	mutex_init(&p->lock);
 	INIT_LIST_HEAD(&p->mems);
+	INIT_LIST_HEAD(&p->vms);
+	p->mem_va = RB_ROOT_CACHED;
+	xa_init_flags(&p->handles, XA_FLAGS_ALLOC1);
+	INIT_DELAYED_WORK(&p->restore_work, amdgpu_gpumirror_restore_work);
 	return gpumirror_init(&p->mirror, mm);
 }
 
 /**
  * amdgpu_gpumirror_process_fini() - free every allocation and the mirror
- * @p: the process's glue state
+ * @p: the mirror's glue state, with every VM detached
  */
 void amdgpu_gpumirror_process_fini(struct amdgpu_gpumirror_process *p)
 {
 	struct amdgpu_gpumirror_mem *mem, *tmp;
 
+	WARN_ON(!list_empty(&p->vms));
 	list_for_each_entry_safe(mem, tmp, &p->mems, link)
 		amdgpu_gpumirror_mem_free(p, mem);
+	cancel_delayed_work_sync(&p->restore_work);
 	gpumirror_fini(&p->mirror);
+	xa_destroy(&p->handles);
+	mutex_destroy(&p->lock);
 }
 
 /**
- * amdgpu_gpumirror_vm_attach() - attach a GPU's VM to the process mirror
- * @p: the process's glue state
+ * amdgpu_gpumirror_vm_attach() - attach a GPU's VM to a mirror
+ * @p: the mirror's glue state
  * @gvm: the VM, with @gdev.dev, @gdev.va_limit, @backend, @adev, @vm and
  *	@no_fault filled in
  *
@@ -172,91 +254,161 @@ void amdgpu_gpumirror_process_fini(struct amdgpu_gpumirror_process *p)
 int amdgpu_gpumirror_vm_attach(struct amdgpu_gpumirror_process *p,
 			       struct amdgpu_gpumirror_vm *gvm)
 {
+	int ret;
+
 	gvm->gdev.ops = &amdgpu_gpumirror_ops;
+	gvm->gdev.flags = gvm->no_fault ? GPUMIRROR_DEVICE_NOFAULT : 0;
+	gvm->proc = p;
 	gvm->pending = NULL;
-	gvm->quiesced = false;
+	gvm->state = 0;
 	memset(&gvm->stats, 0, sizeof(gvm->stats));
-	return gpumirror_device_attach(&p->mirror, &gvm->gdev);
+	ret = gpumirror_device_attach(&p->mirror, &gvm->gdev);
+	if (ret)
+		return ret;
+	mutex_lock(&p->lock);
+	list_add_tail(&gvm->link, &p->vms);
+	mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* Give back @mem's VA claim on @gvm. */
+static void amdgpu_gpumirror_va_release(struct amdgpu_gpumirror_vm *gvm,
+					struct amdgpu_gpumirror_mem *mem)
+{
+	struct amdgpu_gpumirror_resv resv;
+
+	lockdep_assert_held(&gvm->proc->lock);
+	if (!(mem->reserved & BIT(gvm->gdev.index)))
+		return;
+	mem->reserved &= ~BIT(gvm->gdev.index);
+	/*
+	 * The page directory cannot be reserved only if the VM is going away
+	 * (an interrupted wait of a dying process): its VA space goes too.
+	 */
+	if (gvm->backend->reserve(gvm, &resv))
+		return;
+	gvm->backend->va_release(gvm, &resv, mem->va_it.start);
+	gvm->backend->unreserve(gvm, &resv);
 }
 
 /**
  * amdgpu_gpumirror_vm_detach() - detach a GPU's VM, clearing its PTEs
  * @gvm: an attached VM
+ *
+ * Releases the VA ranges the allocations claim in the VM. Its queues, if
+ * the glue quiesced them, stay quiesced: the VM is going away.
  */
 void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm)
 {
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	struct amdgpu_gpumirror_mem *mem;
+
+	mutex_lock(&p->lock);
+	list_del(&gvm->link);
+	list_for_each_entry(mem, &p->mems, link)
+		amdgpu_gpumirror_va_release(gvm, mem);
+	mutex_unlock(&p->lock);
 	gpumirror_device_detach(&gvm->gdev);
+	/* Pass 2 ran for every pass 1: nothing is pending any more. */
+	WARN_ON(gvm->pending);
 }
 
 /**
- * amdgpu_gpumirror_userptr_batch() - one allocation over many CPU ranges
- * @p: the process's glue state
+ * amdgpu_gpumirror_userptr_create() - one allocation over many CPU ranges
+ * @p: the mirror's glue state
  * @ranges: the CPU ranges, in GPU VA order
  * @nr: number of @ranges
- * @gpu_va: GPU VA of the allocation
- * @kfd_flags: KFD_IOC_ALLOC_MEM_FLAGS_USERPTR plus attribute flags
+ * @gpu_va: GPU VA of the allocation, page aligned
+ * @writable: the GPU may write where the CPU may
+ * @executable: the GPU may execute it
  *
- * Return: the allocation, or an ERR_PTR() of gpumirror_object_create()'s
- * errors, -EINVAL without KFD_IOC_ALLOC_MEM_FLAGS_USERPTR, or -ENOMEM.
+ * Return: the allocation, not yet mapped on any VM, or an ERR_PTR(): the
+ * errors of gpumirror_object_create(), -EEXIST if another allocation of
+ * @p overlaps its GPU VA range, or -ENOMEM.
  */
 struct amdgpu_gpumirror_mem *
-amdgpu_gpumirror_userptr_batch(struct amdgpu_gpumirror_process *p,
-			       const struct gpumirror_range *ranges,
-			       unsigned int nr, u64 gpu_va, u32 kfd_flags)
+amdgpu_gpumirror_userptr_create(struct amdgpu_gpumirror_process *p,
+				const struct gpumirror_range *ranges,
+				unsigned int nr, u64 gpu_va, bool writable,
+				bool executable)
 {
 	struct amdgpu_gpumirror_mem *mem;
+	u64 last;
+	int ret;
 
-	if (!(kfd_flags & KFD_IOC_ALLOC_MEM_FLAGS_USERPTR))
-		return ERR_PTR(-EINVAL);
 	mem = kzalloc(sizeof(*mem), GFP_KERNEL);
 	if (!mem)
 		return ERR_PTR(-ENOMEM);
-	mem->kfd_flags = kfd_flags;
+	mem->writable = writable;
+	mem->executable = executable;
+	mutex_lock(&p->lock);
 	mem->obj = gpumirror_object_create(&p->mirror, ranges, nr, gpu_va);
 	if (IS_ERR(mem->obj)) {
-		long ret = PTR_ERR(mem->obj);
-
-		kfree(mem);
-		return ERR_PTR(ret);
+		ret = PTR_ERR(mem->obj);
+		goto free_mem;
 	}
-	mutex_lock(&p->mirror.lock);
+	last = (gpu_va + ((u64)mem->obj->npages << PAGE_SHIFT) - 1) >>
+	       AMDGPU_GPU_PAGE_SHIFT;
+	if (interval_tree_iter_first(&p->mem_va, gpu_va >> AMDGPU_GPU_PAGE_SHIFT,
+				     last)) {
+		ret = -EEXIST;
+		goto destroy_obj;
+	}
+	mem->va_it.start = gpu_va >> AMDGPU_GPU_PAGE_SHIFT;
+	mem->va_it.last = last;
+	interval_tree_insert(&mem->va_it, &p->mem_va);
 	list_add_tail(&mem->link, &p->mems);
-	mutex_unlock(&p->mirror.lock);
+	mutex_unlock(&p->lock);
 	return mem;
+
+destroy_obj:
+	gpumirror_object_destroy(mem->obj);
+free_mem:
+	mutex_unlock(&p->lock);
+	kfree(mem);
+	return ERR_PTR(ret);
 }
 
 /**
  * amdgpu_gpumirror_mem_free() - unmap from every GPU and free
- * @p: the process's glue state
+ * @p: the mirror's glue state
  * @mem: an allocation of @p
  */
 void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,
 			       struct amdgpu_gpumirror_mem *mem)
 {
-	mutex_lock(&p->mirror.lock);
+	struct amdgpu_gpumirror_vm *gvm;
+
+	mutex_lock(&p->lock);
 	list_del(&mem->link);
-	mutex_unlock(&p->mirror.lock);
+	interval_tree_remove(&mem->va_it, &p->mem_va);
+	/* Destroying the object zaps the PTEs (pass 1 and 2 on each VM). */
 	gpumirror_object_destroy(mem->obj);
+	list_for_each_entry(gvm, &p->vms, link)
+		amdgpu_gpumirror_va_release(gvm, mem);
+	mutex_unlock(&p->lock);
 	kfree(mem);
 }
 
 /*
- * Program every PTE of @mem from @gvm's page set, in runs of equal flags.
+ * Program every PTE of @obj from @gvm's page set, in runs of equal flags.
  * On error the runs already programmed are cleared again.
  */
 static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
-					struct amdgpu_gpumirror_mem *mem,
+					struct amdgpu_gpumirror_resv *resv,
+					struct gpumirror_object *obj,
+					bool writable, bool executable,
 					dma_addr_t *addrs,
 					struct dma_fence **fence)
 {
-	struct gpumirror_object *obj = mem->obj;
-	u64 base = obj->gpu_start >> AMDGPU_GPU_PAGE_SHIFT;
+	const struct amdgpu_gpumirror_backend *be = gvm->backend;
 	unsigned long i = 0, j;
+	u64 first, last, flags;
 	gpumirror_addr_t e;
-	u64 flags;
+	bool w;
 	int ret = 0;
 
-	lockdep_assert_held(&obj->mirror->notifier_lock);
+	gpumirror_notifier_assert_held(obj->mirror);
 
 	while (i < obj->npages) {
 		e = gpumirror_object_page(obj, &gvm->gdev, i);
@@ -265,67 +417,119 @@ static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		flags = amdgpu_gpumirror_pte_flags(e, mem->kfd_flags);
+		w = writable && (e & GPUMIRROR_ADDR_WRITE);
 		for (j = i; j < obj->npages; j++) {
 			e = gpumirror_object_page(obj, &gvm->gdev, j);
 			if ((e & GPUMIRROR_ADDR_DEVICE) ||
-			    amdgpu_gpumirror_pte_flags(e, mem->kfd_flags) != flags)
+			    w != (writable && (e & GPUMIRROR_ADDR_WRITE)))
 				break;
 			addrs[j] = gpumirror_addr(e);
 		}
+		flags = be->pte_flags(gvm, w, executable);
+		amdgpu_gpumirror_gpu_span(obj, i, j, &first, &last);
 		/* Updates of one VM signal in order: the last fence is enough. */
 		dma_fence_put(*fence);
 		*fence = NULL;
-		ret = gvm->backend->update(gvm, base + i, base + j - 1, flags,
-					   addrs + i, fence);
+		ret = be->update(gvm, resv, first, last, flags, addrs + i, fence);
 		atomic_inc(&gvm->stats.updates);
 		if (ret)
 			break;
 		i = j;
 	}
+	if (!ret)
+		ret = be->update_pdes(gvm, resv);
 	if (ret && i) {
+		amdgpu_gpumirror_gpu_span(obj, 0, i, &first, &last);
 		dma_fence_put(*fence);
 		*fence = NULL;
-		gvm->backend->clear(gvm, base, base + i - 1, fence);
+		be->clear(gvm, first, last, fence);
 		atomic_inc(&gvm->stats.clears);
 	}
 	return ret;
 }
 
-/**
- * amdgpu_gpumirror_bind() - program an allocation's PTEs on one GPU
- * @gvm: the GPU's VM
- * @mem: the allocation, mapped for @gvm by gpumirror_object_map()
- *
- * Return: 0, -EAGAIN if the page set went stale (map again), -ENOMEM, or
- * the backend's error (no PTE of @mem is left programmed then).
- */
-VISIBLE_IF_KUNIT int amdgpu_gpumirror_bind(struct amdgpu_gpumirror_vm *gvm,
-					   struct amdgpu_gpumirror_mem *mem)
+/* The VA range @obj claims on @gvm: its own, or an identity SVM range. */
+static int amdgpu_gpumirror_claim(struct amdgpu_gpumirror_vm *gvm,
+				  struct amdgpu_gpumirror_resv *resv,
+				  struct amdgpu_gpumirror_mem *mem)
 {
-	struct gpumirror *mirror = mem->obj->mirror;
+	int ret;
+
+	if (!mem || (mem->reserved & BIT(gvm->gdev.index)))
+		return 0;
+	ret = gvm->backend->va_reserve(gvm, resv, mem->va_it.start,
+				       mem->va_it.last);
+	if (!ret)
+		mem->reserved |= BIT(gvm->gdev.index);
+	return ret;
+}
+
+static int amdgpu_gpumirror_bind_mem(struct amdgpu_gpumirror_vm *gvm,
+				     struct gpumirror_object *obj,
+				     struct amdgpu_gpumirror_mem *mem,
+				     bool writable, bool executable)
+{
+	const struct amdgpu_gpumirror_backend *be = gvm->backend;
+	struct gpumirror *mirror = obj->mirror;
+	struct amdgpu_gpumirror_resv resv;
 	struct dma_fence *fence = NULL;
 	unsigned int noreclaim;
 	dma_addr_t *addrs;
-	int ret = -EAGAIN;
+	int ret;
 
-	addrs = kvmalloc_array(mem->obj->npages, sizeof(*addrs), GFP_KERNEL);
+	addrs = kvmalloc_array(obj->npages, sizeof(*addrs), GFP_KERNEL);
 	if (!addrs)
 		return -ENOMEM;
+	ret = be->reserve(gvm, &resv);
+	if (ret)
+		goto free_addrs;
+	ret = amdgpu_gpumirror_claim(gvm, &resv, mem);
+	if (ret)
+		goto unreserve;
 	gpumirror_notifier_lock(mirror);
-	if (gpumirror_object_valid(mem->obj, &gvm->gdev)) {
+	if (!gpumirror_object_valid(obj, &gvm->gdev)) {
+		ret = -EAGAIN;
+	} else if (mem && !be->va_check(gvm, &resv, mem->va_it.start,
+					mem->va_it.last)) {
+		/* A GEM VA ioctl took the range away. */
+		ret = -EEXIST;
+	} else {
 		noreclaim = memalloc_noreclaim_save();
-		ret = amdgpu_gpumirror_bind_locked(gvm, mem, addrs, &fence);
+		ret = amdgpu_gpumirror_bind_locked(gvm, &resv, obj, writable,
+						   executable, addrs, &fence);
 		memalloc_noreclaim_restore(noreclaim);
 	}
 	gpumirror_notifier_unlock(mirror);
+unreserve:
+	be->unreserve(gvm, &resv);
 	if (fence) {
-		gvm->backend->wait(gvm, fence);
-		atomic_inc(&gvm->stats.waits);
+		amdgpu_gpumirror_wait(gvm, fence);
 		dma_fence_put(fence);
 	}
+free_addrs:
 	kvfree(addrs);
 	return ret;
+}
+
+/**
+ * amdgpu_gpumirror_bind() - program an object's PTEs on one GPU
+ * @gvm: the GPU's VM
+ * @obj: an SVM range, mapped for @gvm
+ * @writable: the GPU may write where the page set allows it
+ * @executable: the GPU may execute it
+ *
+ * Reserves the page directory, then under the notifier lock programs the
+ * PTEs and links new page tables; waits for the update after dropping
+ * both.
+ *
+ * Return: 0, -EAGAIN if the page set went stale (map again), -ENOMEM, or
+ * the backend's error (no PTE of @obj is left programmed then).
+ */
+VISIBLE_IF_KUNIT int amdgpu_gpumirror_bind(struct amdgpu_gpumirror_vm *gvm,
+					   struct gpumirror_object *obj,
+					   bool writable, bool executable)
+{
+	return amdgpu_gpumirror_bind_mem(gvm, obj, NULL, writable, executable);
 }
 EXPORT_SYMBOL_IF_KUNIT(amdgpu_gpumirror_bind);
 
@@ -334,87 +538,194 @@ EXPORT_SYMBOL_IF_KUNIT(amdgpu_gpumirror_bind);
  * @gvm: the GPU's VM
  * @mem: the allocation
  *
- * Retries while invalidations race the mapping.
+ * Claims the allocation's GPU VA range in the VM the first time. Retries
+ * while invalidations race the mapping.
  *
- * Return: 0, or the error of gpumirror_object_map() or of the backend.
+ * Context: &amdgpu_gpumirror_process.lock held.
+ * Return: 0, or the error of gpumirror_object_map(), of the VA claim
+ * (-EEXIST: the range is in use) or of the backend.
  */
 int amdgpu_gpumirror_mem_map(struct amdgpu_gpumirror_vm *gvm,
 			     struct amdgpu_gpumirror_mem *mem)
 {
-	unsigned int flags = 0;
+	unsigned int flags = mem->writable ? GPUMIRROR_MAP_WRITE : 0;
 	int ret;
 
-	if (mem->kfd_flags & KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE)
-		flags |= GPUMIRROR_MAP_WRITE;
+	lockdep_assert_held(&gvm->proc->lock);
 	do {
 		ret = gpumirror_object_map(mem->obj, BIT(gvm->gdev.index),
 					   flags);
 		if (!ret)
-			ret = amdgpu_gpumirror_bind(gvm, mem);
+			ret = amdgpu_gpumirror_bind_mem(gvm, mem->obj, mem,
+							mem->writable,
+							mem->executable);
 	} while (ret == -EAGAIN);
 	return ret;
 }
 
-/* Every allocation still valid on @gvm? Notifier lock held. */
-static bool amdgpu_gpumirror_all_valid(struct amdgpu_gpumirror_process *p,
-				       struct amdgpu_gpumirror_vm *gvm)
+/* Every allocation valid on @gvm, except those whose memory is gone? */
+static bool amdgpu_gpumirror_all_valid(struct amdgpu_gpumirror_vm *gvm,
+				       unsigned long *lost)
 {
 	struct amdgpu_gpumirror_mem *mem;
+	unsigned long i = 0;
 
-	lockdep_assert_held(&p->mirror.lock);
-	list_for_each_entry(mem, &p->mems, link)
-		if (!gpumirror_object_valid(mem->obj, &gvm->gdev))
+	lockdep_assert_held(&gvm->proc->lock);
+	gpumirror_notifier_assert_held(gvm->gdev.mirror);
+	list_for_each_entry(mem, &gvm->proc->mems, link) {
+		if (!test_bit(i++, lost) &&
+		    !gpumirror_object_valid(mem->obj, &gvm->gdev))
 			return false;
+	}
 	return true;
 }
 
-#define AMDGPU_GPUMIRROR_RESTORE_TRIES	64
-
-/**
- * amdgpu_gpumirror_restore() - map everything again and resume queues
- * @p: the process's glue state
- * @gvm: a GPU's VM whose queues an invalidation may have quiesced
- *
- * The restore worker of a no-fault process calls this after invalidations.
- * The queues are resumed only once every allocation is mapped and still
- * valid, checked under the notifier lock; an invalidation racing the
- * restore makes it start over, a bounded number of times. The backend's
- * quiesce and resume nest (as KFD's do), so a quiesce that comes between
- * the check and the resume keeps the queues stopped.
- *
- * Return: 0, -EBUSY if invalidations kept racing, or the first mapping
- * error; in both error cases the queues stay quiesced.
- */
-int amdgpu_gpumirror_restore(struct amdgpu_gpumirror_process *p,
-			     struct amdgpu_gpumirror_vm *gvm)
+/* Map every allocation on @gvm; mark those whose memory is gone. */
+static int amdgpu_gpumirror_map_all(struct amdgpu_gpumirror_vm *gvm,
+				    unsigned long *lost)
 {
 	struct amdgpu_gpumirror_mem *mem;
-	unsigned int tries = 0;
-	bool valid, resume = false;
+	unsigned long i = 0;
 	int ret;
 
-	mutex_lock(&p->mirror.lock);
-	do {
-		ret = 0;
-		list_for_each_entry(mem, &p->mems, link) {
-			ret = amdgpu_gpumirror_mem_map(gvm, mem);
-			if (ret)
-				break;
+	list_for_each_entry(mem, &gvm->proc->mems, link) {
+		ret = amdgpu_gpumirror_mem_map(gvm, mem);
+		if (ret == -EFAULT || ret == -EPERM || ret == -EEXIST) {
+			/* Gone or no longer allowed: left unmapped. */
+			__set_bit(i, lost);
+			atomic_inc(&gvm->stats.lost);
+		} else if (ret) {
+			return ret;
 		}
-		if (ret)
-			break;
-		down_write(&p->mirror.notifier_lock);
-		valid = amdgpu_gpumirror_all_valid(p, gvm);
-		if (valid) {
-			resume = gvm->quiesced;
-			gvm->quiesced = false;
-		}
-		up_write(&p->mirror.notifier_lock);
-		ret = valid ? 0 : -EBUSY;
-	} while (ret == -EBUSY && ++tries < AMDGPU_GPUMIRROR_RESTORE_TRIES);
-	mutex_unlock(&p->mirror.lock);
+		i++;
+	}
+	return 0;
+}
 
+static unsigned int amdgpu_gpumirror_nr_mems(struct amdgpu_gpumirror_process *p)
+{
+	struct amdgpu_gpumirror_mem *mem;
+	unsigned int n = 0;
+
+	list_for_each_entry(mem, &p->mems, link)
+		n++;
+	return n;
+}
+
+/* amdgpu_gpumirror_restore() with &amdgpu_gpumirror_process.lock held. */
+static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
+{
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	unsigned long *lost;
+	bool resume = false;
+	int ret;
+
+	lockdep_assert_held(&p->lock);
+	lost = bitmap_zalloc(amdgpu_gpumirror_nr_mems(p), GFP_KERNEL);
+	if (!lost)
+		return -ENOMEM;
+	ret = amdgpu_gpumirror_map_all(gvm, lost);
+	if (ret)
+		goto free_lost;
+	gpumirror_notifier_lock(&p->mirror);
+	if (amdgpu_gpumirror_all_valid(gvm, lost))
+		resume = test_and_clear_bit(AMDGPU_GPUMIRROR_QUIESCED,
+					    &gvm->state);
+	else
+		ret = -EAGAIN;
+	gpumirror_notifier_unlock(&p->mirror);
+	/* Pairs with the quiesce in pass 1 that set the bit. */
 	if (resume && !gvm->backend->resume(gvm))
 		atomic_inc(&gvm->stats.resumes);
+free_lost:
+	bitmap_free(lost);
+	return ret;
+}
+
+/**
+ * amdgpu_gpumirror_restore() - map everything again and resume the queues
+ * @gvm: a VM the glue may have quiesced
+ *
+ * What the restore worker does for each quiesced VM. The queues are
+ * resumed only once every allocation is mapped and still valid, checked
+ * under the notifier lock. An allocation whose memory is gone (-EFAULT),
+ * no longer writable (-EPERM) or whose VA range a GEM VA ioctl took
+ * (-EEXIST) is left unmapped, as amdgpu does with an invalid userptr BO.
+ * The backend's quiesce and resume nest, so a quiesce that comes after the
+ * check keeps the queues stopped and schedules the worker again.
+ *
+ * Context: process context, &amdgpu_gpumirror_process.lock not held.
+ * Return: 0, -EAGAIN if an invalidation raced the restore (run it again),
+ * -ENOMEM, or another mapping error; the queues stay quiesced on errors.
+ */
+int amdgpu_gpumirror_restore(struct amdgpu_gpumirror_vm *gvm)
+{
+	int ret;
+
+	mutex_lock(&gvm->proc->lock);
+	ret = amdgpu_gpumirror_restore_locked(gvm);
+	mutex_unlock(&gvm->proc->lock);
+	return ret;
+}
+
+static void amdgpu_gpumirror_restore_work(struct work_struct *work)
+{
+	struct amdgpu_gpumirror_process *p =
+		container_of(work, struct amdgpu_gpumirror_process,
+			     restore_work.work);
+	struct amdgpu_gpumirror_vm *gvm;
+	bool again = false;
+
+	mutex_lock(&p->lock);
+	list_for_each_entry(gvm, &p->vms, link)
+		if (test_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state) &&
+		    amdgpu_gpumirror_restore_locked(gvm))
+			again = true;
+	mutex_unlock(&p->lock);
+	if (again)
+		mod_delayed_work(system_wq, &p->restore_work,
+				 AMDGPU_GPUMIRROR_RESTORE_DELAY);
+}
+
+/**
+ * amdgpu_gpumirror_fault() - serve a GPU page fault (XNACK on)
+ * @gvm: the faulting VM
+ * @addr: the faulting GPU address, in bytes
+ * @write: a write fault
+ *
+ * Maps the allocation whose GPU VA range covers @addr, whatever its CPU
+ * addresses; else, once the VM set SVM attributes, the SVM range at the CPU
+ * address @addr.
+ *
+ * Context: process context, no lock held.
+ * Return: 0 if mapped, -ENOENT if no allocation nor SVM covers @addr, or
+ * the mapping's error (the fault stays unhandled then).
+ */
+int amdgpu_gpumirror_fault(struct amdgpu_gpumirror_vm *gvm, u64 addr,
+			   bool write)
+{
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	struct interval_tree_node *it;
+	struct amdgpu_gpumirror_mem *mem;
+	int ret;
+
+	mutex_lock(&p->lock);
+	it = interval_tree_iter_first(&p->mem_va, addr >> AMDGPU_GPU_PAGE_SHIFT,
+				      addr >> AMDGPU_GPU_PAGE_SHIFT);
+	if (it) {
+		mem = container_of(it, struct amdgpu_gpumirror_mem, va_it);
+		ret = write && !mem->writable ? -EPERM :
+		      amdgpu_gpumirror_mem_map(gvm, mem);
+		mutex_unlock(&p->lock);
+		goto out;
+	}
+	mutex_unlock(&p->lock);
+	ret = -ENOENT;
+	if (test_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state))
+		ret = gpumirror_fault(&p->mirror, &gvm->gdev,
+				      ALIGN_DOWN(addr, PAGE_SIZE), write);
+out:
+	if (!ret)
+		atomic_inc(&gvm->stats.faults);
 	return ret;
 }
