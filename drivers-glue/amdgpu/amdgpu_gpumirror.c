@@ -105,15 +105,20 @@ static void amdgpu_gpumirror_wait(struct amdgpu_gpumirror_vm *gvm,
 	atomic_inc(&gvm->stats.waits);
 }
 
-/* Stop the queues once; the restore worker undoes it. */
+/*
+ * Stop the queues once; the restore worker undoes it. A VM without KFD
+ * queues (a gfx VM) cannot be stopped: wait until its jobs are done
+ * instead, as amdgpu's own userptr notifier does; its next command
+ * submission maps again.
+ */
 static void amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm)
 {
 	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
 	if (test_and_set_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state))
 		return;
-	/* A failure leaves nothing to undo: the queues keep running. */
 	if (gvm->backend->quiesce(gvm)) {
 		clear_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state);
+		gvm->backend->wait_idle(gvm);
 		return;
 	}
 	atomic_inc(&gvm->stats.quiesces);
@@ -142,21 +147,19 @@ static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 	unsigned int noreclaim;
 	int ret;
 
+	noreclaim = memalloc_noreclaim_save();
 	/* SVM ranges of a no-fault VM are suspended by gpumirror itself. */
 	if (gvm->no_fault && !obj->is_range)
 		amdgpu_gpumirror_quiesce(gvm);
-	noreclaim = memalloc_noreclaim_save();
 	ret = gvm->backend->clear(gvm, gpu_start >> AMDGPU_GPU_PAGE_SHIFT,
 				  (gpu_end >> AMDGPU_GPU_PAGE_SHIFT) - 1,
 				  &fence);
-	memalloc_noreclaim_restore(noreclaim);
 	atomic_inc(&gvm->stats.clears);
-	if (ret) {
+	if (ret)
 		amdgpu_gpumirror_quiesce(gvm);
-		return;
-	}
-	if (fence)
+	else if (fence)
 		amdgpu_gpumirror_keep_fence(gvm, fence);
+	memalloc_noreclaim_restore(noreclaim);
 }
 
 /* Pass 2: wait for the PTE updates, then flush the TLBs. */
@@ -218,6 +221,7 @@ int amdgpu_gpumirror_process_init(struct amdgpu_gpumirror_process *p,
 				  struct mm_struct *mm)
 {
 	mutex_init(&p->lock);
+	spin_lock_init(&p->list_lock);
 	INIT_LIST_HEAD(&p->mems);
 	INIT_LIST_HEAD(&p->vms);
 	p->mem_va = RB_ROOT_CACHED;
@@ -357,7 +361,9 @@ amdgpu_gpumirror_userptr_create(struct amdgpu_gpumirror_process *p,
 	mem->va_it.start = gpu_va >> AMDGPU_GPU_PAGE_SHIFT;
 	mem->va_it.last = last;
 	interval_tree_insert(&mem->va_it, &p->mem_va);
+	spin_lock(&p->list_lock);
 	list_add_tail(&mem->link, &p->mems);
+	spin_unlock(&p->list_lock);
 	mutex_unlock(&p->lock);
 	return mem;
 
@@ -380,7 +386,9 @@ void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,
 	struct amdgpu_gpumirror_vm *gvm;
 
 	mutex_lock(&p->lock);
+	spin_lock(&p->list_lock);
 	list_del(&mem->link);
+	spin_unlock(&p->list_lock);
 	interval_tree_remove(&mem->va_it, &p->mem_va);
 	/* Destroying the object zaps the PTEs (pass 1 and 2 on each VM). */
 	gpumirror_object_destroy(mem->obj);
@@ -560,75 +568,105 @@ int amdgpu_gpumirror_mem_map(struct amdgpu_gpumirror_vm *gvm,
 							mem->writable,
 							mem->executable);
 	} while (ret == -EAGAIN);
+	if (!ret)
+		mem->lost &= ~BIT(gvm->gdev.index);
 	return ret;
 }
 
-/* Every allocation valid on @gvm, except those whose memory is gone? */
-static bool amdgpu_gpumirror_all_valid(struct amdgpu_gpumirror_vm *gvm,
-				       unsigned long *lost)
+/**
+ * amdgpu_gpumirror_stale() - does any allocation wait to be mapped again?
+ * @gvm: the VM
+ *
+ * Allocations lost on @gvm (see &amdgpu_gpumirror_mem.lost) do not count.
+ *
+ * Context: the notifier lock held (gpumirror_notifier_lock()), so the
+ * answer holds until it is dropped; takes the list lock, not
+ * &amdgpu_gpumirror_process.lock.
+ * Return: true if some allocation's page set for @gvm is not valid.
+ */
+bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm)
 {
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	unsigned long slot = BIT(gvm->gdev.index);
 	struct amdgpu_gpumirror_mem *mem;
-	unsigned long i = 0;
+	bool stale = false;
 
-	lockdep_assert_held(&gvm->proc->lock);
-	gpumirror_notifier_assert_held(gvm->gdev.mirror);
-	list_for_each_entry(mem, &gvm->proc->mems, link) {
-		if (!test_bit(i++, lost) &&
-		    !gpumirror_object_valid(mem->obj, &gvm->gdev))
-			return false;
+	gpumirror_notifier_assert_held(&p->mirror);
+	spin_lock(&p->list_lock);
+	list_for_each_entry(mem, &p->mems, link) {
+		if (!(READ_ONCE(mem->lost) & slot) &&
+		    !gpumirror_object_valid(mem->obj, &gvm->gdev)) {
+			stale = true;
+			break;
+		}
 	}
-	return true;
+	spin_unlock(&p->list_lock);
+	return stale;
 }
 
-/* Map every allocation on @gvm; mark those whose memory is gone. */
-static int amdgpu_gpumirror_map_all(struct amdgpu_gpumirror_vm *gvm,
-				    unsigned long *lost)
+/*
+ * Map again every allocation that is not valid on @gvm; one whose memory
+ * is gone, no longer writable or whose VA range a GEM VA ioctl took is
+ * marked lost instead.
+ */
+static int amdgpu_gpumirror_validate_locked(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_mem *mem;
-	unsigned long i = 0;
+	bool valid;
 	int ret;
 
+	lockdep_assert_held(&gvm->proc->lock);
 	list_for_each_entry(mem, &gvm->proc->mems, link) {
+		gpumirror_notifier_lock(&gvm->proc->mirror);
+		valid = gpumirror_object_valid(mem->obj, &gvm->gdev);
+		gpumirror_notifier_unlock(&gvm->proc->mirror);
+		if (valid)
+			continue;
 		ret = amdgpu_gpumirror_mem_map(gvm, mem);
 		if (ret == -EFAULT || ret == -EPERM || ret == -EEXIST) {
-			/* Gone or no longer allowed: left unmapped. */
-			__set_bit(i, lost);
-			atomic_inc(&gvm->stats.lost);
+			if (!(mem->lost & BIT(gvm->gdev.index)))
+				atomic_inc(&gvm->stats.lost);
+			WRITE_ONCE(mem->lost,
+				   mem->lost | BIT(gvm->gdev.index));
 		} else if (ret) {
 			return ret;
 		}
-		i++;
 	}
 	return 0;
 }
 
-static unsigned int amdgpu_gpumirror_nr_mems(struct amdgpu_gpumirror_process *p)
+/**
+ * amdgpu_gpumirror_validate() - map again what invalidations unmapped
+ * @gvm: the VM
+ *
+ * Allocations that cannot be mapped any more are left unmapped (lost, as
+ * amdgpu does with an invalid userptr BO) rather than failing the call.
+ *
+ * Context: process context; no BO reservation and no gpumirror lock held.
+ * Return: 0, -ENOMEM, -EBUSY or -EINTR from the mapping.
+ */
+int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm)
 {
-	struct amdgpu_gpumirror_mem *mem;
-	unsigned int n = 0;
+	int ret;
 
-	list_for_each_entry(mem, &p->mems, link)
-		n++;
-	return n;
+	mutex_lock(&gvm->proc->lock);
+	ret = amdgpu_gpumirror_validate_locked(gvm);
+	mutex_unlock(&gvm->proc->lock);
+	return ret;
 }
 
 /* amdgpu_gpumirror_restore() with &amdgpu_gpumirror_process.lock held. */
 static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
-	unsigned long *lost;
 	bool resume = false;
 	int ret;
 
-	lockdep_assert_held(&p->lock);
-	lost = bitmap_zalloc(amdgpu_gpumirror_nr_mems(p), GFP_KERNEL);
-	if (!lost)
-		return -ENOMEM;
-	ret = amdgpu_gpumirror_map_all(gvm, lost);
+	ret = amdgpu_gpumirror_validate_locked(gvm);
 	if (ret)
-		goto free_lost;
+		return ret;
 	gpumirror_notifier_lock(&p->mirror);
-	if (amdgpu_gpumirror_all_valid(gvm, lost))
+	if (!amdgpu_gpumirror_stale(gvm))
 		resume = test_and_clear_bit(AMDGPU_GPUMIRROR_QUIESCED,
 					    &gvm->state);
 	else
@@ -637,8 +675,6 @@ static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
 	/* Pairs with the quiesce in pass 1 that set the bit. */
 	if (resume && !gvm->backend->resume(gvm))
 		atomic_inc(&gvm->stats.resumes);
-free_lost:
-	bitmap_free(lost);
 	return ret;
 }
 

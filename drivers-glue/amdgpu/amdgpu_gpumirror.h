@@ -15,6 +15,7 @@
 #include <linux/xarray.h>
 
 struct amdgpu_device;
+struct amdgpu_cs_parser;
 struct amdgpu_fpriv;
 struct amdgpu_vm;
 struct amdgpu_bo_va;
@@ -128,6 +129,13 @@ struct amdgpu_gpumirror_backend {
 	int (*quiesce)(struct amdgpu_gpumirror_vm *gvm);
 	/** @resume: Required. Undo one @quiesce; no gpumirror lock held. */
 	int (*resume)(struct amdgpu_gpumirror_vm *gvm);
+	/**
+	 * @wait_idle: Required. Wait until no job of the VM runs: what the
+	 * glue does instead of @quiesce for a VM without KFD queues (a gfx
+	 * VM), whose next command submission maps again. Same context as
+	 * @quiesce; may sleep.
+	 */
+	void (*wait_idle)(struct amdgpu_gpumirror_vm *gvm);
 };
 
 extern const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend;
@@ -137,6 +145,9 @@ extern const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend;
  * @mirror: the gpumirror instance over the process's mm
  * @lock: protects @mems, @mem_va and @vms, serializes map and restore;
  *	taken before every gpumirror lock and never in the notifier path
+ * @list_lock: also held to add to and remove from @mems, so that command
+ *	submission can walk it under the notifier lock without @lock (which
+ *	is taken before mmap_lock, and submission holds BO reservations)
  * @mems: &struct amdgpu_gpumirror_mem on @mirror
  * @mem_va: the allocations by GPU page, for the fault handler
  * @vms: &struct amdgpu_gpumirror_vm attached to @mirror
@@ -151,6 +162,7 @@ extern const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend;
 struct amdgpu_gpumirror_process {
 	struct gpumirror mirror;
 	struct mutex lock;
+	spinlock_t list_lock;
 	struct list_head mems;
 	struct rb_root_cached mem_va;
 	struct list_head vms;
@@ -201,6 +213,8 @@ struct amdgpu_gpumirror_vm {
  * @executable: the GPU may execute it
  * @va_it: its GPU pages in &amdgpu_gpumirror_process.mem_va
  * @reserved: slots of the VMs whose VA space it claims
+ * @lost: slots of the VMs it could not be mapped on again (its memory is
+ *	gone or no longer allowed): left unmapped there, not waited for
  * @link: entry in &amdgpu_gpumirror_process.mems
  */
 struct amdgpu_gpumirror_mem {
@@ -209,6 +223,7 @@ struct amdgpu_gpumirror_mem {
 	bool executable;
 	struct interval_tree_node va_it;
 	unsigned long reserved;
+	unsigned long lost;
 	struct list_head link;
 };
 
@@ -242,6 +257,9 @@ void amdgpu_gpumirror_file_fini(struct amdgpu_device *adev,
 				struct amdgpu_fpriv *fpriv);
 bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 			       u64 addr, bool write_fault);
+int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv);
+int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p);
+void amdgpu_gpumirror_cs_unlock(struct amdgpu_cs_parser *p);
 #else
 static inline int amdgpu_gpumirror_ioctl(struct drm_device *dev, void *data,
 					 struct drm_file *filp)
@@ -260,7 +278,24 @@ static inline bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev,
 {
 	return false;
 }
+
+static inline int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
+{
+	return 0;
+}
+
+static inline int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
+{
+	return 0;
+}
+
+static inline void amdgpu_gpumirror_cs_unlock(struct amdgpu_cs_parser *p)
+{
+}
 #endif
+
+int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm);
+bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 struct drm_amdgpu_gpumirror;

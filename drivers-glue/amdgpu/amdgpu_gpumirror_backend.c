@@ -188,13 +188,22 @@ static int amdgpu_gpumirror_hw_resume(struct amdgpu_gpumirror_vm *gvm)
 	return kgd2kfd_resume_mm(gvm->gdev.mirror->mm);
 }
 
+/* Every submission's fence is in the page directory's reservation. */
+static void amdgpu_gpumirror_hw_wait_idle(struct amdgpu_gpumirror_vm *gvm)
+{
+	dma_resv_wait_timeout(amdgpu_gpumirror_hw_resv(gvm),
+			      DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+}
+
 /*
  * The backend of a real amdgpu VM: the page directory reserved with
  * drm_exec and validated with amdgpu_vm_validate(), VA claims as mappings
  * of a BO-less bo_va, PTE updates through amdgpu_vm_update_range() and
  * amdgpu_vm_update_pdes(), fences with dma_fence_wait(), TLB flushes with
  * amdgpu_vm_flush_compute_tlb(), KFD queues with kgd2kfd_quiesce_mm() and
- * kgd2kfd_resume_mm().
+ * kgd2kfd_resume_mm(), and a gfx VM's jobs waited for through the page
+ * directory's reservation object.
  */
 const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend = {
 	.reserve = amdgpu_gpumirror_hw_reserve,
@@ -210,4 +219,5 @@ const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend = {
 	.flush_tlb = amdgpu_gpumirror_hw_flush_tlb,
 	.quiesce = amdgpu_gpumirror_hw_quiesce,
 	.resume = amdgpu_gpumirror_hw_resume,
+	.wait_idle = amdgpu_gpumirror_hw_wait_idle,
 };

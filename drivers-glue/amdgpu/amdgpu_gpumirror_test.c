@@ -24,7 +24,8 @@
 struct fake_call {
 	/*
 	 * R)eserve N) unreserve a) VA claim d) VA release u)pdate p) PDEs
-	 * c)lear w)ait f)lush q)uiesce s) resume; upper case: failed;
+	 * c)lear w)ait f)lush q)uiesce s) resume i) wait idle; upper case:
+	 * failed;
 	 * X: a call that needed the reservation without it.
 	 */
 	char op;
@@ -53,6 +54,7 @@ struct fake_vm {
 	int zap_at_reserve;	/* zap @zap_addr in the n-th @reserve from now */
 	unsigned long zap_addr;
 	int depth;		/* quiesce nesting */
+	bool no_queues;		/* a gfx VM: no KFD queues to quiesce */
 	int violations;
 };
 
@@ -290,6 +292,10 @@ static void fake_flush_tlb(struct amdgpu_gpumirror_vm *gvm)
 
 static int fake_quiesce(struct amdgpu_gpumirror_vm *gvm)
 {
+	if (to_fake(gvm)->no_queues) {
+		fake_log(to_fake(gvm), 'Q', 0, 0, 0, 0, 0);
+		return -ESRCH;
+	}
 	to_fake(gvm)->depth++;
 	fake_log(to_fake(gvm), 'q', 0, 0, 0, 0, 0);
 	return 0;
@@ -303,6 +309,11 @@ static int fake_resume(struct amdgpu_gpumirror_vm *gvm)
 		fv->violations++;
 	fake_log(fv, 's', 0, 0, 0, 0, 0);
 	return 0;
+}
+
+static void fake_wait_idle(struct amdgpu_gpumirror_vm *gvm)
+{
+	fake_log(to_fake(gvm), 'i', 0, 0, 0, 0, 0);
 }
 
 static const struct amdgpu_gpumirror_backend fake_backend = {
@@ -319,6 +330,7 @@ static const struct amdgpu_gpumirror_backend fake_backend = {
 	.flush_tlb = fake_flush_tlb,
 	.quiesce = fake_quiesce,
 	.resume = fake_resume,
+	.wait_idle = fake_wait_idle,
 };
 
 static unsigned long fake_mmap(struct kunit *test, unsigned long len,
@@ -648,8 +660,8 @@ static void gm_amdgpu_restore_worker(struct kunit *test)
 }
 
 /*
- * An invalidation during the restore (of m0, mapped just before, while m1
- * is being mapped) keeps the queues stopped until a later run finds every
+ * An invalidation during the restore (of m0, valid, while m1 is being
+ * mapped) keeps the queues stopped until a later run finds every
  * allocation valid: resuming on the first run would leave m0 unmapped
  * under running queues.
  */
@@ -667,7 +679,8 @@ static void gm_amdgpu_restore_race(struct kunit *test)
 	m1 = fake_mem(test, fv, &r1, 1, SZ_1M, true);
 	ctx->nlog = 0;
 	fv->zap_addr = a;
-	fv->zap_at_reserve = 2;
+	/* The restore maps only the stale m1: zap m0 as it does. */
+	fv->zap_at_reserve = 1;
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + PAGE_SIZE, PAGE_SIZE,
 					 MADV_DONTNEED), 0);
 	fake_run_restore(test, fv);
@@ -734,6 +747,62 @@ static void gm_amdgpu_restore_munmap(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 4);
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.quiesces),
 			atomic_read(&fv->gvm.stats.resumes));
+	fake_done(test);
+}
+
+/* ---- a gfx VM: no queues, command submission maps again --------------- */
+
+static bool fake_stale(struct fake_ctx *ctx, struct fake_vm *fv)
+{
+	bool stale;
+
+	gpumirror_notifier_lock(&ctx->proc.mirror);
+	stale = amdgpu_gpumirror_stale(&fv->gvm);
+	gpumirror_notifier_unlock(&ctx->proc.mirror);
+	return stale;
+}
+
+static void gm_amdgpu_gfx_submit(struct kunit *test)
+{
+	struct fake_ctx *ctx = test->priv;
+	struct fake_vm *fv = &ctx->vm[1];
+	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
+	struct gpumirror_range r0 = { a, PAGE_SIZE };
+	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
+
+	fv->no_queues = true;
+	fake_mem(test, fv, &r0, 1, 0, true);
+	fake_mem(test, fv, &r1, 1, SZ_1M, true);
+	KUNIT_EXPECT_FALSE(test, fake_stale(ctx, fv));
+
+	/* Pass 1 waits for the VM's jobs before it clears the PTEs. */
+	ctx->nlog = 0;
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'Q'), 1);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'i'), 1);
+	KUNIT_EXPECT_LT(test, fake_first(ctx, 1, 'i'), fake_first(ctx, 1, 'c'));
+	KUNIT_EXPECT_FALSE(test, test_bit(AMDGPU_GPUMIRROR_QUIESCED,
+					  &fv->gvm.state));
+	/* A submission now would restart; preparing it maps again. */
+	KUNIT_EXPECT_TRUE(test, fake_stale(ctx, fv));
+	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_validate(&fv->gvm), 0);
+	KUNIT_EXPECT_FALSE(test, fake_stale(ctx, fv));
+	/* Only the stale one was mapped. */
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'u'), 1);
+
+	/* Invalidated between prepare and submit: the submit restarts. */
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + PAGE_SIZE, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_EXPECT_TRUE(test, fake_stale(ctx, fv));
+
+	/* Memory gone: left unmapped, it no longer holds submissions up. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(a + PAGE_SIZE, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_validate(&fv->gvm), 0);
+	KUNIT_EXPECT_FALSE(test, fake_stale(ctx, fv));
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 1);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 0);
+	KUNIT_EXPECT_EQ(test, fv->depth, 0);
 	fake_done(test);
 }
 
@@ -1130,6 +1199,7 @@ static struct kunit_case gm_amdgpu_cases[] = {
 	KUNIT_CASE(gm_amdgpu_restore_worker),
 	KUNIT_CASE(gm_amdgpu_restore_race),
 	KUNIT_CASE(gm_amdgpu_restore_munmap),
+	KUNIT_CASE(gm_amdgpu_gfx_submit),
 	KUNIT_CASE(gm_amdgpu_fault_dispatch),
 	KUNIT_CASE_PARAM(gm_amdgpu_ioctl_bad, ioctl_gen_params),
 	KUNIT_CASE(gm_amdgpu_ioctl_userptr),

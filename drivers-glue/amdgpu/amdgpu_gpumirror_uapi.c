@@ -13,6 +13,7 @@
 #include <drm/amdgpu_gpumirror_drm.h>
 
 #include "amdgpu.h"
+#include "amdgpu_cs.h"
 #include "amdgpu_gpumirror.h"
 #include "amdgpu_vm.h"
 
@@ -36,6 +37,15 @@
  * but sets only its own access), gpumirror_attr_get() and
  * gpumirror_prefetch(). After the first of them, the VM's GPU page faults
  * at CPU addresses go to gpumirror_fault().
+ *
+ * Command submission on a VM with a mirror follows amdgpu's userptr
+ * protocol: amdgpu_gpumirror_cs_prepare() maps the allocations an
+ * invalidation unmapped before the submission reserves any BO (the walk
+ * takes mmap_lock, which ranks above reservations), and the submission
+ * holds the mirror's notifier lock from amdgpu_gpumirror_cs_lock(), which
+ * makes it restart with -EAGAIN if an allocation went stale meanwhile,
+ * until its fences are in the VM's reservation object: an invalidation
+ * then waits for the job (a VM without KFD queues cannot be stopped).
  */
 
 /**
@@ -521,4 +531,61 @@ bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 	if (atomic_dec_and_test(&gf->users))
 		wake_up_var(&gf->users);
 	return !ret;
+}
+
+static struct amdgpu_gpumirror_file *
+amdgpu_gpumirror_file_of(struct amdgpu_fpriv *fpriv)
+{
+	/* Pairs with smp_store_release() in amdgpu_gpumirror_file_get(). */
+	return smp_load_acquire(&fpriv->gpumirror);
+}
+
+/**
+ * amdgpu_gpumirror_cs_prepare() - map again before a command submission
+ * @fpriv: the submitting file
+ *
+ * Called by amdgpu_cs_ioctl() before amdgpu_cs_parser_bos() reserves
+ * anything.
+ *
+ * Return: 0 or the error of amdgpu_gpumirror_validate().
+ */
+int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
+{
+	struct amdgpu_gpumirror_file *gf = amdgpu_gpumirror_file_of(fpriv);
+
+	return gf ? amdgpu_gpumirror_validate(&gf->gvm) : 0;
+}
+
+/**
+ * amdgpu_gpumirror_cs_lock() - hold off invalidations until submitted
+ * @p: the command submission, under the device's notifier_lock
+ *
+ * Takes the mirror's notifier lock for read until
+ * amdgpu_gpumirror_cs_unlock(), whatever it returns.
+ *
+ * Return: 0, or 1 if an allocation went stale since
+ * amdgpu_gpumirror_cs_prepare(): the submission restarts with -EAGAIN.
+ */
+int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
+{
+	struct amdgpu_fpriv *fpriv = p->filp->driver_priv;
+	struct amdgpu_gpumirror_file *gf = amdgpu_gpumirror_file_of(fpriv);
+
+	if (!gf)
+		return 0;
+	gpumirror_notifier_lock(&gf->proc.mirror);
+	p->gpumirror = &gf->gvm;
+	return amdgpu_gpumirror_stale(&gf->gvm);
+}
+
+/**
+ * amdgpu_gpumirror_cs_unlock() - let invalidations in again
+ * @p: the command submission; its fences are in the reservation objects
+ */
+void amdgpu_gpumirror_cs_unlock(struct amdgpu_cs_parser *p)
+{
+	if (!p->gpumirror)
+		return;
+	gpumirror_notifier_unlock(p->gpumirror->gdev.mirror);
+	p->gpumirror = NULL;
 }
