@@ -2,7 +2,7 @@
 #
 # gpumirror: what a user types. See README.md.
 
-.PHONY: all check run fuzz patches tree deps clean distclean
+.PHONY: all check run fuzz cross patches tree deps clean distclean
 
 all: check
 
@@ -13,6 +13,10 @@ check:
 ## make fuzz - long fuzzer runs: SEEDS="1 2 3" OPS=100000 FUZZ_SECONDS=1800
 fuzz: deps
 	@scripts/fuzz.sh
+
+## make cross - the library and the amdgpu glue for arm64, 64K pages, W=1
+cross:
+	@scripts/cross-arm64.sh
 
 ## make run - boot the gpumirror + vgpu kernel, run workloads and benchmarks
 run:
@@ -32,7 +36,7 @@ deps:
 
 ## make clean - drop the build outputs, keep the unpacked trees
 clean:
-	rm -rf build/kunit build/run build/check patches results
+	rm -rf build/kunit build/run build/check build/arm64 patches results
 
 distclean:
 	rm -rf build patches results

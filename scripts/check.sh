@@ -143,13 +143,19 @@ glue=$(git ls-files --cached --others --exclude-standard -- \
 	'drivers-glue/amdgpu/*.c' | while read -r f; do
 		scripts/tree.py map "${f%.c}.o"
 	done | tr '\n' ' ')
+# amdgpu's own files that call the glue (the paths table's hooks)
+hooked=$(awk '$1 == "hook" && $2 ~ /^drivers\/gpu\/drm\/amd\/.*\.c$/ {
+	print $2 }' scripts/paths | sort -u)
+glue="$glue $(echo "$hooked" | sed 's/\.c$/.o/' | tr '\n' ' ')"
 {
 	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $dirs &&
 	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $glue
 } >"$out/sparse.out" 2>&1
 rc=$?
-# Only our files count: amdgpu's own headers are not ours to fix.
-ours='(lib/gpumirror/|include/linux/gpumirror\.h|drivers/gpu/vgpu/|amdgpu_gpumirror)'
+# Only our files and the amdgpu files we add calls to count: amdgpu's own
+# headers are not ours to fix.
+hooked_re=$(echo "$hooked" | sed 's/\./\\./g' | paste -sd'|')
+ours="(lib/gpumirror/|include/linux/gpumirror\\.h|drivers/gpu/vgpu/|amdgpu_gpumirror|$hooked_re)"
 n=$(grep -cE "$ours[^ :]*:[0-9]+:([0-9]+:)? (warning|error):" "$out/sparse.out")
 unchecked=$(for f in "${csrc[@]}"; do
 	case $f in *.c) ;; *) continue ;; esac
@@ -169,6 +175,12 @@ n=$(grep -cE '(warning|error):' "$out/build-run.out")
 [ "$n" = 0 ] && [ "$rc" = 0 ] || cat "$out/build-run.out"
 [ "$rc" = 0 ] || n=$((n + 1))
 result build-run-config "$n" "$n warnings, W=1"
+
+# the library and the amdgpu glue for arm64 with 64K pages, W=1
+scripts/cross-arm64.sh >"$out/cross-arm64.out" 2>&1
+rc=$?
+[ "$rc" = 0 ] || cat "$out/cross-arm64.out"
+result cross-arm64-64K "$rc" "$(tail -1 "$out/cross-arm64.out")"
 
 # --- the upstream patch series ----------------------------------------------
 scripts/tree.py patches "$out/patches" >/dev/null &&

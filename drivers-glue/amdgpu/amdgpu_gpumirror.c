@@ -176,7 +176,14 @@ static void amdgpu_gpumirror_invalidate_finish(struct gpumirror_device *gdev)
 	atomic_inc(&gvm->stats.flushes);
 }
 
-/* SVM ranges: called by gpumirror_fault(), _prefetch() and its restore. */
+VISIBLE_IF_KUNIT int amdgpu_gpumirror_bind(struct amdgpu_gpumirror_vm *gvm,
+					   struct gpumirror_object *obj,
+					   bool writable, bool executable);
+
+/*
+ * SVM ranges: called by gpumirror_fault(), gpumirror_prefetch() and
+ * gpumirror's restore worker. Writable where the page set allows it.
+ */
 static int amdgpu_gpumirror_bind_range(struct gpumirror_device *gdev,
 				       struct gpumirror_object *obj)
 {
