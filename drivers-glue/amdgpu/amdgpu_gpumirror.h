@@ -142,31 +142,39 @@ extern const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend;
 
 /**
  * struct amdgpu_gpumirror_process - one gpumirror mirror and what is on it
- * @mirror: the gpumirror instance over the process's mm
- * @lock: protects @mems, @mem_va and @vms, serializes map and restore;
- *	taken before every gpumirror lock and never in the notifier path
- * @list_lock: also held to add to and remove from @mems, so that command
- *	submission can walk it under the notifier lock without @lock (which
- *	is taken before mmap_lock, and submission holds BO reservations)
- * @mems: &struct amdgpu_gpumirror_mem on @mirror
- * @mem_va: the allocations by GPU page, for the fault handler
- * @vms: &struct amdgpu_gpumirror_vm attached to @mirror
- * @handles: the allocations by uapi handle, under @lock
- * @restore_work: maps the allocations back on quiesced VMs and resumes
- *	them (XNACK off)
  *
  * One per VM by default (a render-node file), or shared by the VMs of one
  * process on several GPUs, which then see one set of attributes and one
  * sequence per allocation.
  */
 struct amdgpu_gpumirror_process {
+	/** @mirror: the gpumirror instance over the process's mm. */
 	struct gpumirror mirror;
+	/**
+	 * @lock: protects @mems, @mem_va, @handles and @vms, serializes map
+	 * and restore; taken before every gpumirror lock and before
+	 * mmap_lock, never in the notifier path.
+	 */
 	struct mutex lock;
+	/**
+	 * @list_lock: also held to add to and remove from @mems, so that
+	 * command submission can walk it under the notifier lock without
+	 * @lock (which ranks above mmap_lock, while submission holds BO
+	 * reservations, which rank below it). A leaf.
+	 */
 	spinlock_t list_lock;
+	/** @mems: &struct amdgpu_gpumirror_mem on @mirror. */
 	struct list_head mems;
+	/** @mem_va: the allocations by GPU page, for the fault handler. */
 	struct rb_root_cached mem_va;
+	/** @vms: &struct amdgpu_gpumirror_vm attached to @mirror. */
 	struct list_head vms;
+	/** @handles: the allocations by uapi handle. */
 	struct xarray handles;
+	/**
+	 * @restore_work: maps the allocations back on quiesced VMs and
+	 * resumes them (XNACK off).
+	 */
 	struct delayed_work restore_work;
 };
 

@@ -112,6 +112,7 @@ static int amdgpu_gpumirror_op_create(struct amdgpu_gpumirror_vm *gvm,
 	struct amdgpu_gpumirror_process *p = gvm->proc;
 	struct amdgpu_gpumirror_mem *mem;
 	struct gpumirror_range *ranges;
+	bool writable, executable;
 	u64 total;
 	u32 id;
 	int ret;
@@ -121,9 +122,10 @@ static int amdgpu_gpumirror_op_create(struct amdgpu_gpumirror_vm *gvm,
 	ret = amdgpu_gpumirror_copy_ranges(args, &ranges, &total);
 	if (ret)
 		return ret;
+	writable = args->flags & AMDGPU_GPUMIRROR_USERPTR_WRITABLE;
+	executable = args->flags & AMDGPU_GPUMIRROR_USERPTR_EXECUTABLE;
 	mem = amdgpu_gpumirror_userptr_create(p, ranges, args->count, args->va,
-			args->flags & AMDGPU_GPUMIRROR_USERPTR_WRITABLE,
-			args->flags & AMDGPU_GPUMIRROR_USERPTR_EXECUTABLE);
+					      writable, executable);
 	kvfree(ranges);
 	if (IS_ERR(mem))
 		return PTR_ERR(mem);
