@@ -64,6 +64,15 @@
  */
 #define AMDGPU_GPUMIRROR_RESTORE_DELAY	msecs_to_jiffies(1)
 
+/* Tries of one map while invalidations race it, as gpumirror_fault()'s. */
+#define AMDGPU_GPUMIRROR_MAP_TRIES	16
+
+/*
+ * Failed restore runs in a row after which the worker gives up what still
+ * fails (leaves it unmapped) and resumes the queues.
+ */
+#define AMDGPU_GPUMIRROR_RESTORE_TRIES	64
+
 static struct amdgpu_gpumirror_vm *to_gvm(struct gpumirror_device *gdev)
 {
 	return container_of(gdev, struct amdgpu_gpumirror_vm, gdev);
@@ -106,24 +115,39 @@ static void amdgpu_gpumirror_wait(struct amdgpu_gpumirror_vm *gvm,
 }
 
 /*
- * Stop the queues once; the restore worker undoes it. A VM without KFD
- * queues (a gfx VM) cannot be stopped: wait until its jobs are done
- * instead, as amdgpu's own userptr notifier does; its next command
- * submission maps again.
+ * Stop the queues for reason @bit, once; undone by the restore (the glue's
+ * worker for the allocations, gpumirror's for SVM ranges). A VM without
+ * KFD queues (a gfx VM) cannot be stopped: wait until its submitted jobs
+ * are done instead, as amdgpu's own userptr notifier does; its next
+ * command submission maps again. Return: true if the queues were stopped
+ * now.
  */
-static void amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm)
+static bool amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm,
+				     unsigned int bit)
 {
 	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
-	if (test_and_set_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state))
-		return;
-	if (gvm->backend->quiesce(gvm)) {
-		clear_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state);
+	if (!gvm->backend->has_queues(gvm)) {
 		gvm->backend->wait_idle(gvm);
-		return;
+		return false;
+	}
+	if (test_and_set_bit(bit, &gvm->state))
+		return false;
+	/* A failure leaves nothing to undo: the queues keep running. */
+	if (gvm->backend->quiesce(gvm)) {
+		clear_bit(bit, &gvm->state);
+		return false;
 	}
 	atomic_inc(&gvm->stats.quiesces);
-	/* No allocation: the work item is embedded. */
-	mod_delayed_work(system_wq, &gvm->proc->restore_work, 0);
+	return true;
+}
+
+/* Undo amdgpu_gpumirror_quiesce() for reason @bit, if it stopped them. */
+static void amdgpu_gpumirror_unquiesce(struct amdgpu_gpumirror_vm *gvm,
+				       unsigned int bit)
+{
+	/* Pairs with test_and_set_bit() in amdgpu_gpumirror_quiesce(). */
+	if (test_and_clear_bit(bit, &gvm->state) && !gvm->backend->resume(gvm))
+		atomic_inc(&gvm->stats.resumes);
 }
 
 /* Keep @fence for pass 2; fences of one VM's updates signal in order. */
@@ -137,26 +161,69 @@ static void amdgpu_gpumirror_keep_fence(struct amdgpu_gpumirror_vm *gvm,
 	gvm->pending = fence;
 }
 
+/*
+ * A clear failed: remember the span for the restore, which clears it
+ * again before anything resumes or is given up, and stop the queues.
+ */
+static void amdgpu_gpumirror_dirty(struct amdgpu_gpumirror_vm *gvm,
+				   u64 first, u64 last)
+{
+	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
+	if (test_and_set_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state)) {
+		first = min(first, gvm->dirty_first);
+		last = max(last, gvm->dirty_last);
+	}
+	gvm->dirty_first = first;
+	gvm->dirty_last = last;
+	amdgpu_gpumirror_quiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED);
+	/* No allocation: the work item is embedded. */
+	mod_delayed_work(system_unbound_wq, &gvm->proc->restore_work, 0);
+}
+
+/*
+ * Did the allocation at GPU page @first lose its VA range on @gvm? Takes
+ * only the list lock: pass 1 may not wait for the process lock.
+ */
+static bool amdgpu_gpumirror_stolen(struct amdgpu_gpumirror_vm *gvm,
+				    u64 first)
+{
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	struct interval_tree_node *it;
+	bool stolen = false;
+
+	spin_lock(&p->list_lock);
+	it = interval_tree_iter_first(&p->mem_va, first, first);
+	if (it)
+		stolen = container_of(it, struct amdgpu_gpumirror_mem,
+				      va_it)->stolen & BIT(gvm->gdev.index);
+	spin_unlock(&p->list_lock);
+	return stolen;
+}
+
 /* Pass 1: clear the PTEs, start the flush, stop no-fault queues. */
 static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 					      struct gpumirror_object *obj,
 					      u64 gpu_start, u64 gpu_end)
 {
 	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
+	u64 first = gpu_start >> AMDGPU_GPU_PAGE_SHIFT;
+	u64 last = (gpu_end >> AMDGPU_GPU_PAGE_SHIFT) - 1;
 	struct dma_fence *fence = NULL;
 	unsigned int noreclaim;
 	int ret;
 
+	/* A GEM VA ioctl took the range: its PTEs are not ours any more. */
+	if (!obj->is_range && amdgpu_gpumirror_stolen(gvm, first))
+		return;
 	noreclaim = memalloc_noreclaim_save();
 	/* SVM ranges of a no-fault VM are suspended by gpumirror itself. */
-	if (gvm->no_fault && !obj->is_range)
-		amdgpu_gpumirror_quiesce(gvm);
-	ret = gvm->backend->clear(gvm, gpu_start >> AMDGPU_GPU_PAGE_SHIFT,
-				  (gpu_end >> AMDGPU_GPU_PAGE_SHIFT) - 1,
-				  &fence);
+	if (gvm->no_fault && !obj->is_range &&
+	    amdgpu_gpumirror_quiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED))
+		mod_delayed_work(system_unbound_wq, &gvm->proc->restore_work, 0);
+	ret = gvm->backend->clear(gvm, first, last, &fence);
 	atomic_inc(&gvm->stats.clears);
 	if (ret)
-		amdgpu_gpumirror_quiesce(gvm);
+		amdgpu_gpumirror_dirty(gvm, first, last);
 	else if (fence)
 		amdgpu_gpumirror_keep_fence(gvm, fence);
 	memalloc_noreclaim_restore(noreclaim);
@@ -166,6 +233,7 @@ static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 static void amdgpu_gpumirror_invalidate_finish(struct gpumirror_device *gdev)
 {
 	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
+	unsigned int noreclaim = memalloc_noreclaim_save();
 
 	if (gvm->pending) {
 		amdgpu_gpumirror_wait(gvm, gvm->pending);
@@ -174,6 +242,7 @@ static void amdgpu_gpumirror_invalidate_finish(struct gpumirror_device *gdev)
 	}
 	gvm->backend->flush_tlb(gvm);
 	atomic_inc(&gvm->stats.flushes);
+	memalloc_noreclaim_restore(noreclaim);
 }
 
 VISIBLE_IF_KUNIT int amdgpu_gpumirror_bind(struct amdgpu_gpumirror_vm *gvm,
@@ -190,21 +259,21 @@ static int amdgpu_gpumirror_bind_range(struct gpumirror_device *gdev,
 	return amdgpu_gpumirror_bind(to_gvm(gdev), obj, true, false);
 }
 
-/* gpumirror's no-fault mode, for SVM ranges of an XNACK-off VM. */
+/*
+ * gpumirror's no-fault mode, for SVM ranges of an XNACK-off VM; the SVM
+ * operations refuse a VM that has no queues to stop.
+ */
 static void amdgpu_gpumirror_suspend(struct gpumirror_device *gdev)
 {
-	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
+	unsigned int noreclaim = memalloc_noreclaim_save();
 
-	if (!gvm->backend->quiesce(gvm))
-		atomic_inc(&gvm->stats.quiesces);
+	amdgpu_gpumirror_quiesce(to_gvm(gdev), AMDGPU_GPUMIRROR_SVM_QUIESCED);
+	memalloc_noreclaim_restore(noreclaim);
 }
 
 static void amdgpu_gpumirror_resume(struct gpumirror_device *gdev)
 {
-	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
-
-	if (!gvm->backend->resume(gvm))
-		atomic_inc(&gvm->stats.resumes);
+	amdgpu_gpumirror_unquiesce(to_gvm(gdev), AMDGPU_GPUMIRROR_SVM_QUIESCED);
 }
 
 static const struct gpumirror_device_ops amdgpu_gpumirror_ops = {
@@ -306,8 +375,8 @@ static void amdgpu_gpumirror_va_release(struct amdgpu_gpumirror_vm *gvm,
  * amdgpu_gpumirror_vm_detach() - detach a GPU's VM, clearing its PTEs
  * @gvm: an attached VM
  *
- * Releases the VA ranges the allocations claim in the VM. Its queues, if
- * the glue quiesced them, stay quiesced: the VM is going away.
+ * Releases the VA ranges the allocations claim in the VM, and resumes the
+ * queues if the glue stopped them: no restore runs for the VM any more.
  */
 void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm)
 {
@@ -322,6 +391,9 @@ void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm)
 	gpumirror_device_detach(&gvm->gdev);
 	/* Pass 2 ran for every pass 1: nothing is pending any more. */
 	WARN_ON(gvm->pending);
+	/* Nothing restores this VM any more: give the queues back. */
+	amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED);
+	amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_SVM_QUIESCED);
 }
 
 /**
@@ -367,8 +439,8 @@ amdgpu_gpumirror_userptr_create(struct amdgpu_gpumirror_process *p,
 	}
 	mem->va_it.start = gpu_va >> AMDGPU_GPU_PAGE_SHIFT;
 	mem->va_it.last = last;
-	interval_tree_insert(&mem->va_it, &p->mem_va);
 	spin_lock(&p->list_lock);
+	interval_tree_insert(&mem->va_it, &p->mem_va);
 	list_add_tail(&mem->link, &p->mems);
 	spin_unlock(&p->list_lock);
 	mutex_unlock(&p->lock);
@@ -395,8 +467,8 @@ void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,
 	mutex_lock(&p->lock);
 	spin_lock(&p->list_lock);
 	list_del(&mem->link);
-	spin_unlock(&p->list_lock);
 	interval_tree_remove(&mem->va_it, &p->mem_va);
+	spin_unlock(&p->list_lock);
 	/* Destroying the object zaps the PTEs (pass 1 and 2 on each VM). */
 	gpumirror_object_destroy(mem->obj);
 	list_for_each_entry(gvm, &p->vms, link)
@@ -463,17 +535,24 @@ static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
 	return ret;
 }
 
-/* The VA range @obj claims on @gvm: its own, or an identity SVM range. */
+/*
+ * Claim @mem's GPU VA range on @gvm, once, before its set is made valid
+ * there: a set that is valid makes pass 1 clear the range.
+ */
 static int amdgpu_gpumirror_claim(struct amdgpu_gpumirror_vm *gvm,
-				  struct amdgpu_gpumirror_resv *resv,
 				  struct amdgpu_gpumirror_mem *mem)
 {
+	struct amdgpu_gpumirror_resv resv;
 	int ret;
 
-	if (!mem || (mem->reserved & BIT(gvm->gdev.index)))
+	if (mem->reserved & BIT(gvm->gdev.index))
 		return 0;
-	ret = gvm->backend->va_reserve(gvm, resv, mem->va_it.start,
+	ret = gvm->backend->reserve(gvm, &resv);
+	if (ret)
+		return ret;
+	ret = gvm->backend->va_reserve(gvm, &resv, mem->va_it.start,
 				       mem->va_it.last);
+	gvm->backend->unreserve(gvm, &resv);
 	if (!ret)
 		mem->reserved |= BIT(gvm->gdev.index);
 	return ret;
@@ -490,6 +569,7 @@ static int amdgpu_gpumirror_bind_mem(struct amdgpu_gpumirror_vm *gvm,
 	struct dma_fence *fence = NULL;
 	unsigned int noreclaim;
 	dma_addr_t *addrs;
+	u64 first, last;
 	int ret;
 
 	addrs = kvmalloc_array(obj->npages, sizeof(*addrs), GFP_KERNEL);
@@ -498,15 +578,20 @@ static int amdgpu_gpumirror_bind_mem(struct amdgpu_gpumirror_vm *gvm,
 	ret = be->reserve(gvm, &resv);
 	if (ret)
 		goto free_addrs;
-	ret = amdgpu_gpumirror_claim(gvm, &resv, mem);
-	if (ret)
-		goto unreserve;
+	amdgpu_gpumirror_gpu_span(obj, 0, obj->npages, &first, &last);
 	gpumirror_notifier_lock(mirror);
 	if (!gpumirror_object_valid(obj, &gvm->gdev)) {
 		ret = -EAGAIN;
-	} else if (mem && !be->va_check(gvm, &resv, mem->va_it.start,
-					mem->va_it.last)) {
-		/* A GEM VA ioctl took the range away. */
+	} else if (mem ? !be->va_check(gvm, &resv, first, last) :
+			 !be->va_free(gvm, &resv, first, last)) {
+		/*
+		 * A GEM VA ioctl took the allocation's range, or a BO is
+		 * mapped where the SVM range would go. The PTEs there are not
+		 * ours: pass 1 must leave them alone from now on.
+		 */
+		if (mem)
+			WRITE_ONCE(mem->stolen,
+				   mem->stolen | BIT(gvm->gdev.index));
 		ret = -EEXIST;
 	} else {
 		noreclaim = memalloc_noreclaim_save();
@@ -515,7 +600,6 @@ static int amdgpu_gpumirror_bind_mem(struct amdgpu_gpumirror_vm *gvm,
 		memalloc_noreclaim_restore(noreclaim);
 	}
 	gpumirror_notifier_unlock(mirror);
-unreserve:
 	be->unreserve(gvm, &resv);
 	if (fence) {
 		amdgpu_gpumirror_wait(gvm, fence);
@@ -553,38 +637,56 @@ EXPORT_SYMBOL_IF_KUNIT(amdgpu_gpumirror_bind);
  * @gvm: the GPU's VM
  * @mem: the allocation
  *
- * Claims the allocation's GPU VA range in the VM the first time. Retries
- * while invalidations race the mapping.
+ * Claims the allocation's GPU VA range in the VM the first time, before
+ * anything is mapped. Retries while invalidations race the mapping, a
+ * bounded number of times. On failure @gvm's page set is dropped, so the
+ * allocation reads as not mapped.
  *
  * Context: &amdgpu_gpumirror_process.lock held.
- * Return: 0, or the error of gpumirror_object_map(), of the VA claim
- * (-EEXIST: the range is in use) or of the backend.
+ * Return: 0; -EEXIST if the range is in use (or a GEM VA ioctl took it:
+ * it is never mapped on @gvm again); -EBUSY if invalidations kept racing;
+ * or the error of gpumirror_object_map() or of the backend.
  */
 int amdgpu_gpumirror_mem_map(struct amdgpu_gpumirror_vm *gvm,
 			     struct amdgpu_gpumirror_mem *mem)
 {
 	unsigned int flags = mem->writable ? GPUMIRROR_MAP_WRITE : 0;
+	unsigned long slot = BIT(gvm->gdev.index);
+	unsigned int tries = 0;
 	int ret;
 
 	lockdep_assert_held(&gvm->proc->lock);
+	if (mem->stolen & slot)
+		return -EEXIST;
+	ret = amdgpu_gpumirror_claim(gvm, mem);
+	if (ret)
+		return ret;
 	do {
-		ret = gpumirror_object_map(mem->obj, BIT(gvm->gdev.index),
-					   flags);
+		ret = gpumirror_object_map(mem->obj, slot, flags);
 		if (!ret)
 			ret = amdgpu_gpumirror_bind_mem(gvm, mem->obj, mem,
 							mem->writable,
 							mem->executable);
-	} while (ret == -EAGAIN);
-	if (!ret)
-		mem->lost &= ~BIT(gvm->gdev.index);
-	return ret;
+	} while (ret == -EAGAIN && ++tries < AMDGPU_GPUMIRROR_MAP_TRIES);
+	if (!ret) {
+		WRITE_ONCE(mem->lost, mem->lost & ~slot);
+		return 0;
+	}
+	/*
+	 * A valid set says "mapped": drop it unless the range is no longer
+	 * ours (then pass 1 leaves it alone and nothing maps it again).
+	 */
+	if (ret != -EEXIST)
+		gpumirror_object_unmap(mem->obj, &gvm->gdev);
+	return ret == -EAGAIN ? -EBUSY : ret;
 }
 
 /**
  * amdgpu_gpumirror_stale() - does any allocation wait to be mapped again?
  * @gvm: the VM
  *
- * Allocations lost on @gvm (see &amdgpu_gpumirror_mem.lost) do not count.
+ * Allocations lost on @gvm (see &amdgpu_gpumirror_mem.lost) do not count;
+ * a span whose clear failed counts until it was cleared again.
  *
  * Context: the notifier lock held (gpumirror_notifier_lock()), so the
  * answer holds until it is dropped; takes the list lock, not
@@ -599,6 +701,8 @@ bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm)
 	bool stale = false;
 
 	gpumirror_notifier_assert_held(&p->mirror);
+	if (test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state))
+		return true;
 	spin_lock(&p->list_lock);
 	list_for_each_entry(mem, &p->mems, link) {
 		if (!(READ_ONCE(mem->lost) & slot) &&
@@ -612,29 +716,77 @@ bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm)
 }
 
 /*
+ * Clear again the span whose clear failed in pass 1, and drop the page
+ * sets of the allocations in it, so that they are mapped again. SVM ranges
+ * in the span keep their sets: they are bound again on their next fault
+ * or invalidation.
+ */
+static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
+{
+	struct amdgpu_gpumirror_process *p = gvm->proc;
+	struct dma_fence *fence = NULL;
+	struct amdgpu_gpumirror_mem *mem;
+	u64 first, last;
+	bool same;
+	int ret;
+
+	lockdep_assert_held(&p->lock);
+	gpumirror_notifier_lock(&p->mirror);
+	first = gvm->dirty_first;
+	last = gvm->dirty_last;
+	gpumirror_notifier_unlock(&p->mirror);
+	ret = gvm->backend->clear(gvm, first, last, &fence);
+	atomic_inc(&gvm->stats.clears);
+	if (fence) {
+		amdgpu_gpumirror_wait(gvm, fence);
+		dma_fence_put(fence);
+	}
+	if (ret)
+		return ret;
+	list_for_each_entry(mem, &p->mems, link)
+		if (mem->va_it.start <= last && first <= mem->va_it.last &&
+		    !(mem->stolen & BIT(gvm->gdev.index)))
+			gpumirror_object_unmap(mem->obj, &gvm->gdev);
+	/* Pass 1 widens the span under the lock held for write. */
+	gpumirror_notifier_lock(&p->mirror);
+	same = gvm->dirty_first == first && gvm->dirty_last == last;
+	if (same)
+		clear_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
+	gpumirror_notifier_unlock(&p->mirror);
+	return same ? 0 : -EAGAIN;
+}
+
+/*
  * Map again every allocation that is not valid on @gvm; one whose memory
  * is gone, no longer writable or whose VA range a GEM VA ioctl took is
- * marked lost instead.
+ * marked lost instead, and with @give_up so is one that keeps failing.
  */
-static int amdgpu_gpumirror_validate_locked(struct amdgpu_gpumirror_vm *gvm)
+static int amdgpu_gpumirror_validate_locked(struct amdgpu_gpumirror_vm *gvm,
+					    bool give_up)
 {
+	unsigned long slot = BIT(gvm->gdev.index);
 	struct amdgpu_gpumirror_mem *mem;
 	bool valid;
 	int ret;
 
 	lockdep_assert_held(&gvm->proc->lock);
+	if (test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state)) {
+		ret = amdgpu_gpumirror_repair(gvm);
+		if (ret)
+			return ret;
+	}
 	list_for_each_entry(mem, &gvm->proc->mems, link) {
 		gpumirror_notifier_lock(&gvm->proc->mirror);
 		valid = gpumirror_object_valid(mem->obj, &gvm->gdev);
 		gpumirror_notifier_unlock(&gvm->proc->mirror);
-		if (valid)
+		if (valid && !(mem->stolen & slot))
 			continue;
 		ret = amdgpu_gpumirror_mem_map(gvm, mem);
-		if (ret == -EFAULT || ret == -EPERM || ret == -EEXIST) {
-			if (!(mem->lost & BIT(gvm->gdev.index)))
+		if (ret && (give_up || ret == -EFAULT || ret == -EPERM ||
+			    ret == -EEXIST)) {
+			if (!(mem->lost & slot))
 				atomic_inc(&gvm->stats.lost);
-			WRITE_ONCE(mem->lost,
-				   mem->lost | BIT(gvm->gdev.index));
+			WRITE_ONCE(mem->lost, mem->lost | slot);
 		} else if (ret) {
 			return ret;
 		}
@@ -649,15 +801,18 @@ static int amdgpu_gpumirror_validate_locked(struct amdgpu_gpumirror_vm *gvm)
  * Allocations that cannot be mapped any more are left unmapped (lost, as
  * amdgpu does with an invalid userptr BO) rather than failing the call.
  *
+ * First clears again a span whose clear failed in pass 1.
+ *
  * Context: process context; no BO reservation and no gpumirror lock held.
- * Return: 0, -ENOMEM, -EBUSY or -EINTR from the mapping.
+ * Return: 0, -EAGAIN if a clear failed again meanwhile, or the error of a
+ * clear or of a mapping other than those that mark an allocation lost.
  */
 int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm)
 {
 	int ret;
 
 	mutex_lock(&gvm->proc->lock);
-	ret = amdgpu_gpumirror_validate_locked(gvm);
+	ret = amdgpu_gpumirror_validate_locked(gvm, false);
 	mutex_unlock(&gvm->proc->lock);
 	return ret;
 }
@@ -666,22 +821,21 @@ int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm)
 static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
-	bool resume = false;
+	bool stale;
 	int ret;
 
-	ret = amdgpu_gpumirror_validate_locked(gvm);
-	if (ret)
-		return ret;
-	gpumirror_notifier_lock(&p->mirror);
-	if (!amdgpu_gpumirror_stale(gvm))
-		resume = test_and_clear_bit(AMDGPU_GPUMIRROR_QUIESCED,
-					    &gvm->state);
-	else
-		ret = -EAGAIN;
-	gpumirror_notifier_unlock(&p->mirror);
-	/* Pairs with the quiesce in pass 1 that set the bit. */
-	if (resume && !gvm->backend->resume(gvm))
-		atomic_inc(&gvm->stats.resumes);
+	ret = amdgpu_gpumirror_validate_locked(gvm, gvm->restore_tries >=
+						    AMDGPU_GPUMIRROR_RESTORE_TRIES);
+	if (!ret) {
+		gpumirror_notifier_lock(&p->mirror);
+		stale = amdgpu_gpumirror_stale(gvm);
+		if (!stale)
+			amdgpu_gpumirror_unquiesce(gvm,
+						   AMDGPU_GPUMIRROR_QUIESCED);
+		gpumirror_notifier_unlock(&p->mirror);
+		ret = stale ? -EAGAIN : 0;
+	}
+	gvm->restore_tries = ret ? gvm->restore_tries + 1 : 0;
 	return ret;
 }
 
@@ -694,8 +848,9 @@ static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
  * under the notifier lock. An allocation whose memory is gone (-EFAULT),
  * no longer writable (-EPERM) or whose VA range a GEM VA ioctl took
  * (-EEXIST) is left unmapped, as amdgpu does with an invalid userptr BO.
- * The backend's quiesce and resume nest, so a quiesce that comes after the
- * check keeps the queues stopped and schedules the worker again.
+ * After %AMDGPU_GPUMIRROR_RESTORE_TRIES failed runs in a row, what still
+ * fails is left unmapped too. A span whose clear failed is cleared again
+ * first; until that works, the queues stay stopped.
  *
  * Context: process context, &amdgpu_gpumirror_process.lock not held.
  * Return: 0, -EAGAIN if an invalidation raced the restore (run it again),
@@ -726,7 +881,7 @@ static void amdgpu_gpumirror_restore_work(struct work_struct *work)
 			again = true;
 	mutex_unlock(&p->lock);
 	if (again)
-		mod_delayed_work(system_wq, &p->restore_work,
+		mod_delayed_work(system_unbound_wq, &p->restore_work,
 				 AMDGPU_GPUMIRROR_RESTORE_DELAY);
 }
 

@@ -84,6 +84,14 @@ struct amdgpu_gpumirror_backend {
 			 struct amdgpu_gpumirror_resv *resv, u64 start,
 			 u64 last);
 	/**
+	 * @va_free: Required. Is no GPU page of [@start, @last] mapped by
+	 * anything in the VM (the check before an SVM range, which claims
+	 * nothing, is bound)? Same context as @va_check.
+	 */
+	bool (*va_free)(struct amdgpu_gpumirror_vm *gvm,
+			struct amdgpu_gpumirror_resv *resv, u64 start,
+			u64 last);
+	/**
 	 * @pte_flags: Required. The PTE flags for a page of system memory
 	 * with the GPU's MTYPE and generation-specific bits; @writable and
 	 * @executable as decided by the glue. Any context.
@@ -122,6 +130,11 @@ struct amdgpu_gpumirror_backend {
 	/** @flush_tlb: Required. Flush the VM's TLBs; must not allocate. */
 	void (*flush_tlb)(struct amdgpu_gpumirror_vm *gvm);
 	/**
+	 * @has_queues: Required. Does the VM run KFD user queues that
+	 * @quiesce can stop (a compute VM)? Any context, no lock needed.
+	 */
+	bool (*has_queues)(struct amdgpu_gpumirror_vm *gvm);
+	/**
 	 * @quiesce: Required. Stop the process's user queues; nests (as
 	 * KFD's eviction count does). Notifier lock held for write, reclaim
 	 * disabled.
@@ -130,10 +143,10 @@ struct amdgpu_gpumirror_backend {
 	/** @resume: Required. Undo one @quiesce; no gpumirror lock held. */
 	int (*resume)(struct amdgpu_gpumirror_vm *gvm);
 	/**
-	 * @wait_idle: Required. Wait until no job of the VM runs: what the
-	 * glue does instead of @quiesce for a VM without KFD queues (a gfx
-	 * VM), whose next command submission maps again. Same context as
-	 * @quiesce; may sleep.
+	 * @wait_idle: Required. Wait until no submitted job of the VM runs:
+	 * what the glue does instead of @quiesce for a VM without KFD queues
+	 * (a gfx VM), whose next command submission maps again. Same context
+	 * as @quiesce; may sleep.
 	 */
 	void (*wait_idle)(struct amdgpu_gpumirror_vm *gvm);
 };
@@ -165,7 +178,10 @@ struct amdgpu_gpumirror_process {
 	spinlock_t list_lock;
 	/** @mems: &struct amdgpu_gpumirror_mem on @mirror. */
 	struct list_head mems;
-	/** @mem_va: the allocations by GPU page, for the fault handler. */
+	/**
+	 * @mem_va: the allocations by GPU page, for the fault handler and
+	 * pass 1; changed under @lock and @list_lock.
+	 */
 	struct rb_root_cached mem_va;
 	/** @vms: &struct amdgpu_gpumirror_vm attached to @mirror. */
 	struct list_head vms;
@@ -179,8 +195,10 @@ struct amdgpu_gpumirror_process {
 };
 
 /* &amdgpu_gpumirror_vm.state bits */
-#define AMDGPU_GPUMIRROR_QUIESCED	0	/* the glue stopped the queues */
+#define AMDGPU_GPUMIRROR_QUIESCED	0	/* stopped for the allocations */
 #define AMDGPU_GPUMIRROR_SVM		1	/* SVM faults are the glue's */
+#define AMDGPU_GPUMIRROR_SVM_QUIESCED	2	/* stopped for SVM ranges */
+#define AMDGPU_GPUMIRROR_DIRTY		3	/* a PTE clear failed */
 
 /**
  * struct amdgpu_gpumirror_vm - one GPU's VM on a mirror
@@ -192,8 +210,12 @@ struct amdgpu_gpumirror_process {
  * @link: entry in &amdgpu_gpumirror_process.vms
  * @no_fault: the GPU cannot recover from page faults (XNACK off): an
  *	invalidation stops the queues until the restore worker maps again
- * @state: %AMDGPU_GPUMIRROR_QUIESCED, %AMDGPU_GPUMIRROR_SVM (atomic bits)
+ * @state: %AMDGPU_GPUMIRROR_* bits, atomic
  * @pending: the fence of the last PTE clear of pass 1 (notifier lock)
+ * @dirty_first: with %AMDGPU_GPUMIRROR_DIRTY, the span of GPU pages whose
+ *	clear failed: the restore clears it again first (notifier lock)
+ * @dirty_last: its end, inclusive
+ * @restore_tries: restore runs in a row that failed (process lock)
  * @va_bo_va: the real backend's GPU VA reservations (a BO-less bo_va)
  * @stats: calls made to the backend, for tests and debugfs
  */
@@ -207,6 +229,8 @@ struct amdgpu_gpumirror_vm {
 	bool no_fault;
 	unsigned long state;
 	struct dma_fence *pending;
+	u64 dirty_first, dirty_last;
+	unsigned int restore_tries;
 	struct amdgpu_bo_va *va_bo_va;
 	struct {
 		atomic_t updates, clears, waits, flushes, quiesces, resumes;
@@ -223,6 +247,8 @@ struct amdgpu_gpumirror_vm {
  * @reserved: slots of the VMs whose VA space it claims
  * @lost: slots of the VMs it could not be mapped on again (its memory is
  *	gone or no longer allowed): left unmapped there, not waited for
+ * @stolen: slots of the VMs where a GEM VA ioctl took its range: never
+ *	mapped nor cleared there again (list lock to read in pass 1)
  * @link: entry in &amdgpu_gpumirror_process.mems
  */
 struct amdgpu_gpumirror_mem {
@@ -232,6 +258,7 @@ struct amdgpu_gpumirror_mem {
 	struct interval_tree_node va_it;
 	unsigned long reserved;
 	unsigned long lost;
+	unsigned long stolen;
 	struct list_head link;
 };
 

@@ -58,6 +58,24 @@ static void amdgpu_gpumirror_hw_unreserve(struct amdgpu_gpumirror_vm *gvm,
 	drm_exec_fini(&resv->exec);
 }
 
+/*
+ * Is no GPU page of [@start, @last] mapped? amdgpu exports only a point
+ * lookup of its VA tree; a mapping covers whole GPU pages, so one lookup
+ * per page, skipping over nothing, finds any overlap.
+ */
+static bool amdgpu_gpumirror_hw_va_free(struct amdgpu_gpumirror_vm *gvm,
+					struct amdgpu_gpumirror_resv *resv,
+					u64 start, u64 last)
+{
+	u64 page;
+
+	dma_resv_assert_held(amdgpu_gpumirror_hw_resv(gvm));
+	for (page = start; page <= last; page++)
+		if (amdgpu_vm_bo_lookup_mapping(gvm->vm, page))
+			return false;
+	return true;
+}
+
 /* The GPU VA claims of a VM: mappings of one BO-less bo_va, like PRT's. */
 static int amdgpu_gpumirror_hw_va_reserve(struct amdgpu_gpumirror_vm *gvm,
 					  struct amdgpu_gpumirror_resv *resv,
@@ -71,8 +89,8 @@ static int amdgpu_gpumirror_hw_va_reserve(struct amdgpu_gpumirror_vm *gvm,
 		if (!gvm->va_bo_va)
 			return -ENOMEM;
 	}
-	if (amdgpu_vm_bo_lookup_mapping(gvm->vm, start) ||
-	    amdgpu_vm_bo_lookup_mapping(gvm->vm, last))
+	/* Checked first: amdgpu_vm_bo_map() logs every conflict. */
+	if (!amdgpu_gpumirror_hw_va_free(gvm, resv, start, last))
 		return -EEXIST;
 	/* The flags are never used: nothing updates this bo_va's PTEs. */
 	ret = amdgpu_vm_bo_map(gvm->adev, gvm->va_bo_va,
@@ -82,22 +100,19 @@ static int amdgpu_gpumirror_hw_va_reserve(struct amdgpu_gpumirror_vm *gvm,
 	return ret == -EINVAL ? -EEXIST : ret;
 }
 
+/*
+ * The mapping was never updated through the bo_va, so unmapping frees it
+ * at once; the glue cleared its PTEs already (the object's destruction or
+ * the device's detach ran both passes).
+ */
 static void amdgpu_gpumirror_hw_va_release(struct amdgpu_gpumirror_vm *gvm,
 					   struct amdgpu_gpumirror_resv *resv,
 					   u64 start)
 {
-	struct dma_fence *fence = NULL;
-
 	dma_resv_assert_held(amdgpu_gpumirror_hw_resv(gvm));
 	/* -ENOENT: a GEM VA ioctl cleared it already. */
-	if (amdgpu_vm_bo_unmap(gvm->adev, gvm->va_bo_va,
-			       start * AMDGPU_GPU_PAGE_SIZE))
-		return;
-	/* Clear the PTEs and free the mapping now, as GEM VA unmap does. */
-	if (!amdgpu_vm_clear_freed(gvm->adev, gvm->vm, &fence) && fence) {
-		dma_fence_wait(fence, false);
-		dma_fence_put(fence);
-	}
+	amdgpu_vm_bo_unmap(gvm->adev, gvm->va_bo_va,
+			   start * AMDGPU_GPU_PAGE_SIZE);
 }
 
 static bool amdgpu_gpumirror_hw_va_check(struct amdgpu_gpumirror_vm *gvm,
@@ -171,10 +186,22 @@ static void amdgpu_gpumirror_hw_wait(struct amdgpu_gpumirror_vm *gvm,
 	dma_fence_wait(fence, false);
 }
 
+/*
+ * A compute VM's TLBs are flushed by PASID, as amdkfd does; a gfx VM's
+ * are flushed by the next job, since the update moved the VM's TLB
+ * sequence (its jobs were waited for before the clear).
+ */
 static void amdgpu_gpumirror_hw_flush_tlb(struct amdgpu_gpumirror_vm *gvm)
 {
-	amdgpu_vm_flush_compute_tlb(gvm->adev, gvm->vm, TLB_FLUSH_HEAVYWEIGHT,
-				    gvm->adev->gfx.xcc_mask);
+	if (gvm->vm->is_compute_context)
+		amdgpu_vm_flush_compute_tlb(gvm->adev, gvm->vm,
+					    TLB_FLUSH_HEAVYWEIGHT,
+					    gvm->adev->gfx.xcc_mask);
+}
+
+static bool amdgpu_gpumirror_hw_has_queues(struct amdgpu_gpumirror_vm *gvm)
+{
+	return READ_ONCE(gvm->vm->is_compute_context);
 }
 
 static int amdgpu_gpumirror_hw_quiesce(struct amdgpu_gpumirror_vm *gvm)
@@ -188,18 +215,21 @@ static int amdgpu_gpumirror_hw_resume(struct amdgpu_gpumirror_vm *gvm)
 	return kgd2kfd_resume_mm(gvm->gdev.mirror->mm);
 }
 
-/* Every submission's fence is in the page directory's reservation. */
+/*
+ * Every submission adds its fence to the page directory's reservation for
+ * read or write; page-table updates (bookkeeping) need not be waited for.
+ */
 static void amdgpu_gpumirror_hw_wait_idle(struct amdgpu_gpumirror_vm *gvm)
 {
 	dma_resv_wait_timeout(amdgpu_gpumirror_hw_resv(gvm),
-			      DMA_RESV_USAGE_BOOKKEEP, false,
+			      DMA_RESV_USAGE_READ, false,
 			      MAX_SCHEDULE_TIMEOUT);
 }
 
 /*
  * The backend of a real amdgpu VM: the page directory reserved with
  * drm_exec and validated with amdgpu_vm_validate(), VA claims as mappings
- * of a BO-less bo_va, PTE updates through amdgpu_vm_update_range() and
+ * of a BO-less bo_va, KFD queues only on a compute VM, PTE updates through amdgpu_vm_update_range() and
  * amdgpu_vm_update_pdes(), fences with dma_fence_wait(), TLB flushes with
  * amdgpu_vm_flush_compute_tlb(), KFD queues with kgd2kfd_quiesce_mm() and
  * kgd2kfd_resume_mm(), and a gfx VM's jobs waited for through the page
@@ -211,12 +241,14 @@ const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend = {
 	.va_reserve = amdgpu_gpumirror_hw_va_reserve,
 	.va_release = amdgpu_gpumirror_hw_va_release,
 	.va_check = amdgpu_gpumirror_hw_va_check,
+	.va_free = amdgpu_gpumirror_hw_va_free,
 	.pte_flags = amdgpu_gpumirror_hw_pte_flags,
 	.update = amdgpu_gpumirror_hw_update,
 	.update_pdes = amdgpu_gpumirror_hw_update_pdes,
 	.clear = amdgpu_gpumirror_hw_clear,
 	.wait = amdgpu_gpumirror_hw_wait,
 	.flush_tlb = amdgpu_gpumirror_hw_flush_tlb,
+	.has_queues = amdgpu_gpumirror_hw_has_queues,
 	.quiesce = amdgpu_gpumirror_hw_quiesce,
 	.resume = amdgpu_gpumirror_hw_resume,
 	.wait_idle = amdgpu_gpumirror_hw_wait_idle,

@@ -48,14 +48,15 @@ struct fake_vm {
 	struct dma_resv resv;
 	struct fake_claim claims[FAKE_CLAIMS];
 	int fail_update_at;	/* fail the n-th update (1-based), 0: never */
+	bool fail_updates;	/* fail every update */
 	int updates;
 	bool fail_clear;
 	bool stolen;		/* a GEM VA ioctl cleared the claims */
 	int zap_at_reserve;	/* zap @zap_addr in the n-th @reserve from now */
 	unsigned long zap_addr;
-	int depth;		/* quiesce nesting */
+	atomic_t depth;		/* quiesce nesting */
 	bool no_queues;		/* a gfx VM: no KFD queues to quiesce */
-	int violations;
+	atomic_t violations;
 };
 
 struct fake_ctx {
@@ -63,6 +64,7 @@ struct fake_ctx {
 	struct fake_vm vm[2];
 	struct fake_call log[FAKE_LOG];
 	int nlog;
+	spinlock_t log_lock;		/* the test, the workers */
 	atomic_t live_fences;
 	spinlock_t fence_lock;		/* of the fake fences */
 	bool done;
@@ -86,9 +88,11 @@ static void fake_log(struct fake_vm *fv, char op, u64 start, u64 last,
 {
 	struct fake_ctx *ctx = fake_ctx();
 
+	spin_lock(&ctx->log_lock);
 	if (ctx->nlog < FAKE_LOG)
 		ctx->log[ctx->nlog++] = (struct fake_call){
 			op, fv->id, start, last, flags, fence, addr };
+	spin_unlock(&ctx->log_lock);
 }
 
 /* The contract: the page directory reserved, by this VM's reserve. */
@@ -97,7 +101,7 @@ static bool fake_held(struct fake_vm *fv, struct amdgpu_gpumirror_resv *resv)
 	if (resv && resv->gvm == &fv->gvm && dma_resv_is_locked(&fv->resv) &&
 	    dma_resv_held(&fv->resv))
 		return true;
-	fv->violations++;
+	atomic_inc(&fv->violations);
 	fake_log(fv, 'X', 0, 0, 0, 0, 0);
 	return false;
 }
@@ -224,6 +228,22 @@ static bool fake_va_check(struct amdgpu_gpumirror_vm *gvm,
 	return !fv->stolen && c && c->last >= last;
 }
 
+static bool fake_va_free(struct amdgpu_gpumirror_vm *gvm,
+			 struct amdgpu_gpumirror_resv *resv, u64 start,
+			 u64 last)
+{
+	struct fake_vm *fv = to_fake(gvm);
+	int i;
+
+	if (!fake_held(fv, resv))
+		return false;
+	for (i = 0; i < FAKE_CLAIMS; i++)
+		if (fv->claims[i].used && fv->claims[i].start <= last &&
+		    start <= fv->claims[i].last)
+			return false;
+	return true;
+}
+
 #define PTE_BASE (AMDGPU_PTE_VALID | AMDGPU_PTE_SYSTEM | AMDGPU_PTE_SNOOPED | \
 		  AMDGPU_PTE_READABLE)
 
@@ -243,7 +263,7 @@ static int fake_update(struct amdgpu_gpumirror_vm *gvm,
 
 	if (!fake_held(fv, resv))
 		return -EDEADLK;
-	if (++fv->updates == fv->fail_update_at) {
+	if (++fv->updates == fv->fail_update_at || fv->fail_updates) {
 		fake_log(fv, 'U', start, last, flags, 0, pages_addr[0]);
 		return -ENOMEM;
 	}
@@ -290,13 +310,19 @@ static void fake_flush_tlb(struct amdgpu_gpumirror_vm *gvm)
 	fake_log(to_fake(gvm), 'f', 0, 0, 0, 0, 0);
 }
 
+static bool fake_has_queues(struct amdgpu_gpumirror_vm *gvm)
+{
+	return !to_fake(gvm)->no_queues;
+}
+
 static int fake_quiesce(struct amdgpu_gpumirror_vm *gvm)
 {
+	/* kgd2kfd_quiesce_mm() without a KFD process */
 	if (to_fake(gvm)->no_queues) {
-		fake_log(to_fake(gvm), 'Q', 0, 0, 0, 0, 0);
+		atomic_inc(&to_fake(gvm)->violations);
 		return -ESRCH;
 	}
-	to_fake(gvm)->depth++;
+	atomic_inc(&to_fake(gvm)->depth);
 	fake_log(to_fake(gvm), 'q', 0, 0, 0, 0, 0);
 	return 0;
 }
@@ -305,8 +331,8 @@ static int fake_resume(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct fake_vm *fv = to_fake(gvm);
 
-	if (fv->depth-- <= 0)
-		fv->violations++;
+	if (atomic_dec_return(&fv->depth) < 0)
+		atomic_inc(&fv->violations);
 	fake_log(fv, 's', 0, 0, 0, 0, 0);
 	return 0;
 }
@@ -322,12 +348,14 @@ static const struct amdgpu_gpumirror_backend fake_backend = {
 	.va_reserve = fake_va_reserve,
 	.va_release = fake_va_release,
 	.va_check = fake_va_check,
+	.va_free = fake_va_free,
 	.pte_flags = fake_pte_flags,
 	.update = fake_update,
 	.update_pdes = fake_update_pdes,
 	.clear = fake_clear,
 	.wait = fake_wait,
 	.flush_tlb = fake_flush_tlb,
+	.has_queues = fake_has_queues,
 	.quiesce = fake_quiesce,
 	.resume = fake_resume,
 	.wait_idle = fake_wait_idle,
@@ -354,6 +382,7 @@ static int fake_init(struct kunit *test)
 	test->priv = ctx;
 	fake_the_ctx = ctx;
 	spin_lock_init(&ctx->fence_lock);
+	spin_lock_init(&ctx->log_lock);
 	fake_mmap(test, PAGE_SIZE, RW);
 	KUNIT_ASSERT_EQ(test, amdgpu_gpumirror_process_init(&ctx->proc,
 							    current->mm), 0);
@@ -404,7 +433,15 @@ static void fake_done(struct kunit *test)
 	fake_teardown(ctx);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->live_fences), 0);
 	for (i = 0; i < ARRAY_SIZE(ctx->vm); i++) {
-		KUNIT_EXPECT_EQ(test, ctx->vm[i].violations, 0);
+		struct fake_vm *fv = &ctx->vm[i];
+
+		KUNIT_EXPECT_EQ(test, atomic_read(&fv->violations), 0);
+		/* Every queue stop undone, by the restore or the detach. */
+		KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
+		KUNIT_EXPECT_EQ(test, fv->gvm.state &
+				(BIT(AMDGPU_GPUMIRROR_QUIESCED) |
+				 BIT(AMDGPU_GPUMIRROR_SVM_QUIESCED) |
+				 BIT(AMDGPU_GPUMIRROR_DIRTY)), 0UL);
 		for (c = 0; c < FAKE_CLAIMS; c++)
 			KUNIT_EXPECT_FALSE(test, ctx->vm[i].claims[c].used);
 	}
@@ -467,6 +504,16 @@ fake_mem(struct kunit *test, struct fake_vm *fv,
 	return mem;
 }
 
+/* Run the restore worker @n times. */
+static void fake_run_restore_for(struct fake_vm *fv, int n)
+{
+	while (n--) {
+		mod_delayed_work(system_unbound_wq,
+				 &fv->gvm.proc->restore_work, 0);
+		flush_delayed_work(&fv->gvm.proc->restore_work);
+	}
+}
+
 /* Run the restore worker until it gave up the glue's quiesce. */
 static void fake_run_restore(struct kunit *test, struct fake_vm *fv)
 {
@@ -474,9 +521,9 @@ static void fake_run_restore(struct kunit *test, struct fake_vm *fv)
 
 	for (i = 0; i < 100 && test_bit(AMDGPU_GPUMIRROR_QUIESCED,
 					&fv->gvm.state); i++) {
-		mod_delayed_work(system_wq, &fv->gvm.proc->restore_work, 0);
-		flush_delayed_work(&fv->gvm.proc->restore_work);
+		fake_run_restore_for(fv, 1);
 	}
+	flush_delayed_work(&fv->gvm.proc->restore_work);
 	KUNIT_EXPECT_FALSE(test, test_bit(AMDGPU_GPUMIRROR_QUIESCED,
 					  &fv->gvm.state));
 }
@@ -511,9 +558,9 @@ static void gm_amdgpu_fake_contract(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_backend.update_pdes(&fv->gvm, &resv),
 			-EDEADLK);
 	fake_backend.unreserve(&ctx->vm[1].gvm, &resv);
-	KUNIT_EXPECT_EQ(test, fv->violations, 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->violations), 3);
 	KUNIT_EXPECT_NULL(test, fence);
-	fv->violations = 0;
+	atomic_set(&fv->violations, 0);
 	fake_done(test);
 }
 
@@ -646,7 +693,7 @@ static void gm_amdgpu_restore_worker(struct kunit *test)
 	/* The worker may already be running: it was queued by pass 1. */
 	fake_run_restore(test, fv);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
-	KUNIT_EXPECT_EQ(test, fv->depth, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 	/* Both mapped again before the queues resumed. */
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'u'), 2);
 	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
@@ -693,7 +740,7 @@ static void gm_amdgpu_restore_race(struct kunit *test)
 	/* m0 mapped again after the race, before the queues resumed. */
 	KUNIT_EXPECT_GT(test, fake_last(ctx, 1, 'u'), zap);
 	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
-	KUNIT_EXPECT_EQ(test, fv->depth, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 	gpumirror_notifier_lock(&ctx->proc.mirror);
 	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m0->obj, &fv->gvm.gdev));
 	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m1->obj, &fv->gvm.gdev));
@@ -723,7 +770,7 @@ static void gm_amdgpu_restore_munmap(struct kunit *test)
 		fake_run_restore(test, fv);
 		KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'q'), 1);
 		KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
-		KUNIT_EXPECT_EQ(test, fv->depth, 0);
+		KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 		gpumirror_notifier_lock(&ctx->proc.mirror);
 		KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m0->obj,
 							       &fv->gvm.gdev));
@@ -779,7 +826,7 @@ static void gm_amdgpu_gfx_submit(struct kunit *test)
 	ctx->nlog = 0;
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
 					 MADV_DONTNEED), 0);
-	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'Q'), 1);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'q'), 0);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'i'), 1);
 	KUNIT_EXPECT_LT(test, fake_first(ctx, 1, 'i'), fake_first(ctx, 1, 'c'));
 	KUNIT_EXPECT_FALSE(test, test_bit(AMDGPU_GPUMIRROR_QUIESCED,
@@ -802,7 +849,18 @@ static void gm_amdgpu_gfx_submit(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, fake_stale(ctx, fv));
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 1);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 0);
-	KUNIT_EXPECT_EQ(test, fv->depth, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
+
+	/* SVM on it would run into ranges still being restored. */
+	{
+		struct drm_amdgpu_gpumirror args = {
+			.op = AMDGPU_GPUMIRROR_OP_SVM_PREFETCH, .va = a,
+			.size = PAGE_SIZE };
+
+		KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_vm_ioctl(&fv->gvm,
+								&args),
+				-EOPNOTSUPP);
+	}
 	fake_done(test);
 }
 
@@ -894,7 +952,9 @@ static const struct ioctl_case ioctl_cases[] = {
 	{ "create_kernel_addr", AMDGPU_GPUMIRROR_OP_USERPTR_CREATE, 0, 1, 5, 0,
 	  0, -EFAULT },
 	{ "create_gpu_va_unaligned", AMDGPU_GPUMIRROR_OP_USERPTR_CREATE, 0, 1,
-	  0, 0x800, 0, -EINVAL },
+	  0, SZ_1G + 0x800, 0, -EINVAL },
+	{ "create_gpu_va_reserved", AMDGPU_GPUMIRROR_OP_USERPTR_CREATE, 0, 1,
+	  0, PAGE_SIZE, 0, -EINVAL },
 	{ "create_gpu_va_beyond", AMDGPU_GPUMIRROR_OP_USERPTR_CREATE, 0, 1, 0,
 	  BIT_ULL(47), 0, -ERANGE },
 	{ "create_unmapped", AMDGPU_GPUMIRROR_OP_USERPTR_CREATE, 0, 1, 6, 0, 0,
@@ -986,7 +1046,9 @@ static void gm_amdgpu_ioctl_bad(struct kunit *test)
 		args.ptr = fake_user(test, r, sizeof(r));
 	else if (c->ranges >= 10)
 		args.ptr = fake_user(test, at, sizeof(at));
-	/* SVM ops at the test's own memory unless the case says where. */
+	/* Allocations at 1G, SVM ops at the test's memory, unless told. */
+	if (c->op == AMDGPU_GPUMIRROR_OP_USERPTR_CREATE && !c->va)
+		args.va = SZ_1G;
 	if ((c->op == AMDGPU_GPUMIRROR_OP_SVM_SET_ATTR ||
 	     c->op == AMDGPU_GPUMIRROR_OP_SVM_PREFETCH) && !c->va)
 		args.va = a;
@@ -1030,7 +1092,10 @@ static void gm_amdgpu_ioctl_userptr(struct kunit *test)
 			-EEXIST);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'a'), 1);
 
-	/* A GEM VA ioctl took the range: mapping refuses to write PTEs. */
+	/*
+	 * A GEM VA ioctl took the range: mapping refuses to write PTEs, and
+	 * from then on invalidations leave the range (a BO's now) alone.
+	 */
 	fv->stolen = true;
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
 					 MADV_DONTNEED), 0);
@@ -1039,10 +1104,16 @@ static void gm_amdgpu_ioctl_userptr(struct kunit *test)
 			-EEXIST);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'u'), 0);
 	fv->stolen = false;
+	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_fault(&fv->gvm, SZ_1G, false),
+			-EEXIST);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, 4 * PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'c'), 0);
 
 	args = (struct drm_amdgpu_gpumirror){
 		.op = AMDGPU_GPUMIRROR_OP_USERPTR_DESTROY, .handle = handle };
 	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_vm_ioctl(&fv->gvm, &args), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'c'), 0);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'd'), 1);
 	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_vm_ioctl(&fv->gvm, &args),
 			-ENOENT);
@@ -1166,13 +1237,18 @@ static void gm_amdgpu_update_unwind(struct kunit *test)
 	fake_done(test);
 }
 
-/* A failed PTE clear stops the queues even of an XNACK-on GPU. */
+/*
+ * A failed PTE clear stops the queues even of an XNACK-on GPU; the restore
+ * clears the span again before it gives anything up or resumes, or the GPU
+ * would run on PTEs of freed pages.
+ */
 static void gm_amdgpu_clear_failure(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[0];
 	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
 	struct gpumirror_range r = { a, PAGE_SIZE };
+	int failed, again;
 
 	fake_mem(test, fv, &r, 1, 0, true);
 	ctx->nlog = 0;
@@ -1183,11 +1259,71 @@ static void gm_amdgpu_clear_failure(struct kunit *test)
 	/* Nothing to wait for, the TLB is still flushed. */
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'w'), 0);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'f'), 1);
+	/* While the clear keeps failing, nothing resumes. */
+	fake_run_restore_for(fv, 5);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 's'), 0);
+	KUNIT_EXPECT_TRUE(test, test_bit(AMDGPU_GPUMIRROR_DIRTY,
+					 &fv->gvm.state));
 	fv->fail_clear = false;
-	/* The restore worker resumes it; the memory is gone. */
 	fake_run_restore(test, fv);
-	KUNIT_EXPECT_EQ(test, fv->depth, 0);
+	failed = fake_last(ctx, 0, 'C');
+	again = fake_first(ctx, 0, 'c');
+	KUNIT_EXPECT_GT(test, again, failed);
+	KUNIT_EXPECT_EQ(test, ctx->log[again].start, ctx->log[failed].start);
+	KUNIT_EXPECT_EQ(test, ctx->log[again].last, ctx->log[failed].last);
+	KUNIT_EXPECT_LT(test, again, fake_first(ctx, 0, 's'));
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 1);
+	fake_done(test);
+}
+
+/* Memory still there: the span is cleared again and mapped again. */
+static void gm_amdgpu_clear_failure_remap(struct kunit *test)
+{
+	struct fake_ctx *ctx = test->priv;
+	struct fake_vm *fv = &ctx->vm[1];
+	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
+	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct amdgpu_gpumirror_mem *mem;
+
+	mem = fake_mem(test, fv, &r, 1, 0, true);
+	ctx->nlog = 0;
+	fv->fail_clear = true;
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	fv->fail_clear = false;
+	fake_run_restore(test, fv);
+	KUNIT_EXPECT_GT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 'c'));
+	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
+	gpumirror_notifier_lock(&ctx->proc.mirror);
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(mem->obj, &fv->gvm.gdev));
+	gpumirror_notifier_unlock(&ctx->proc.mirror);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 0);
+	fake_done(test);
+}
+
+/* A VM detached while its queues are stopped gets them back. */
+static void gm_amdgpu_detach_quiesced(struct kunit *test)
+{
+	struct fake_ctx *ctx = test->priv;
+	struct fake_vm *fv = &ctx->vm[1];
+	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
+	struct gpumirror_range r = { a, PAGE_SIZE };
+
+	fake_mem(test, fv, &r, 1, 0, true);
+	/* Every restore fails: the queues stay stopped for a while. */
+	fv->fail_updates = true;
+	ctx->nlog = 0;
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'q'), 1);
+	amdgpu_gpumirror_vm_detach(&fv->gvm);
+	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
+	/* Attached again for the fixture's teardown. */
+	fv->fail_updates = false;
+	KUNIT_ASSERT_EQ(test, amdgpu_gpumirror_vm_attach(&ctx->proc, &fv->gvm),
+			0);
 	fake_done(test);
 }
 
@@ -1206,6 +1342,8 @@ static struct kunit_case gm_amdgpu_cases[] = {
 	KUNIT_CASE(gm_amdgpu_ioctl_svm),
 	KUNIT_CASE(gm_amdgpu_update_unwind),
 	KUNIT_CASE(gm_amdgpu_clear_failure),
+	KUNIT_CASE(gm_amdgpu_clear_failure_remap),
+	KUNIT_CASE(gm_amdgpu_detach_quiesced),
 	{}
 };
 

@@ -117,7 +117,8 @@ static int amdgpu_gpumirror_op_create(struct amdgpu_gpumirror_vm *gvm,
 	u32 id;
 	int ret;
 
-	if (args->flags & ~known)
+	/* Below it, amdgpu keeps GPU VA for itself (GEM VA refuses it too). */
+	if (args->flags & ~known || args->va < AMDGPU_VA_RESERVED_BOTTOM)
 		return -EINVAL;
 	ret = amdgpu_gpumirror_copy_ranges(args, &ranges, &total);
 	if (ret)
@@ -160,6 +161,16 @@ static int amdgpu_gpumirror_op_destroy(struct amdgpu_gpumirror_vm *gvm,
 		return -ENOENT;
 	amdgpu_gpumirror_mem_free(p, mem);
 	return 0;
+}
+
+/*
+ * SVM needs a VM that can fault pages back in (XNACK on) or whose queues
+ * can be stopped while its ranges are mapped back (a compute VM): a gfx VM
+ * without retry faults would run into ranges still being restored.
+ */
+static bool amdgpu_gpumirror_svm_ok(struct amdgpu_gpumirror_vm *gvm)
+{
+	return !gvm->no_fault || gvm->backend->has_queues(gvm);
 }
 
 /* [*start, *end) of an SVM op: page aligned, not empty, no wrap. */
@@ -290,6 +301,8 @@ static int amdgpu_gpumirror_op_set_attr(struct amdgpu_gpumirror_vm *gvm,
 	ret = amdgpu_gpumirror_svm_span(args, &start, &end);
 	if (ret)
 		return ret;
+	if (!amdgpu_gpumirror_svm_ok(gvm))
+		return -EOPNOTSUPP;
 	a = amdgpu_gpumirror_copy_attrs(args);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
@@ -344,6 +357,8 @@ static int amdgpu_gpumirror_op_prefetch(struct amdgpu_gpumirror_vm *gvm,
 	ret = amdgpu_gpumirror_svm_span(args, &start, &end);
 	if (ret)
 		return ret;
+	if (!amdgpu_gpumirror_svm_ok(gvm))
+		return -EOPNOTSUPP;
 	set_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state);
 	return gpumirror_prefetch(gvm->gdev.mirror, &gvm->gdev, start, end);
 }
@@ -394,8 +409,9 @@ amdgpu_gpumirror_file_create(struct amdgpu_device *adev,
 	if (ret)
 		goto free_gf;
 	gf->gvm.gdev.dev = adev->dev;
-	gf->gvm.gdev.va_limit = (u64)adev->vm_manager.max_pfn <<
-				AMDGPU_GPU_PAGE_SHIFT;
+	/* GEM VA's limit: amdgpu keeps the top for the trap handler. */
+	gf->gvm.gdev.va_limit = ((u64)adev->vm_manager.max_pfn <<
+				 AMDGPU_GPU_PAGE_SHIFT) - AMDGPU_VA_RESERVED_TOP;
 	gf->gvm.backend = &amdgpu_gpumirror_amdgpu_backend;
 	gf->gvm.adev = adev;
 	gf->gvm.vm = &fpriv->vm;
@@ -505,10 +521,11 @@ void amdgpu_gpumirror_file_fini(struct amdgpu_device *adev,
  * Called by amdgpu_vm_handle_fault() before amdkfd's SVM sees the fault.
  *
  * Context: process context (the IH worker).
- * Return: true if gpumirror mapped the page: the fault is handled. False
- * if the VM has no mirror, nothing of it covers @addr, or mapping failed:
- * amdgpu handles the fault as usual then (amdkfd's SVM refuses a GPU VA an
- * allocation claims).
+ * Return: true if gpumirror mapped the page, or failed for a passing
+ * reason (no memory, busy pages): the fault is handled and the GPU
+ * retries. False if the VM has no mirror, nothing of it covers @addr, or
+ * mapping failed for good: amdgpu handles the fault as usual then
+ * (amdkfd's SVM refuses a GPU VA an allocation claims).
  */
 bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 			       u64 addr, bool write_fault)
@@ -532,7 +549,20 @@ bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 	/* Pairs with wait_var_event() in amdgpu_gpumirror_file_fini(). */
 	if (atomic_dec_and_test(&gf->users))
 		wake_up_var(&gf->users);
-	return !ret;
+	switch (ret) {
+	case 0:
+		return true;
+	case -ENOMEM:
+	case -EBUSY:
+	case -EINTR:
+	case -EAGAIN:
+		/* Ours, not mapped this time: let the GPU retry the access. */
+		amdgpu_gmc_filter_faults_remove(adev,
+				ALIGN_DOWN(addr, AMDGPU_GPU_PAGE_SIZE), pasid);
+		return true;
+	default:
+		return false;
+	}
 }
 
 static struct amdgpu_gpumirror_file *
@@ -549,24 +579,31 @@ amdgpu_gpumirror_file_of(struct amdgpu_fpriv *fpriv)
  * Called by amdgpu_cs_ioctl() before amdgpu_cs_parser_bos() reserves
  * anything.
  *
- * Return: 0 or the error of amdgpu_gpumirror_validate().
+ * Return: 0, -EPERM from another process than the mirror's, or the error
+ * of amdgpu_gpumirror_validate().
  */
 int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
 {
 	struct amdgpu_gpumirror_file *gf = amdgpu_gpumirror_file_of(fpriv);
 
-	return gf ? amdgpu_gpumirror_validate(&gf->gvm) : 0;
+	if (!gf)
+		return 0;
+	/* As amdgpu's userptr BOs: only their own process submits them. */
+	if (gf->proc.mirror.mm != current->mm)
+		return -EPERM;
+	return amdgpu_gpumirror_validate(&gf->gvm);
 }
 
 /**
  * amdgpu_gpumirror_cs_lock() - hold off invalidations until submitted
  * @p: the command submission, under the device's notifier_lock
  *
- * Takes the mirror's notifier lock for read until
- * amdgpu_gpumirror_cs_unlock(), whatever it returns.
+ * Takes the mirror's notifier lock for read, if it is free, until
+ * amdgpu_gpumirror_cs_unlock().
  *
- * Return: 0, or 1 if an allocation went stale since
- * amdgpu_gpumirror_cs_prepare(): the submission restarts with -EAGAIN.
+ * Return: 0, or 1 if the lock was taken by an invalidation or an
+ * allocation went stale since amdgpu_gpumirror_cs_prepare(): the
+ * submission restarts with -EAGAIN.
  */
 int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
 {
@@ -575,7 +612,12 @@ int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
 
 	if (!gf)
 		return 0;
-	gpumirror_notifier_lock(&gf->proc.mirror);
+	/*
+	 * Under the device-wide notifier_lock: never wait behind an
+	 * invalidation, which may wait for this VM's jobs. Restart instead.
+	 */
+	if (!gpumirror_notifier_trylock(&gf->proc.mirror))
+		return 1;
 	p->gpumirror = &gf->gvm;
 	return amdgpu_gpumirror_stale(&gf->gvm);
 }

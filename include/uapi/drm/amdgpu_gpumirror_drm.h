@@ -101,7 +101,8 @@ struct drm_amdgpu_gpumirror_attr {
  * @size: SVM_SET_ATTR, SVM_PREFETCH: bytes, page aligned; SVM_GET_ATTR:
  *	returned; USERPTR_CREATE: returned, the bytes of all ranges
  *
- * Errors: EINVAL for an unknown @op, unknown or misplaced @flags, a
+ * Errors: EINVAL for an unknown @op, unknown or misplaced @flags, a GPU VA
+ * below the range amdgpu keeps for itself, a
  * @count of 0 where one is needed, an unaligned address or size, an
  * unknown or repeated attribute type or value; E2BIG for more than
  * AMDGPU_GPUMIRROR_MAX_RANGES ranges or AMDGPU_GPUMIRROR_MAX_ATTRS
@@ -113,7 +114,9 @@ struct drm_amdgpu_gpumirror_attr {
  * than the one that first used this interface on the file; ENOMEM;
  * ENOSPC for more than 2^31 allocations on one file; EBUSY if the memory
  * kept changing while being mapped; EOPNOTSUPP for memory the GPU would
- * reach only through a bounce buffer.
+ * reach only through a bounce buffer, and for SVM operations on a VM that
+ * can neither fault (XNACK off) nor have its queues stopped (no KFD
+ * process uses it).
  */
 struct drm_amdgpu_gpumirror {
 	__u32 op;
