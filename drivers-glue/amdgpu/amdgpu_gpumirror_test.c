@@ -586,13 +586,18 @@ static void gm_amdgpu_batch_map(struct kunit *test)
 	/* One object, one notifier for the three ranges. */
 	KUNIT_EXPECT_EQ(test, mem->obj->nsegs, 3U);
 
-	/* Reserve, claim the VA, one update, PDEs, unreserve, then wait. */
-	KUNIT_ASSERT_EQ(test, ctx->nlog, 6);
+	/*
+	 * The VA claimed first, under its own reservation; then reserve,
+	 * one update, PDEs, unreserve, and the wait.
+	 */
+	KUNIT_ASSERT_EQ(test, ctx->nlog, 8);
 	KUNIT_EXPECT_EQ(test, ctx->log[0].op, 'R');
 	KUNIT_EXPECT_EQ(test, ctx->log[1].op, 'a');
 	KUNIT_EXPECT_EQ(test, ctx->log[1].start, base);
 	KUNIT_EXPECT_EQ(test, ctx->log[1].last, last);
-	u = &ctx->log[2];
+	KUNIT_EXPECT_EQ(test, ctx->log[2].op, 'N');
+	KUNIT_EXPECT_EQ(test, ctx->log[3].op, 'R');
+	u = &ctx->log[4];
 	KUNIT_EXPECT_EQ(test, u->op, 'u');
 	KUNIT_EXPECT_EQ(test, u->start, base);
 	KUNIT_EXPECT_EQ(test, u->last, last);
@@ -602,10 +607,10 @@ static void gm_amdgpu_batch_map(struct kunit *test)
 			(dma_addr_t)gpumirror_addr(gpumirror_object_page(mem->obj,
 					&ctx->vm[0].gvm.gdev, 0)));
 	gpumirror_notifier_unlock(&ctx->proc.mirror);
-	KUNIT_EXPECT_EQ(test, ctx->log[3].op, 'p');
-	KUNIT_EXPECT_EQ(test, ctx->log[4].op, 'N');
-	KUNIT_EXPECT_EQ(test, ctx->log[5].op, 'w');
-	KUNIT_EXPECT_EQ(test, ctx->log[5].fence, u->fence);
+	KUNIT_EXPECT_EQ(test, ctx->log[5].op, 'p');
+	KUNIT_EXPECT_EQ(test, ctx->log[6].op, 'N');
+	KUNIT_EXPECT_EQ(test, ctx->log[7].op, 'w');
+	KUNIT_EXPECT_EQ(test, ctx->log[7].fence, u->fence);
 
 	/* Mapping again claims nothing new. */
 	ctx->nlog = 0;
@@ -1254,7 +1259,8 @@ static void gm_amdgpu_clear_failure(struct kunit *test)
 	ctx->nlog = 0;
 	fv->fail_clear = true;
 	KUNIT_ASSERT_EQ(test, vm_munmap(a, PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'C'), 1);
+	/* The worker may already be trying again (and failing). */
+	KUNIT_EXPECT_GE(test, fake_count(ctx, 0, 'C'), 1);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'q'), 1);
 	/* Nothing to wait for, the TLB is still flushed. */
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'w'), 0);
