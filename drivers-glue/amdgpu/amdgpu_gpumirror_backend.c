@@ -229,11 +229,11 @@ static void amdgpu_gpumirror_hw_wait_idle(struct amdgpu_gpumirror_vm *gvm)
 /*
  * The backend of a real amdgpu VM: the page directory reserved with
  * drm_exec and validated with amdgpu_vm_validate(), VA claims as mappings
- * of a BO-less bo_va, KFD queues only on a compute VM, PTE updates through amdgpu_vm_update_range() and
- * amdgpu_vm_update_pdes(), fences with dma_fence_wait(), TLB flushes with
- * amdgpu_vm_flush_compute_tlb(), KFD queues with kgd2kfd_quiesce_mm() and
- * kgd2kfd_resume_mm(), and a gfx VM's jobs waited for through the page
- * directory's reservation object.
+ * of a BO-less bo_va, PTE updates through amdgpu_vm_update_range() and
+ * amdgpu_vm_update_pdes(), fences with dma_fence_wait(), TLB flushes by
+ * PASID (compute VMs), KFD queues (compute VMs only) with
+ * kgd2kfd_quiesce_mm() and kgd2kfd_resume_mm(), and a gfx VM's jobs
+ * waited for through the page directory's reservation object.
  */
 const struct amdgpu_gpumirror_backend amdgpu_gpumirror_amdgpu_backend = {
 	.reserve = amdgpu_gpumirror_hw_reserve,

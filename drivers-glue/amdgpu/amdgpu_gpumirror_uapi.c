@@ -557,8 +557,8 @@ bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 	case -EINTR:
 	case -EAGAIN:
 		/* Ours, not mapped this time: let the GPU retry the access. */
-		amdgpu_gmc_filter_faults_remove(adev,
-				ALIGN_DOWN(addr, AMDGPU_GPU_PAGE_SIZE), pasid);
+		addr = ALIGN_DOWN(addr, AMDGPU_GPU_PAGE_SIZE);
+		amdgpu_gmc_filter_faults_remove(adev, addr, pasid);
 		return true;
 	default:
 		return false;
