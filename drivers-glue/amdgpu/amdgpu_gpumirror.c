@@ -162,19 +162,22 @@ static void amdgpu_gpumirror_keep_fence(struct amdgpu_gpumirror_vm *gvm,
 }
 
 /*
- * A clear failed: remember the span for the restore, which clears it
+ * A clear failed: remember its exact span for the restore, which clears it
  * again before anything resumes or is given up, and stop the queues.
  */
 static void amdgpu_gpumirror_dirty(struct amdgpu_gpumirror_vm *gvm,
 				   u64 first, u64 last)
 {
 	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
-	if (test_and_set_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state)) {
-		first = min(first, gvm->dirty_first);
-		last = max(last, gvm->dirty_last);
+	if (gvm->ndirty < AMDGPU_GPUMIRROR_DIRTY_SPANS) {
+		gvm->dirty[gvm->ndirty].first = first;
+		gvm->dirty[gvm->ndirty].last = last;
+		gvm->ndirty++;
+	} else {
+		gvm->dirty_lost = true;
 	}
-	gvm->dirty_first = first;
-	gvm->dirty_last = last;
+	gvm->dirty_gen++;
+	set_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
 	amdgpu_gpumirror_quiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED);
 	/* No allocation: the work item is embedded. */
 	mod_delayed_work(system_unbound_wq, &gvm->proc->restore_work, 0);
@@ -271,9 +274,13 @@ static void amdgpu_gpumirror_suspend(struct gpumirror_device *gdev)
 	memalloc_noreclaim_restore(noreclaim);
 }
 
+/* Called under the notifier lock: the resume may not enter reclaim. */
 static void amdgpu_gpumirror_resume(struct gpumirror_device *gdev)
 {
+	unsigned int noreclaim = memalloc_noreclaim_save();
+
 	amdgpu_gpumirror_unquiesce(to_gvm(gdev), AMDGPU_GPUMIRROR_SVM_QUIESCED);
+	memalloc_noreclaim_restore(noreclaim);
 }
 
 static const struct gpumirror_device_ops amdgpu_gpumirror_ops = {
@@ -376,24 +383,36 @@ static void amdgpu_gpumirror_va_release(struct amdgpu_gpumirror_vm *gvm,
  * @gvm: an attached VM
  *
  * Releases the VA ranges the allocations claim in the VM, and resumes the
- * queues if the glue stopped them: no restore runs for the VM any more.
+ * queues if the glue stopped them (no restore runs for the VM any more),
+ * unless PTEs whose clear failed could still not be cleared.
  */
 void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
 	struct amdgpu_gpumirror_mem *mem;
 
+	bool clean;
+
 	mutex_lock(&p->lock);
 	list_del(&gvm->link);
+	/* Before the VA goes: a failed clear is cleared again first. */
+	clean = !test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state) ||
+		!amdgpu_gpumirror_repair(gvm);
 	list_for_each_entry(mem, &p->mems, link)
 		amdgpu_gpumirror_va_release(gvm, mem);
 	mutex_unlock(&p->lock);
 	gpumirror_device_detach(&gvm->gdev);
 	/* Pass 2 ran for every pass 1: nothing is pending any more. */
 	WARN_ON(gvm->pending);
+	clean = clean && !test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
 	/* Nothing restores this VM any more: give the queues back. */
-	amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED);
-	amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_SVM_QUIESCED);
+	if (clean) {
+		amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_QUIESCED);
+		amdgpu_gpumirror_unquiesce(gvm, AMDGPU_GPUMIRROR_SVM_QUIESCED);
+	} else {
+		dev_err(gvm->gdev.dev,
+			"gpumirror: PTEs could not be cleared, queues stay stopped\n");
+	}
 }
 
 /**
@@ -467,10 +486,15 @@ void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,
 	mutex_lock(&p->lock);
 	spin_lock(&p->list_lock);
 	list_del(&mem->link);
+	spin_unlock(&p->list_lock);
+	/*
+	 * Destroying the object zaps the PTEs (pass 1 and 2 on each VM);
+	 * pass 1 still finds it in the tree, to skip a VA no longer ours.
+	 */
+	gpumirror_object_destroy(mem->obj);
+	spin_lock(&p->list_lock);
 	interval_tree_remove(&mem->va_it, &p->mem_va);
 	spin_unlock(&p->list_lock);
-	/* Destroying the object zaps the PTEs (pass 1 and 2 on each VM). */
-	gpumirror_object_destroy(mem->obj);
 	list_for_each_entry(gvm, &p->vms, link)
 		amdgpu_gpumirror_va_release(gvm, mem);
 	mutex_unlock(&p->lock);
@@ -582,16 +606,12 @@ static int amdgpu_gpumirror_bind_mem(struct amdgpu_gpumirror_vm *gvm,
 	gpumirror_notifier_lock(mirror);
 	if (!gpumirror_object_valid(obj, &gvm->gdev)) {
 		ret = -EAGAIN;
-	} else if (mem ? !be->va_check(gvm, &resv, first, last) :
-			 !be->va_free(gvm, &resv, first, last)) {
+	} else if (mem && !be->va_check(gvm, &resv, first, last)) {
 		/*
-		 * A GEM VA ioctl took the allocation's range, or a BO is
-		 * mapped where the SVM range would go. The PTEs there are not
-		 * ours: pass 1 must leave them alone from now on.
+		 * A GEM VA ioctl took the allocation's range. The PTEs there
+		 * are not ours: pass 1 leaves them alone from now on.
 		 */
-		if (mem)
-			WRITE_ONCE(mem->stolen,
-				   mem->stolen | BIT(gvm->gdev.index));
+		WRITE_ONCE(mem->stolen, mem->stolen | BIT(gvm->gdev.index));
 		ret = -EEXIST;
 	} else {
 		noreclaim = memalloc_noreclaim_save();
@@ -673,11 +693,10 @@ int amdgpu_gpumirror_mem_map(struct amdgpu_gpumirror_vm *gvm,
 		return 0;
 	}
 	/*
-	 * A valid set says "mapped": drop it unless the range is no longer
-	 * ours (then pass 1 leaves it alone and nothing maps it again).
+	 * A valid set says "mapped": drop it. Pass 1 leaves the PTEs of a
+	 * range that is no longer ours alone.
 	 */
-	if (ret != -EEXIST)
-		gpumirror_object_unmap(mem->obj, &gvm->gdev);
+	gpumirror_object_unmap(mem->obj, &gvm->gdev);
 	return ret == -EAGAIN ? -EBUSY : ret;
 }
 
@@ -716,44 +735,64 @@ bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm)
 }
 
 /*
- * Clear again the span whose clear failed in pass 1, and drop the page
- * sets of the allocations in it, so that they are mapped again. SVM ranges
- * in the span keep their sets: they are bound again on their next fault
- * or invalidation.
+ * Clear again the spans whose clear failed in pass 1, and drop the page
+ * sets of the allocations there, so that they are mapped again. An SVM
+ * range gpumirror bound again before the repair loses its PTEs until its
+ * next fault or invalidation.
  */
 static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
-	struct dma_fence *fence = NULL;
+	unsigned long slot = BIT(gvm->gdev.index);
 	struct amdgpu_gpumirror_mem *mem;
-	u64 first, last;
-	bool same;
-	int ret;
+	struct dma_fence *fence;
+	unsigned long gen;
+	unsigned int i, n;
+	bool lost, done;
+	u64 span[AMDGPU_GPUMIRROR_DIRTY_SPANS][2];
+	int ret = 0;
 
 	lockdep_assert_held(&p->lock);
 	gpumirror_notifier_lock(&p->mirror);
-	first = gvm->dirty_first;
-	last = gvm->dirty_last;
+	n = gvm->ndirty;
+	for (i = 0; i < n; i++) {
+		span[i][0] = gvm->dirty[i].first;
+		span[i][1] = gvm->dirty[i].last;
+	}
+	gen = gvm->dirty_gen;
+	lost = gvm->dirty_lost;
 	gpumirror_notifier_unlock(&p->mirror);
-	ret = gvm->backend->clear(gvm, first, last, &fence);
-	atomic_inc(&gvm->stats.clears);
-	if (fence) {
-		amdgpu_gpumirror_wait(gvm, fence);
-		dma_fence_put(fence);
+	if (lost) {
+		dev_err_ratelimited(gvm->gdev.dev,
+				    "gpumirror: too many failed PTE clears, VM stays stopped\n");
+		return -EIO;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		fence = NULL;
+		ret = gvm->backend->clear(gvm, span[i][0], span[i][1], &fence);
+		atomic_inc(&gvm->stats.clears);
+		if (fence) {
+			amdgpu_gpumirror_wait(gvm, fence);
+			dma_fence_put(fence);
+		}
 	}
 	if (ret)
 		return ret;
 	list_for_each_entry(mem, &p->mems, link)
-		if (mem->va_it.start <= last && first <= mem->va_it.last &&
-		    !(mem->stolen & BIT(gvm->gdev.index)))
-			gpumirror_object_unmap(mem->obj, &gvm->gdev);
-	/* Pass 1 widens the span under the lock held for write. */
+		for (i = 0; i < n; i++)
+			if (mem->va_it.start <= span[i][1] &&
+			    span[i][0] <= mem->va_it.last &&
+			    !(mem->stolen & slot))
+				gpumirror_object_unmap(mem->obj, &gvm->gdev);
+	/* A clear that failed meanwhile is for the next repair. */
 	gpumirror_notifier_lock(&p->mirror);
-	same = gvm->dirty_first == first && gvm->dirty_last == last;
-	if (same)
+	done = gvm->dirty_gen == gen;
+	if (done) {
+		gvm->ndirty = 0;
 		clear_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
+	}
 	gpumirror_notifier_unlock(&p->mirror);
-	return same ? 0 : -EAGAIN;
+	return done ? 0 : -EAGAIN;
 }
 
 /*
@@ -821,7 +860,7 @@ int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm)
 static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
-	bool stale;
+	bool stale, resume = false;
 	int ret;
 
 	ret = amdgpu_gpumirror_validate_locked(gvm, gvm->restore_tries >=
@@ -829,12 +868,17 @@ static int amdgpu_gpumirror_restore_locked(struct amdgpu_gpumirror_vm *gvm)
 	if (!ret) {
 		gpumirror_notifier_lock(&p->mirror);
 		stale = amdgpu_gpumirror_stale(gvm);
-		if (!stale)
-			amdgpu_gpumirror_unquiesce(gvm,
-						   AMDGPU_GPUMIRROR_QUIESCED);
+		resume = !stale && test_and_clear_bit(AMDGPU_GPUMIRROR_QUIESCED,
+						      &gvm->state);
 		gpumirror_notifier_unlock(&p->mirror);
 		ret = stale ? -EAGAIN : 0;
 	}
+	/*
+	 * Pairs with the quiesce that set the bit; after the unlock, since a
+	 * quiesce that came in between nests and schedules this again.
+	 */
+	if (resume && !gvm->backend->resume(gvm))
+		atomic_inc(&gvm->stats.resumes);
 	gvm->restore_tries = ret ? gvm->restore_tries + 1 : 0;
 	return ret;
 }
@@ -875,14 +919,53 @@ static void amdgpu_gpumirror_restore_work(struct work_struct *work)
 	bool again = false;
 
 	mutex_lock(&p->lock);
-	list_for_each_entry(gvm, &p->vms, link)
-		if (test_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state) &&
-		    amdgpu_gpumirror_restore_locked(gvm))
+	list_for_each_entry(gvm, &p->vms, link) {
+		if (!test_bit(AMDGPU_GPUMIRROR_QUIESCED, &gvm->state) &&
+		    !test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state))
+			continue;
+		if (!amdgpu_gpumirror_restore_locked(gvm))
+			continue;
+		/* What still fails after that many runs waits for a kick. */
+		if (gvm->restore_tries <= AMDGPU_GPUMIRROR_RESTORE_TRIES)
 			again = true;
+		else
+			dev_warn_ratelimited(gvm->gdev.dev,
+					     "gpumirror: restore keeps failing\n");
+	}
 	mutex_unlock(&p->lock);
 	if (again)
 		mod_delayed_work(system_unbound_wq, &p->restore_work,
 				 AMDGPU_GPUMIRROR_RESTORE_DELAY);
+}
+
+/**
+ * amdgpu_gpumirror_svm_free() - may SVM ranges go at [@start, @end)?
+ * @gvm: the VM
+ * @start: CPU (and GPU) address, page aligned
+ * @end: end, exclusive
+ *
+ * SVM ranges claim no GPU VA: they go only where the VM maps nothing,
+ * so that they never write over a BO's PTEs.
+ *
+ * Context: process context, no lock held.
+ * Return: 0, -EEXIST if something of the VM is mapped there, or the
+ * reservation's error.
+ */
+int amdgpu_gpumirror_svm_free(struct amdgpu_gpumirror_vm *gvm, u64 start,
+			      u64 end)
+{
+	struct amdgpu_gpumirror_resv resv;
+	bool free;
+	int ret;
+
+	ret = gvm->backend->reserve(gvm, &resv);
+	if (ret)
+		return ret;
+	free = gvm->backend->va_free(gvm, &resv,
+				     start >> AMDGPU_GPU_PAGE_SHIFT,
+				     (end >> AMDGPU_GPU_PAGE_SHIFT) - 1);
+	gvm->backend->unreserve(gvm, &resv);
+	return free ? 0 : -EEXIST;
 }
 
 /**
@@ -896,8 +979,9 @@ static void amdgpu_gpumirror_restore_work(struct work_struct *work)
  * address @addr.
  *
  * Context: process context, no lock held.
- * Return: 0 if mapped, -ENOENT if no allocation nor SVM covers @addr, or
- * the mapping's error (the fault stays unhandled then).
+ * Return: 0 if mapped, -ENOENT if no allocation nor SVM covers @addr,
+ * -EEXIST for SVM where the VM maps a BO (within the 2M around @addr), or
+ * the mapping's error.
  */
 int amdgpu_gpumirror_fault(struct amdgpu_gpumirror_vm *gvm, u64 addr,
 			   bool write)
@@ -919,9 +1003,15 @@ int amdgpu_gpumirror_fault(struct amdgpu_gpumirror_vm *gvm, u64 addr,
 	}
 	mutex_unlock(&p->lock);
 	ret = -ENOENT;
-	if (test_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state))
-		ret = gpumirror_fault(&p->mirror, &gvm->gdev,
-				      ALIGN_DOWN(addr, PAGE_SIZE), write);
+	if (test_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state)) {
+		/* The largest range a fault makes, whatever it makes. */
+		ret = amdgpu_gpumirror_svm_free(gvm, ALIGN_DOWN(addr, SZ_2M),
+						ALIGN_DOWN(addr, SZ_2M) + SZ_2M);
+		if (!ret)
+			ret = gpumirror_fault(&p->mirror, &gvm->gdev,
+					      ALIGN_DOWN(addr, PAGE_SIZE),
+					      write);
+	}
 out:
 	if (!ret)
 		atomic_inc(&gvm->stats.faults);

@@ -85,8 +85,9 @@ struct amdgpu_gpumirror_backend {
 			 u64 last);
 	/**
 	 * @va_free: Required. Is no GPU page of [@start, @last] mapped by
-	 * anything in the VM (the check before an SVM range, which claims
-	 * nothing, is bound)? Same context as @va_check.
+	 * anything in the VM (the check before SVM faults and prefetches,
+	 * whose ranges claim nothing)? Reserved, no gpumirror lock held; may
+	 * sleep.
 	 */
 	bool (*va_free)(struct amdgpu_gpumirror_vm *gvm,
 			struct amdgpu_gpumirror_resv *resv, u64 start,
@@ -200,6 +201,9 @@ struct amdgpu_gpumirror_process {
 #define AMDGPU_GPUMIRROR_SVM_QUIESCED	2	/* stopped for SVM ranges */
 #define AMDGPU_GPUMIRROR_DIRTY		3	/* a PTE clear failed */
 
+/* Failed clears a VM remembers until the restore clears them again. */
+#define AMDGPU_GPUMIRROR_DIRTY_SPANS	16
+
 /**
  * struct amdgpu_gpumirror_vm - one GPU's VM on a mirror
  * @gdev: the gpumirror device
@@ -212,10 +216,15 @@ struct amdgpu_gpumirror_process {
  *	invalidation stops the queues until the restore worker maps again
  * @state: %AMDGPU_GPUMIRROR_* bits, atomic
  * @pending: the fence of the last PTE clear of pass 1 (notifier lock)
- * @dirty_first: with %AMDGPU_GPUMIRROR_DIRTY, the span of GPU pages whose
- *	clear failed: the restore clears it again first (notifier lock)
- * @dirty_last: its end, inclusive
+ * @dirty: with %AMDGPU_GPUMIRROR_DIRTY, the spans of GPU pages (first,
+ *	last) whose clear failed, exactly: the restore clears them again
+ *	before anything resumes (written under the notifier lock for write)
+ * @ndirty: entries of @dirty in use
+ * @dirty_lost: a failed clear found @dirty full: the VM cannot be
+ *	repaired and stays stopped
+ * @dirty_gen: failed clears so far, to see one that came during a repair
  * @restore_tries: restore runs in a row that failed (process lock)
+ * @fault_retries: faults in a row let the GPU retry (passing errors)
  * @va_bo_va: the real backend's GPU VA reservations (a BO-less bo_va)
  * @stats: calls made to the backend, for tests and debugfs
  */
@@ -229,8 +238,14 @@ struct amdgpu_gpumirror_vm {
 	bool no_fault;
 	unsigned long state;
 	struct dma_fence *pending;
-	u64 dirty_first, dirty_last;
+	struct {
+		u64 first, last;
+	} dirty[AMDGPU_GPUMIRROR_DIRTY_SPANS];
+	unsigned int ndirty;
+	bool dirty_lost;
+	unsigned long dirty_gen;
 	unsigned int restore_tries;
+	atomic_t fault_retries;
 	struct amdgpu_bo_va *va_bo_va;
 	struct {
 		atomic_t updates, clears, waits, flushes, quiesces, resumes;
@@ -293,7 +308,8 @@ void amdgpu_gpumirror_file_fini(struct amdgpu_device *adev,
 bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 			       u64 addr, bool write_fault);
 int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv);
-int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p);
+void amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p);
+int amdgpu_gpumirror_cs_stale(struct amdgpu_cs_parser *p);
 void amdgpu_gpumirror_cs_unlock(struct amdgpu_cs_parser *p);
 #else
 static inline int amdgpu_gpumirror_ioctl(struct drm_device *dev, void *data,
@@ -319,7 +335,11 @@ static inline int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
 	return 0;
 }
 
-static inline int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
+static inline void amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
+{
+}
+
+static inline int amdgpu_gpumirror_cs_stale(struct amdgpu_cs_parser *p)
 {
 	return 0;
 }
@@ -330,6 +350,8 @@ static inline void amdgpu_gpumirror_cs_unlock(struct amdgpu_cs_parser *p)
 #endif
 
 int amdgpu_gpumirror_validate(struct amdgpu_gpumirror_vm *gvm);
+int amdgpu_gpumirror_svm_free(struct amdgpu_gpumirror_vm *gvm, u64 start,
+			      u64 end);
 bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm);
 
 #if IS_ENABLED(CONFIG_KUNIT)

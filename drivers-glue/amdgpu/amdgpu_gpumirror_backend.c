@@ -70,9 +70,12 @@ static bool amdgpu_gpumirror_hw_va_free(struct amdgpu_gpumirror_vm *gvm,
 	u64 page;
 
 	dma_resv_assert_held(amdgpu_gpumirror_hw_resv(gvm));
-	for (page = start; page <= last; page++)
+	for (page = start; page <= last; page++) {
 		if (amdgpu_vm_bo_lookup_mapping(gvm->vm, page))
 			return false;
+		if (!(page % 4096))
+			cond_resched();
+	}
 	return true;
 }
 
@@ -187,16 +190,24 @@ static void amdgpu_gpumirror_hw_wait(struct amdgpu_gpumirror_vm *gvm,
 }
 
 /*
- * A compute VM's TLBs are flushed by PASID, as amdkfd does; a gfx VM's
- * are flushed by the next job, since the update moved the VM's TLB
- * sequence (its jobs were waited for before the clear).
+ * Flush the VM's TLBs by PASID on every XCC, as amdkfd does for compute
+ * VMs (amdgpu_vm_flush_compute_tlb() is only for those): a gfx VM with
+ * retry faults has jobs running while its PTEs are cleared.
  */
 static void amdgpu_gpumirror_hw_flush_tlb(struct amdgpu_gpumirror_vm *gvm)
 {
-	if (gvm->vm->is_compute_context)
-		amdgpu_vm_flush_compute_tlb(gvm->adev, gvm->vm,
-					    TLB_FLUSH_HEAVYWEIGHT,
-					    gvm->adev->gfx.xcc_mask);
+	struct amdgpu_device *adev = gvm->adev;
+	bool all_hub = adev->family == AMDGPU_FAMILY_AI ||
+		       adev->family == AMDGPU_FAMILY_RV;
+	int xcc;
+
+	if (!gvm->vm->pasid)
+		return;
+	for_each_inst(xcc, adev->gfx.xcc_mask)
+		if (amdgpu_gmc_flush_gpu_tlb_pasid(adev, gvm->vm->pasid,
+						   TLB_FLUSH_HEAVYWEIGHT,
+						   all_hub, xcc))
+			break;
 }
 
 static bool amdgpu_gpumirror_hw_has_queues(struct amdgpu_gpumirror_vm *gvm)
@@ -231,7 +242,7 @@ static void amdgpu_gpumirror_hw_wait_idle(struct amdgpu_gpumirror_vm *gvm)
  * drm_exec and validated with amdgpu_vm_validate(), VA claims as mappings
  * of a BO-less bo_va, PTE updates through amdgpu_vm_update_range() and
  * amdgpu_vm_update_pdes(), fences with dma_fence_wait(), TLB flushes by
- * PASID (compute VMs), KFD queues (compute VMs only) with
+ * PASID, KFD queues (compute VMs only) with
  * kgd2kfd_quiesce_mm() and kgd2kfd_resume_mm(), and a gfx VM's jobs
  * waited for through the page directory's reservation object.
  */

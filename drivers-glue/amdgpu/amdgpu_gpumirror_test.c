@@ -263,7 +263,8 @@ static int fake_update(struct amdgpu_gpumirror_vm *gvm,
 
 	if (!fake_held(fv, resv))
 		return -EDEADLK;
-	if (++fv->updates == fv->fail_update_at || fv->fail_updates) {
+	if (++fv->updates == fv->fail_update_at ||
+	    READ_ONCE(fv->fail_updates)) {
 		fake_log(fv, 'U', start, last, flags, 0, pages_addr[0]);
 		return -ENOMEM;
 	}
@@ -290,7 +291,7 @@ static int fake_clear(struct amdgpu_gpumirror_vm *gvm, u64 start, u64 last,
 {
 	struct fake_vm *fv = to_fake(gvm);
 
-	if (fv->fail_clear) {
+	if (READ_ONCE(fv->fail_clear)) {
 		fake_log(fv, 'C', start, last, 0, 0, 0);
 		return -ENOMEM;
 	}
@@ -1257,7 +1258,7 @@ static void gm_amdgpu_clear_failure(struct kunit *test)
 
 	fake_mem(test, fv, &r, 1, 0, true);
 	ctx->nlog = 0;
-	fv->fail_clear = true;
+	WRITE_ONCE(fv->fail_clear, true);
 	KUNIT_ASSERT_EQ(test, vm_munmap(a, PAGE_SIZE), 0);
 	/* The worker may already be trying again (and failing). */
 	KUNIT_EXPECT_GE(test, fake_count(ctx, 0, 'C'), 1);
@@ -1270,7 +1271,7 @@ static void gm_amdgpu_clear_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 's'), 0);
 	KUNIT_EXPECT_TRUE(test, test_bit(AMDGPU_GPUMIRROR_DIRTY,
 					 &fv->gvm.state));
-	fv->fail_clear = false;
+	WRITE_ONCE(fv->fail_clear, false);
 	fake_run_restore(test, fv);
 	failed = fake_last(ctx, 0, 'C');
 	again = fake_first(ctx, 0, 'c');
@@ -1294,10 +1295,10 @@ static void gm_amdgpu_clear_failure_remap(struct kunit *test)
 
 	mem = fake_mem(test, fv, &r, 1, 0, true);
 	ctx->nlog = 0;
-	fv->fail_clear = true;
+	WRITE_ONCE(fv->fail_clear, true);
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
 					 MADV_DONTNEED), 0);
-	fv->fail_clear = false;
+	WRITE_ONCE(fv->fail_clear, false);
 	fake_run_restore(test, fv);
 	KUNIT_EXPECT_GT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 'c'));
 	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
@@ -1305,6 +1306,74 @@ static void gm_amdgpu_clear_failure_remap(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(mem->obj, &fv->gvm.gdev));
 	gpumirror_notifier_unlock(&ctx->proc.mirror);
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->gvm.stats.lost), 0);
+	fake_done(test);
+}
+
+/* Two failed clears are cleared again exactly, not what lies between. */
+static void gm_amdgpu_clear_failure_spans(struct kunit *test)
+{
+	struct fake_ctx *ctx = test->priv;
+	struct fake_vm *fv = &ctx->vm[1];
+	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
+	struct gpumirror_range r0 = { a, PAGE_SIZE };
+	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
+	const u64 g0 = SZ_1G >> AMDGPU_GPU_PAGE_SHIFT;
+	const u64 g1 = SZ_2G >> AMDGPU_GPU_PAGE_SHIFT;
+	int i, n = 0;
+
+	fake_mem(test, fv, &r0, 1, SZ_1G, true);
+	fake_mem(test, fv, &r1, 1, SZ_2G, true);
+	ctx->nlog = 0;
+	WRITE_ONCE(fv->fail_clear, true);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a + PAGE_SIZE, PAGE_SIZE,
+					 MADV_DONTNEED), 0);
+	WRITE_ONCE(fv->fail_clear, false);
+	fake_run_restore(test, fv);
+	for (i = 0; i < ctx->nlog; i++) {
+		struct fake_call *c = &ctx->log[i];
+
+		if (c->vm != 1 || c->op != 'c')
+			continue;
+		/* Each clear is one allocation's span, never both. */
+		KUNIT_EXPECT_TRUE(test, (c->start == g0 && c->last < g1) ||
+					(c->start == g1));
+		n++;
+	}
+	KUNIT_EXPECT_GE(test, n, 2);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
+	fake_done(test);
+}
+
+/* SVM goes only where the VM maps nothing: never over a BO's PTEs. */
+static void gm_amdgpu_svm_over_bo(struct kunit *test)
+{
+	struct fake_ctx *ctx = test->priv;
+	struct fake_vm *fv = &ctx->vm[0];
+	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
+	unsigned long b = fake_mmap(test, PAGE_SIZE, RW);
+	struct gpumirror_range r = { b, PAGE_SIZE };
+	struct drm_amdgpu_gpumirror_attr at = {
+		AMDGPU_GPUMIRROR_ATTR_ACCESS, AMDGPU_GPUMIRROR_ACCESS_WRITE };
+	struct drm_amdgpu_gpumirror args = {
+		.op = AMDGPU_GPUMIRROR_OP_SVM_SET_ATTR, .count = 1,
+		.va = a, .size = 2 * PAGE_SIZE };
+
+	/* An allocation whose GPU VA is the SVM range's own address. */
+	fake_mem(test, fv, &r, 1, a + PAGE_SIZE, true);
+	args.ptr = fake_user(test, &at, sizeof(at));
+	KUNIT_ASSERT_EQ(test, amdgpu_gpumirror_vm_ioctl(&fv->gvm, &args), 0);
+	ctx->nlog = 0;
+	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_fault(&fv->gvm, a, true),
+			-EEXIST);
+	args = (struct drm_amdgpu_gpumirror){
+		.op = AMDGPU_GPUMIRROR_OP_SVM_PREFETCH, .va = a,
+		.size = 2 * PAGE_SIZE };
+	KUNIT_EXPECT_EQ(test, amdgpu_gpumirror_vm_ioctl(&fv->gvm, &args),
+			-EEXIST);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'u'), 0);
+	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'c'), 0);
 	fake_done(test);
 }
 
@@ -1318,7 +1387,7 @@ static void gm_amdgpu_detach_quiesced(struct kunit *test)
 
 	fake_mem(test, fv, &r, 1, 0, true);
 	/* Every restore fails: the queues stay stopped for a while. */
-	fv->fail_updates = true;
+	WRITE_ONCE(fv->fail_updates, true);
 	ctx->nlog = 0;
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,
 					 MADV_DONTNEED), 0);
@@ -1327,7 +1396,7 @@ static void gm_amdgpu_detach_quiesced(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
 	/* Attached again for the fixture's teardown. */
-	fv->fail_updates = false;
+	WRITE_ONCE(fv->fail_updates, false);
 	KUNIT_ASSERT_EQ(test, amdgpu_gpumirror_vm_attach(&ctx->proc, &fv->gvm),
 			0);
 	fake_done(test);
@@ -1349,6 +1418,8 @@ static struct kunit_case gm_amdgpu_cases[] = {
 	KUNIT_CASE(gm_amdgpu_update_unwind),
 	KUNIT_CASE(gm_amdgpu_clear_failure),
 	KUNIT_CASE(gm_amdgpu_clear_failure_remap),
+	KUNIT_CASE(gm_amdgpu_clear_failure_spans),
+	KUNIT_CASE(gm_amdgpu_svm_over_bo),
 	KUNIT_CASE(gm_amdgpu_detach_quiesced),
 	{}
 };

@@ -42,10 +42,15 @@
  * protocol: amdgpu_gpumirror_cs_prepare() maps the allocations an
  * invalidation unmapped before the submission reserves any BO (the walk
  * takes mmap_lock, which ranks above reservations), and the submission
- * holds the mirror's notifier lock from amdgpu_gpumirror_cs_lock(), which
- * makes it restart with -EAGAIN if an allocation went stale meanwhile,
- * until its fences are in the VM's reservation object: an invalidation
- * then waits for the job (a VM without KFD queues cannot be stopped).
+ * holds the mirror's notifier lock from amdgpu_gpumirror_cs_lock(), taken
+ * before the device's notifier_lock, until its fences are in the VM's
+ * reservation object: amdgpu_gpumirror_cs_stale() makes it restart with
+ * -EAGAIN if an allocation went stale meanwhile, and an invalidation after
+ * that waits for the job (a VM without KFD queues cannot be stopped).
+ *
+ * SVM ranges claim no GPU VA: a fault or prefetch is refused (-EEXIST)
+ * where the VM maps a BO, and SVM is refused (-EOPNOTSUPP) on a VM that
+ * can neither fault nor stop its queues.
  */
 
 /**
@@ -59,6 +64,9 @@ struct amdgpu_gpumirror_file {
 	struct amdgpu_gpumirror_vm gvm;
 	atomic_t users;
 };
+
+/* Passing failures in a row after which a fault is left to amdgpu. */
+#define AMDGPU_GPUMIRROR_FAULT_RETRIES	64
 
 /* Serializes the creation of a file's mirror. */
 static DEFINE_MUTEX(amdgpu_gpumirror_file_lock);
@@ -359,6 +367,9 @@ static int amdgpu_gpumirror_op_prefetch(struct amdgpu_gpumirror_vm *gvm,
 		return ret;
 	if (!amdgpu_gpumirror_svm_ok(gvm))
 		return -EOPNOTSUPP;
+	ret = amdgpu_gpumirror_svm_free(gvm, start, end);
+	if (ret)
+		return ret;
 	set_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state);
 	return gpumirror_prefetch(gvm->gdev.mirror, &gvm->gdev, start, end);
 }
@@ -522,8 +533,9 @@ void amdgpu_gpumirror_file_fini(struct amdgpu_device *adev,
  *
  * Context: process context (the IH worker).
  * Return: true if gpumirror mapped the page, or failed for a passing
- * reason (no memory, busy pages): the fault is handled and the GPU
- * retries. False if the VM has no mirror, nothing of it covers @addr, or
+ * reason (no memory, busy pages) fewer than
+ * %AMDGPU_GPUMIRROR_FAULT_RETRIES times in a row: the fault is handled and
+ * the GPU retries. False if the VM has no mirror, nothing of it covers @addr, or
  * mapping failed for good: amdgpu handles the fault as usual then
  * (amdkfd's SVM refuses a GPU VA an allocation claims).
  */
@@ -546,23 +558,27 @@ bool amdgpu_gpumirror_vm_fault(struct amdgpu_device *adev, u32 pasid,
 	if (!gf)
 		return false;
 	ret = amdgpu_gpumirror_fault(&gf->gvm, addr, write_fault);
-	/* Pairs with wait_var_event() in amdgpu_gpumirror_file_fini(). */
-	if (atomic_dec_and_test(&gf->users))
-		wake_up_var(&gf->users);
 	switch (ret) {
 	case 0:
-		return true;
+		atomic_set(&gf->gvm.fault_retries, 0);
+		break;
 	case -ENOMEM:
 	case -EBUSY:
 	case -EINTR:
 	case -EAGAIN:
-		/* Ours, not mapped this time: let the GPU retry the access. */
+		/* Ours, not mapped this time: let the GPU retry, a while. */
+		if (atomic_inc_return(&gf->gvm.fault_retries) >
+		    AMDGPU_GPUMIRROR_FAULT_RETRIES)
+			break;
 		addr = ALIGN_DOWN(addr, AMDGPU_GPU_PAGE_SIZE);
 		amdgpu_gmc_filter_faults_remove(adev, addr, pasid);
-		return true;
-	default:
-		return false;
+		ret = 0;
+		break;
 	}
+	/* Pairs with wait_var_event() in amdgpu_gpumirror_file_fini(). */
+	if (atomic_dec_and_test(&gf->users))
+		wake_up_var(&gf->users);
+	return !ret;
 }
 
 static struct amdgpu_gpumirror_file *
@@ -579,8 +595,8 @@ amdgpu_gpumirror_file_of(struct amdgpu_fpriv *fpriv)
  * Called by amdgpu_cs_ioctl() before amdgpu_cs_parser_bos() reserves
  * anything.
  *
- * Return: 0, -EPERM from another process than the mirror's, or the error
- * of amdgpu_gpumirror_validate().
+ * Return: 0, -EPERM from another process than the mirror's while the file
+ * has allocations, or the error of amdgpu_gpumirror_validate().
  */
 int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
 {
@@ -590,36 +606,40 @@ int amdgpu_gpumirror_cs_prepare(struct amdgpu_fpriv *fpriv)
 		return 0;
 	/* As amdgpu's userptr BOs: only their own process submits them. */
 	if (gf->proc.mirror.mm != current->mm)
-		return -EPERM;
+		return list_empty_careful(&gf->proc.mems) ? 0 : -EPERM;
 	return amdgpu_gpumirror_validate(&gf->gvm);
 }
 
 /**
  * amdgpu_gpumirror_cs_lock() - hold off invalidations until submitted
- * @p: the command submission, under the device's notifier_lock
+ * @p: the command submission, before it takes the device's notifier_lock
  *
- * Takes the mirror's notifier lock for read, if it is free, until
- * amdgpu_gpumirror_cs_unlock().
- *
- * Return: 0, or 1 if the lock was taken by an invalidation or an
- * allocation went stale since amdgpu_gpumirror_cs_prepare(): the
- * submission restarts with -EAGAIN.
+ * Takes the mirror's notifier lock for read until
+ * amdgpu_gpumirror_cs_unlock(). Taken before the device-wide
+ * notifier_lock, so that waiting behind an invalidation (which may wait
+ * for this VM's jobs) holds up no other submission.
  */
-int amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
+void amdgpu_gpumirror_cs_lock(struct amdgpu_cs_parser *p)
 {
 	struct amdgpu_fpriv *fpriv = p->filp->driver_priv;
 	struct amdgpu_gpumirror_file *gf = amdgpu_gpumirror_file_of(fpriv);
 
 	if (!gf)
-		return 0;
-	/*
-	 * Under the device-wide notifier_lock: never wait behind an
-	 * invalidation, which may wait for this VM's jobs. Restart instead.
-	 */
-	if (!gpumirror_notifier_trylock(&gf->proc.mirror))
-		return 1;
+		return;
+	gpumirror_notifier_lock(&gf->proc.mirror);
 	p->gpumirror = &gf->gvm;
-	return amdgpu_gpumirror_stale(&gf->gvm);
+}
+
+/**
+ * amdgpu_gpumirror_cs_stale() - did an allocation go stale since prepared?
+ * @p: the command submission, after amdgpu_gpumirror_cs_lock()
+ *
+ * Return: 0, or 1 if an allocation went stale since
+ * amdgpu_gpumirror_cs_prepare(): the submission restarts with -EAGAIN.
+ */
+int amdgpu_gpumirror_cs_stale(struct amdgpu_cs_parser *p)
+{
+	return p->gpumirror ? amdgpu_gpumirror_stale(p->gpumirror) : 0;
 }
 
 /**
