@@ -292,6 +292,7 @@ static const struct gpumirror_device_ops amdgpu_gpumirror_ops = {
 };
 
 static void amdgpu_gpumirror_restore_work(struct work_struct *work);
+static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm);
 
 /**
  * amdgpu_gpumirror_process_init() - set up a mirror
