@@ -127,7 +127,12 @@ static bool amdgpu_gpumirror_quiesce(struct amdgpu_gpumirror_vm *gvm,
 {
 	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
 	if (!gvm->backend->has_queues(gvm)) {
-		gvm->backend->wait_idle(gvm);
+		/*
+		 * Jobs of a VM with retry faults may be waiting for the fault
+		 * handler, which needs the notifier lock: never wait for them.
+		 */
+		if (gvm->no_fault)
+			gvm->backend->wait_idle(gvm);
 		return false;
 	}
 	if (test_and_set_bit(bit, &gvm->state))
@@ -168,8 +173,15 @@ static void amdgpu_gpumirror_keep_fence(struct amdgpu_gpumirror_vm *gvm,
 static void amdgpu_gpumirror_dirty(struct amdgpu_gpumirror_vm *gvm,
 				   u64 first, u64 last)
 {
+	unsigned int i;
+
 	gpumirror_notifier_assert_held_write(gvm->gdev.mirror);
-	if (gvm->ndirty < AMDGPU_GPUMIRROR_DIRTY_SPANS) {
+	for (i = 0; i < gvm->ndirty; i++)
+		if (gvm->dirty[i].first == first && gvm->dirty[i].last == last)
+			break;
+	if (i < gvm->ndirty) {
+		/* Already waiting to be cleared again. */
+	} else if (gvm->ndirty < AMDGPU_GPUMIRROR_DIRTY_SPANS) {
 		gvm->dirty[gvm->ndirty].first = first;
 		gvm->dirty[gvm->ndirty].last = last;
 		gvm->ndirty++;
@@ -349,6 +361,11 @@ int amdgpu_gpumirror_vm_attach(struct amdgpu_gpumirror_process *p,
 	gvm->proc = p;
 	gvm->pending = NULL;
 	gvm->state = 0;
+	gvm->ndirty = 0;
+	gvm->dirty_lost = false;
+	gvm->dirty_gen = 0;
+	gvm->restore_tries = 0;
+	atomic_set(&gvm->fault_retries, 0);
 	memset(&gvm->stats, 0, sizeof(gvm->stats));
 	ret = gpumirror_device_attach(&p->mirror, &gvm->gdev);
 	if (ret)
@@ -392,13 +409,16 @@ void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm)
 	struct amdgpu_gpumirror_process *p = gvm->proc;
 	struct amdgpu_gpumirror_mem *mem;
 
+	unsigned int tries;
 	bool clean;
 
 	mutex_lock(&p->lock);
 	list_del(&gvm->link);
 	/* Before the VA goes: a failed clear is cleared again first. */
-	clean = !test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state) ||
-		!amdgpu_gpumirror_repair(gvm);
+	for (tries = 0; test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state) &&
+	     tries < AMDGPU_GPUMIRROR_MAP_TRIES; tries++)
+		amdgpu_gpumirror_repair(gvm);
+	clean = !test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
 	list_for_each_entry(mem, &p->mems, link)
 		amdgpu_gpumirror_va_release(gvm, mem);
 	mutex_unlock(&p->lock);
@@ -493,6 +513,10 @@ void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,
 	 * pass 1 still finds it in the tree, to skip a VA no longer ours.
 	 */
 	gpumirror_object_destroy(mem->obj);
+	/* A failed clear is cleared again while the VA is still ours. */
+	list_for_each_entry(gvm, &p->vms, link)
+		if (test_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state))
+			amdgpu_gpumirror_repair(gvm);
 	spin_lock(&p->list_lock);
 	interval_tree_remove(&mem->va_it, &p->mem_va);
 	spin_unlock(&p->list_lock);
@@ -736,22 +760,47 @@ bool amdgpu_gpumirror_stale(struct amdgpu_gpumirror_vm *gvm)
 }
 
 /*
- * Clear again the spans whose clear failed in pass 1, and drop the page
- * sets of the allocations there, so that they are mapped again. An SVM
- * range gpumirror bound again before the repair loses its PTEs until its
- * next fault or invalidation.
+ * May the repair clear [@first, @last] on @gvm: an allocation's range
+ * still ours, or (an SVM range's, or a freed allocation's) mapped by
+ * nothing? A BO a GEM VA ioctl mapped there since keeps its PTEs.
+ */
+static bool amdgpu_gpumirror_span_ours(struct amdgpu_gpumirror_vm *gvm,
+				       struct amdgpu_gpumirror_resv *resv,
+				       u64 first, u64 last)
+{
+	struct interval_tree_node *it;
+	struct amdgpu_gpumirror_mem *mem;
+
+	lockdep_assert_held(&gvm->proc->lock);
+	it = interval_tree_iter_first(&gvm->proc->mem_va, first, first);
+	if (!it)
+		return gvm->backend->va_free(gvm, resv, first, last);
+	mem = container_of(it, struct amdgpu_gpumirror_mem, va_it);
+	return !(mem->stolen & BIT(gvm->gdev.index)) &&
+	       gvm->backend->va_check(gvm, resv, mem->va_it.start,
+				      mem->va_it.last);
+}
+
+/*
+ * Clear again the spans whose clear failed in pass 1, with the page
+ * directory reserved and validated (an eviction in progress is what makes
+ * the unlocked clear fail), only where the VA is still ours; then drop the
+ * page sets of the allocations there, so that they are mapped again. An
+ * SVM range gpumirror bound again before the repair loses its PTEs until
+ * its next fault or invalidation.
  */
 static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
 {
 	struct amdgpu_gpumirror_process *p = gvm->proc;
 	unsigned long slot = BIT(gvm->gdev.index);
+	struct amdgpu_gpumirror_resv resv;
 	struct amdgpu_gpumirror_mem *mem;
 	struct dma_fence *fence;
 	unsigned long gen;
 	unsigned int i, n;
 	bool lost, done;
 	u64 span[AMDGPU_GPUMIRROR_DIRTY_SPANS][2];
-	int ret = 0;
+	int ret;
 
 	lockdep_assert_held(&p->lock);
 	gpumirror_notifier_lock(&p->mirror);
@@ -768,7 +817,13 @@ static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
 				    "gpumirror: too many failed PTE clears, VM stays stopped\n");
 		return -EIO;
 	}
+	ret = gvm->backend->reserve(gvm, &resv);
+	if (ret)
+		return ret;
 	for (i = 0; i < n && !ret; i++) {
+		if (!amdgpu_gpumirror_span_ours(gvm, &resv, span[i][0],
+						span[i][1]))
+			continue;
 		fence = NULL;
 		ret = gvm->backend->clear(gvm, span[i][0], span[i][1], &fence);
 		atomic_inc(&gvm->stats.clears);
@@ -777,6 +832,7 @@ static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
 			dma_fence_put(fence);
 		}
 	}
+	gvm->backend->unreserve(gvm, &resv);
 	if (ret)
 		return ret;
 	list_for_each_entry(mem, &p->mems, link)
@@ -785,13 +841,17 @@ static int amdgpu_gpumirror_repair(struct amdgpu_gpumirror_vm *gvm)
 			    span[i][0] <= mem->va_it.last &&
 			    !(mem->stolen & slot))
 				gpumirror_object_unmap(mem->obj, &gvm->gdev);
-	/* A clear that failed meanwhile is for the next repair. */
+	/*
+	 * Pass 1 appends under the lock held for write: what it added since
+	 * the copy stays for the next repair.
+	 */
 	gpumirror_notifier_lock(&p->mirror);
 	done = gvm->dirty_gen == gen;
-	if (done) {
-		gvm->ndirty = 0;
+	memmove(gvm->dirty, gvm->dirty + n,
+		(gvm->ndirty - n) * sizeof(gvm->dirty[0]));
+	gvm->ndirty -= n;
+	if (done)
 		clear_bit(AMDGPU_GPUMIRROR_DIRTY, &gvm->state);
-	}
 	gpumirror_notifier_unlock(&p->mirror);
 	return done ? 0 : -EAGAIN;
 }
@@ -917,7 +977,7 @@ static void amdgpu_gpumirror_restore_work(struct work_struct *work)
 		container_of(work, struct amdgpu_gpumirror_process,
 			     restore_work.work);
 	struct amdgpu_gpumirror_vm *gvm;
-	bool again = false;
+	bool again = false, slow = false;
 
 	mutex_lock(&p->lock);
 	list_for_each_entry(gvm, &p->vms, link) {
@@ -926,17 +986,18 @@ static void amdgpu_gpumirror_restore_work(struct work_struct *work)
 			continue;
 		if (!amdgpu_gpumirror_restore_locked(gvm))
 			continue;
-		/* What still fails after that many runs waits for a kick. */
-		if (gvm->restore_tries <= AMDGPU_GPUMIRROR_RESTORE_TRIES)
-			again = true;
-		else
+		again = true;
+		/* What still fails after that many runs is tried less often. */
+		if (gvm->restore_tries > AMDGPU_GPUMIRROR_RESTORE_TRIES) {
+			slow = true;
 			dev_warn_ratelimited(gvm->gdev.dev,
 					     "gpumirror: restore keeps failing\n");
+		}
 	}
 	mutex_unlock(&p->lock);
 	if (again)
 		mod_delayed_work(system_unbound_wq, &p->restore_work,
-				 AMDGPU_GPUMIRROR_RESTORE_DELAY);
+				 slow ? HZ : AMDGPU_GPUMIRROR_RESTORE_DELAY);
 }
 
 /**

@@ -225,6 +225,7 @@ struct amdgpu_gpumirror_process {
  * @dirty_gen: failed clears so far, to see one that came during a repair
  * @restore_tries: restore runs in a row that failed (process lock)
  * @fault_retries: faults in a row let the GPU retry (passing errors)
+ * @flushed_seq: the VM's TLB sequence at the backend's last flush
  * @va_bo_va: the real backend's GPU VA reservations (a BO-less bo_va)
  * @stats: calls made to the backend, for tests and debugfs
  */
@@ -246,6 +247,7 @@ struct amdgpu_gpumirror_vm {
 	unsigned long dirty_gen;
 	unsigned int restore_tries;
 	atomic_t fault_retries;
+	u64 flushed_seq;
 	struct amdgpu_bo_va *va_bo_va;
 	struct {
 		atomic_t updates, clears, waits, flushes, quiesces, resumes;

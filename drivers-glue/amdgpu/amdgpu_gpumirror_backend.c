@@ -199,10 +199,13 @@ static void amdgpu_gpumirror_hw_flush_tlb(struct amdgpu_gpumirror_vm *gvm)
 	struct amdgpu_device *adev = gvm->adev;
 	bool all_hub = adev->family == AMDGPU_FAMILY_AI ||
 		       adev->family == AMDGPU_FAMILY_RV;
+	u64 seq = amdgpu_vm_tlb_seq(gvm->vm);
 	int xcc;
 
-	if (!gvm->vm->pasid)
+	/* Nothing was written since the last flush (no clear succeeded). */
+	if (!gvm->vm->pasid || gvm->flushed_seq == seq)
 		return;
+	gvm->flushed_seq = seq;
 	for_each_inst(xcc, adev->gfx.xcc_mask)
 		if (amdgpu_gmc_flush_gpu_tlb_pasid(adev, gvm->vm->pasid,
 						   TLB_FLUSH_HEAVYWEIGHT,

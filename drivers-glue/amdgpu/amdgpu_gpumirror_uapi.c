@@ -367,7 +367,9 @@ static int amdgpu_gpumirror_op_prefetch(struct amdgpu_gpumirror_vm *gvm,
 		return ret;
 	if (!amdgpu_gpumirror_svm_ok(gvm))
 		return -EOPNOTSUPP;
-	ret = amdgpu_gpumirror_svm_free(gvm, start, end);
+	/* Prefetch makes ranges of up to 2M around what it is given. */
+	ret = amdgpu_gpumirror_svm_free(gvm, ALIGN_DOWN(start, SZ_2M),
+					ALIGN(end, SZ_2M));
 	if (ret)
 		return ret;
 	set_bit(AMDGPU_GPUMIRROR_SVM, &gvm->state);
