@@ -781,20 +781,6 @@ static inline void gpumirror_notifier_lock(struct gpumirror *mirror)
 }
 
 /**
- * gpumirror_notifier_trylock() - take the notifier lock for read, or fail
- * @mirror: the mirror
- *
- * For callers that hold locks an invalidation may wait behind (command
- * submission under a device-wide lock): they back off instead of waiting.
- *
- * Return: true if the lock was taken.
- */
-static inline bool gpumirror_notifier_trylock(struct gpumirror *mirror)
-{
-	return down_read_trylock(&mirror->notifier_lock);
-}
-
-/**
  * gpumirror_notifier_unlock() - drop the notifier lock taken for read
  * @mirror: the mirror
  */
