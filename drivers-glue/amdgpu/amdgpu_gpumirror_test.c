@@ -505,6 +505,23 @@ fake_mem(struct kunit *test, struct fake_vm *fv,
 	return mem;
 }
 
+/*
+ * Two one-page allocations mapped on @fv: m[0] at CPU address a (returned)
+ * and GPU VA @gpu0, m[1] at a + PAGE_SIZE and @gpu1.
+ */
+static unsigned long fake_two_mems(struct kunit *test, struct fake_vm *fv,
+				   u64 gpu0, u64 gpu1,
+				   struct amdgpu_gpumirror_mem **m)
+{
+	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
+	struct gpumirror_range r0 = { a, PAGE_SIZE };
+	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
+
+	m[0] = fake_mem(test, fv, &r0, 1, gpu0, true);
+	m[1] = fake_mem(test, fv, &r1, 1, gpu1, true);
+	return a;
+}
+
 /* Run the restore worker @n times. */
 static void fake_run_restore_for(struct fake_vm *fv, int n)
 {
@@ -684,13 +701,10 @@ static void gm_amdgpu_restore_worker(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
-	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
-	struct amdgpu_gpumirror_mem *m0, *m1;
+	struct amdgpu_gpumirror_mem *m[2];
+	unsigned long a;
 
-	m0 = fake_mem(test, fv, &r0, 1, 0, true);
-	m1 = fake_mem(test, fv, &r1, 1, SZ_1M, true);
+	a = fake_two_mems(test, fv, 0, SZ_1M, m);
 	ctx->nlog = 0;
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, 2 * PAGE_SIZE,
 					 MADV_DONTNEED), 0);
@@ -704,8 +718,8 @@ static void gm_amdgpu_restore_worker(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 'u'), 2);
 	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
 	gpumirror_notifier_lock(&ctx->proc.mirror);
-	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m0->obj, &fv->gvm.gdev));
-	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m1->obj, &fv->gvm.gdev));
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[0]->obj, &fv->gvm.gdev));
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[1]->obj, &fv->gvm.gdev));
 	gpumirror_notifier_unlock(&ctx->proc.mirror);
 	/* The XNACK-on VM never quiesced. */
 	KUNIT_EXPECT_EQ(test, fake_count(ctx, 0, 'q'), 0);
@@ -722,14 +736,11 @@ static void gm_amdgpu_restore_race(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
-	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
-	struct amdgpu_gpumirror_mem *m0, *m1;
+	struct amdgpu_gpumirror_mem *m[2];
+	unsigned long a;
 	int zap;
 
-	m0 = fake_mem(test, fv, &r0, 1, 0, true);
-	m1 = fake_mem(test, fv, &r1, 1, SZ_1M, true);
+	a = fake_two_mems(test, fv, 0, SZ_1M, m);
 	ctx->nlog = 0;
 	fv->zap_addr = a;
 	/* The restore maps only the stale m1: zap m0 as it does. */
@@ -748,8 +759,8 @@ static void gm_amdgpu_restore_race(struct kunit *test)
 	KUNIT_EXPECT_LT(test, fake_last(ctx, 1, 'u'), fake_first(ctx, 1, 's'));
 	KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 	gpumirror_notifier_lock(&ctx->proc.mirror);
-	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m0->obj, &fv->gvm.gdev));
-	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m1->obj, &fv->gvm.gdev));
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[0]->obj, &fv->gvm.gdev));
+	KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[1]->obj, &fv->gvm.gdev));
 	gpumirror_notifier_unlock(&ctx->proc.mirror);
 	fake_done(test);
 }
@@ -762,14 +773,11 @@ static void gm_amdgpu_restore_munmap(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
-	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
-	struct amdgpu_gpumirror_mem *m0, *m1;
+	struct amdgpu_gpumirror_mem *m[2];
+	unsigned long a;
 	int cycle;
 
-	m0 = fake_mem(test, fv, &r0, 1, 0, true);
-	m1 = fake_mem(test, fv, &r1, 1, SZ_1M, true);
+	a = fake_two_mems(test, fv, 0, SZ_1M, m);
 	for (cycle = 0; cycle < 4; cycle++) {
 		ctx->nlog = 0;
 		KUNIT_ASSERT_EQ(test, vm_munmap(a + PAGE_SIZE, PAGE_SIZE), 0);
@@ -778,9 +786,9 @@ static void gm_amdgpu_restore_munmap(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, fake_count(ctx, 1, 's'), 1);
 		KUNIT_EXPECT_EQ(test, atomic_read(&fv->depth), 0);
 		gpumirror_notifier_lock(&ctx->proc.mirror);
-		KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m0->obj,
+		KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[0]->obj,
 							       &fv->gvm.gdev));
-		KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(m1->obj,
+		KUNIT_EXPECT_FALSE(test, gpumirror_object_valid(m[1]->obj,
 								&fv->gvm.gdev));
 		gpumirror_notifier_unlock(&ctx->proc.mirror);
 
@@ -793,7 +801,7 @@ static void gm_amdgpu_restore_munmap(struct kunit *test)
 						 MADV_DONTNEED), 0);
 		fake_run_restore(test, fv);
 		gpumirror_notifier_lock(&ctx->proc.mirror);
-		KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m1->obj,
+		KUNIT_EXPECT_TRUE(test, gpumirror_object_valid(m[1]->obj,
 							       &fv->gvm.gdev));
 		gpumirror_notifier_unlock(&ctx->proc.mirror);
 	}
@@ -819,13 +827,11 @@ static void gm_amdgpu_gfx_submit(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
-	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
+	struct amdgpu_gpumirror_mem *m[2];
+	unsigned long a;
 
 	fv->no_queues = true;
-	fake_mem(test, fv, &r0, 1, 0, true);
-	fake_mem(test, fv, &r1, 1, SZ_1M, true);
+	a = fake_two_mems(test, fv, 0, SZ_1M, m);
 	KUNIT_EXPECT_FALSE(test, fake_stale(ctx, fv));
 
 	/* Pass 1 waits for the VM's jobs before it clears the PTEs. */
@@ -1316,15 +1322,13 @@ static void gm_amdgpu_clear_failure_spans(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
-	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
 	const u64 g0 = SZ_1G >> AMDGPU_GPU_PAGE_SHIFT;
 	const u64 g1 = SZ_2G >> AMDGPU_GPU_PAGE_SHIFT;
+	struct amdgpu_gpumirror_mem *m[2];
+	unsigned long a;
 	int i, n = 0;
 
-	fake_mem(test, fv, &r0, 1, SZ_1G, true);
-	fake_mem(test, fv, &r1, 1, SZ_2G, true);
+	a = fake_two_mems(test, fv, SZ_1G, SZ_2G, m);
 	ctx->nlog = 0;
 	WRITE_ONCE(fv->fail_clear, true);
 	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, a, PAGE_SIZE,

@@ -181,8 +181,12 @@ static bool amdgpu_gpumirror_svm_ok(struct amdgpu_gpumirror_vm *gvm)
 	return !gvm->no_fault || gvm->backend->has_queues(gvm);
 }
 
-/* [*start, *end) of an SVM op: page aligned, not empty, no wrap. */
-static int amdgpu_gpumirror_svm_span(const struct drm_amdgpu_gpumirror *args,
+/*
+ * [*start, *end) of an SVM op that maps: page aligned, not empty, no
+ * wrap, on a VM where SVM is safe.
+ */
+static int amdgpu_gpumirror_svm_span(struct amdgpu_gpumirror_vm *gvm,
+				     const struct drm_amdgpu_gpumirror *args,
 				     unsigned long *start, unsigned long *end)
 {
 	u64 e;
@@ -192,6 +196,8 @@ static int amdgpu_gpumirror_svm_span(const struct drm_amdgpu_gpumirror *args,
 		return -EINVAL;
 	if (check_add_overflow(args->va, args->size, &e) || e > ULONG_MAX)
 		return -EOVERFLOW;
+	if (!amdgpu_gpumirror_svm_ok(gvm))
+		return -EOPNOTSUPP;
 	*start = args->va;
 	*end = e;
 	return 0;
@@ -306,11 +312,9 @@ static int amdgpu_gpumirror_op_set_attr(struct amdgpu_gpumirror_vm *gvm,
 
 	if (args->flags)
 		return -EINVAL;
-	ret = amdgpu_gpumirror_svm_span(args, &start, &end);
+	ret = amdgpu_gpumirror_svm_span(gvm, args, &start, &end);
 	if (ret)
 		return ret;
-	if (!amdgpu_gpumirror_svm_ok(gvm))
-		return -EOPNOTSUPP;
 	a = amdgpu_gpumirror_copy_attrs(args);
 	if (IS_ERR(a))
 		return PTR_ERR(a);
@@ -362,11 +366,9 @@ static int amdgpu_gpumirror_op_prefetch(struct amdgpu_gpumirror_vm *gvm,
 
 	if (args->flags || args->ptr || args->count)
 		return -EINVAL;
-	ret = amdgpu_gpumirror_svm_span(args, &start, &end);
+	ret = amdgpu_gpumirror_svm_span(gvm, args, &start, &end);
 	if (ret)
 		return ret;
-	if (!amdgpu_gpumirror_svm_ok(gvm))
-		return -EOPNOTSUPP;
 	/* Prefetch makes ranges of up to 2M around what it is given. */
 	ret = amdgpu_gpumirror_svm_free(gvm, ALIGN_DOWN(start, SZ_2M),
 					ALIGN(end, SZ_2M));
