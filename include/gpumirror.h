@@ -242,6 +242,25 @@ struct gpumirror_device {
 	struct iommu_domain *dma_domain;
 };
 
+/*
+ * Events of one mirror that can be between their two passes at once before
+ * an object must run its pass 2 alone (see "Invalidation").
+ */
+#define GPUMIRROR_FINISH_SLOTS	4
+
+/**
+ * struct gpumirror_finish - the second pass of one invalidation event
+ * @base: what the interval notifier's first pass hands to the core mm
+ * @mirror: the mirror whose pending devices pass 2 waits for
+ * @event: the event that holds this slot, or NULL if the slot is free;
+ *	only compared, never dereferenced; under &gpumirror.notifier_lock
+ */
+struct gpumirror_finish {
+	struct mmu_interval_notifier_finish base;
+	struct gpumirror *mirror;
+	const struct mmu_notifier_range *event;
+};
+
 /**
  * struct gpumirror - one mirror per (mm, GPU address space)
  *
@@ -305,10 +324,11 @@ struct gpumirror {
 	/** @attrs: interval tree of the ranges whose attributes differ. */
 	struct rb_root_cached attrs;
 	/**
-	 * @mn: a plain mmu notifier whose invalidate_range_start runs after
-	 * all interval notifiers of an event: pass 2 of the invalidation.
+	 * @finish: the second passes of the events between their two passes
+	 * (see "Invalidation"); a slot is taken and given back under
+	 * notifier_lock.
 	 */
-	struct mmu_notifier mn;
+	struct gpumirror_finish finish[GPUMIRROR_FINISH_SLOTS];
 	/** @pending: slots with a started TLB invalidation, notifier_lock. */
 	unsigned long pending;
 	/**
@@ -316,8 +336,6 @@ struct gpumirror {
 	 * invalidation; notifier_lock.
 	 */
 	unsigned long flush_gen;
-	/** @released: the mm is exiting, @mn no longer runs; notifier_lock. */
-	bool released;
 	/** @release_lock: protects @release_list. */
 	spinlock_t release_lock;
 	/** @release_list: objects with stale page sets to DMA-unmap. */

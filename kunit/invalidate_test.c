@@ -267,16 +267,25 @@ static void gm_release_worker(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* A one-page interval subscription of the test's mm at @addr. */
+static int gm_insert_sub(struct mmu_interval_notifier *mni, unsigned long addr,
+			 const struct mmu_interval_notifier_ops *ops)
+{
+	return mmu_interval_notifier_insert(mni, current->mm, addr, PAGE_SIZE,
+					    ops);
+}
+
 /*
- * A plain mmu_notifier subscribed after the mirror: the core mm calls it
- * after the interval notifiers (pass 1) and before the mirror's own
- * subscriber (pass 2), and it is slow, as any other subscriber may be.
+ * Another interval subscriber of the event, after the object in the core
+ * mm's walk (it starts one page later): it runs after the object's pass 1
+ * and before the second passes (the mirror's pass 2), and it is slow, as
+ * any other subscriber may be.
  * The oracle is the device's own count of completed TLB flushes: a DMA
  * mapping may only go, and a non-blockable event only report the pages
  * free, once the flush that followed the zap has completed.
  */
 struct gm_slow_sub {
-	struct mmu_notifier mn;
+	struct mmu_interval_notifier mni;
 	struct gpumirror_object *obj;
 	struct gpumirror_object *other;
 	struct gm_test_dev *td;
@@ -287,6 +296,7 @@ struct gm_slow_sub {
 	bool nonblock_unflushed;
 	bool other_mapped_early;
 	bool other_released;
+	struct mmu_interval_notifier_finish *nonblock_finish;
 };
 
 static bool gm_slow_flushed(struct gm_slow_sub *s)
@@ -304,23 +314,28 @@ static bool gm_slow_unmapped_unflushed(struct gm_slow_sub *s)
 	return !mapped && !gm_slow_flushed(s);
 }
 
-static int gm_slow_start(struct mmu_notifier *mn,
-			 const struct mmu_notifier_range *range)
+static bool gm_slow_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
 {
-	struct gm_slow_sub *s = container_of(mn, struct gm_slow_sub, mn);
+	struct gm_slow_sub *s = container_of(mni, struct gm_slow_sub, mni);
+	struct mmu_interval_notifier_finish *finish = NULL;
 	struct mmu_notifier_range nb = *range;
 	unsigned int slot = s->td->gdev.index, i;
 
+	mmu_interval_set_seq(mni, cur_seq);
 	if (!mmu_notifier_range_blockable(range) || !s->armed || s->calls++)
-		return 0;
+		return true;
 	s->other_mapped_early = test_bit(slot, &s->other->mapped);
 	/* The release worker may run from now on (the test held it). */
 	mutex_unlock(&s->obj->mirror->lock);
 	/* The OOM reaper now: the device's flush may not be confirmed yet. */
 	nb.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
-	if (gpumirror_notifier_ops.invalidate(&s->obj->notifier, &nb,
-					      s->obj->notifier.invalidate_seq))
+	if (gpumirror_notifier_ops.invalidate_start(&s->obj->notifier, &nb,
+						    s->obj->notifier.invalidate_seq,
+						    &finish))
 		s->nonblock_unflushed = !gm_slow_flushed(s);
+	s->nonblock_finish = finish;
 	/*
 	 * Slow, for up to 4 s: this event's set must stay mapped until its
 	 * pass 2, while the set an earlier event zapped and flushed must not
@@ -334,11 +349,11 @@ static int gm_slow_start(struct mmu_notifier *mn,
 		msleep(20);
 	}
 	s->unmapped_unflushed |= gm_slow_unmapped_unflushed(s);
-	return 0;
+	return true;
 }
 
-static const struct mmu_notifier_ops gm_slow_ops = {
-	.invalidate_range_start = gm_slow_start,
+static const struct mmu_interval_notifier_ops gm_slow_ops = {
+	.invalidate = gm_slow_invalidate,
 };
 
 /*
@@ -358,7 +373,7 @@ static void gm_release_after_pass2(struct kunit *test)
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
 	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
 	struct gpumirror_range o = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
-	struct gm_slow_sub slow = { .mn.ops = &gm_slow_ops, .td = ctx->td[0] };
+	struct gm_slow_sub slow = { .td = ctx->td[0] };
 
 	gm_fill(test, addr, 16 * PAGE_SIZE, 1);
 	slow.obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
@@ -367,7 +382,8 @@ static void gm_release_after_pass2(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, slow.other);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(slow.obj, BIT(0), 0), 0);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(slow.other, BIT(0), 0), 0);
-	KUNIT_ASSERT_EQ(test, mmu_notifier_register(&slow.mn, current->mm), 0);
+	KUNIT_ASSERT_EQ(test, gm_insert_sub(&slow.mni, addr + PAGE_SIZE,
+					    &gm_slow_ops), 0);
 	/* No assertion may leave the test before the unregister. */
 	mutex_lock(&ctx->mirror.lock);
 	/* The earlier event, complete: the other set is stale and flushed. */
@@ -375,19 +391,113 @@ static void gm_release_after_pass2(struct kunit *test)
 	slow.finishes = atomic_read(&slow.td->finishes);
 	slow.armed = true;
 	/* The slow subscriber unlocks the mirror. */
-	KUNIT_EXPECT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, 2 * PAGE_SIZE), 0);
 	if (!slow.calls)
 		mutex_unlock(&ctx->mirror.lock);
-	mmu_notifier_unregister(&slow.mn, current->mm);
+	mmu_interval_notifier_remove(&slow.mni);
 
 	KUNIT_EXPECT_EQ(test, slow.calls, 1);
 	KUNIT_EXPECT_TRUE(test, slow.other_mapped_early);
 	KUNIT_EXPECT_FALSE(test, slow.nonblock_unflushed);
+	KUNIT_EXPECT_NULL(test, slow.nonblock_finish);
 	KUNIT_EXPECT_FALSE(test, slow.unmapped_unflushed);
 	KUNIT_EXPECT_TRUE(test, slow.other_released);
 	/* After pass 2 the worker releases this event's set too. */
 	flush_delayed_work(&ctx->mirror.release_work);
 	KUNIT_EXPECT_EQ(test, slow.obj->mapped, 0UL);
+	gm_fixture_done(test);
+}
+
+/*
+ * An interval subscriber after the object in the core mm's walk: what the
+ * event had done when it ran, between the first and second passes.
+ */
+struct gm_peek_sub {
+	struct mmu_interval_notifier mni;
+	struct gpumirror *mirror;
+	struct gm_test_dev *td;
+	int finishes;		/* the device's pass-2 count then */
+	bool claimed;		/* a finish slot was held by this event */
+};
+
+static bool gm_peek_invalidate(struct mmu_interval_notifier *mni,
+			       const struct mmu_notifier_range *range,
+			       unsigned long cur_seq)
+{
+	struct gm_peek_sub *s = container_of(mni, struct gm_peek_sub, mni);
+	unsigned int i;
+
+	mmu_interval_set_seq(mni, cur_seq);
+	s->finishes = atomic_read(&s->td->finishes);
+	down_read(&s->mirror->notifier_lock);
+	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
+		s->claimed |= s->mirror->finish[i].event == range;
+	up_read(&s->mirror->notifier_lock);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops gm_peek_ops = {
+	.invalidate = gm_peek_invalidate,
+};
+
+/* Hold (@event) or free (NULL) every finish slot of @mirror. */
+static void gm_hold_finish_slots(struct gpumirror *mirror, const void *event)
+{
+	unsigned int i;
+
+	down_write(&mirror->notifier_lock);
+	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
+		mirror->finish[i].event = event;
+	up_write(&mirror->notifier_lock);
+}
+
+/*
+ * Pass 2 waits in the finish slot the event's first object claimed, after
+ * every first pass of the event, and the slot is free again once the
+ * event is done. With every slot held by other events still between
+ * their passes, the object runs pass 2 in its first pass instead.
+ */
+static void gm_finish_slots(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gm_peek_sub peek = { .mirror = &ctx->mirror, .td = ctx->td[0] };
+	static const int other_event;
+	struct gpumirror_object *obj;
+	unsigned int i;
+	int before;
+
+	gm_fill(test, addr, 4 * PAGE_SIZE, 1);
+	for (i = 0; i < 2; i++) {
+		struct gpumirror_range r = { addr + 2 * i * PAGE_SIZE,
+					     2 * PAGE_SIZE };
+
+		obj = gpumirror_object_create(&ctx->mirror, &r, 1,
+					      (u64)i << 30);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+		KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+		KUNIT_ASSERT_EQ(test, gm_insert_sub(&peek.mni,
+						    r.addr + PAGE_SIZE,
+						    &gm_peek_ops), 0);
+		if (i)
+			gm_hold_finish_slots(&ctx->mirror, &other_event);
+		before = atomic_read(&ctx->td[0]->finishes);
+		peek.claimed = false;
+		KUNIT_EXPECT_EQ(test, vm_munmap(r.addr, r.len), 0);
+		if (i)
+			gm_hold_finish_slots(&ctx->mirror, NULL);
+		mmu_interval_notifier_remove(&peek.mni);
+
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->finishes),
+				before + 1);
+		/* a free slot: pass 2 still to come when the peek ran */
+		KUNIT_EXPECT_EQ(test, peek.finishes, before + i);
+		KUNIT_EXPECT_EQ(test, peek.claimed, !i);
+		KUNIT_EXPECT_EQ(test, ctx->mirror.pending, 0UL);
+		KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
+	}
+	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
+		KUNIT_EXPECT_NULL(test, ctx->mirror.finish[i].event);
 	gm_fixture_done(test);
 }
 
@@ -539,6 +649,7 @@ static struct kunit_case gm_invalidate_cases[] = {
 	KUNIT_CASE(gm_migrate_owner_skip),
 	KUNIT_CASE(gm_release_worker),
 	KUNIT_CASE(gm_release_after_pass2),
+	KUNIT_CASE(gm_finish_slots),
 	KUNIT_CASE_SLOW(gm_reader_race),
 	{}
 };

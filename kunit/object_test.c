@@ -437,13 +437,15 @@ static void gm_race_yield(struct gpumirror_object *obj, unsigned int seg)
 }
 
 /* Inject after B, the last segment, was faulted: the commit must see it. */
-static int gm_race_fault(struct gpumirror_object *obj, struct hmm_range *range)
+static int gm_race_fault(struct gpumirror_object *obj, struct hmm_range *range,
+			 const struct hmm_range_slice *slices, unsigned int nr,
+			 unsigned int *done)
 {
 	struct kunit *test = kunit_get_current_test();
 	struct gm_race *race = test->priv;
-	int ret = hmm_range_fault(range);
+	int ret = hmm_range_fault_slices(range, slices, nr, done);
 
-	if (!ret && range->start == race->b && !race->replaced++)
+	if (!ret && slices[0].start == race->b && !race->replaced++)
 		gm_race_replace_a(test, race, obj->mirror->mm);
 	return ret;
 }
@@ -491,7 +493,7 @@ static void gm_retry_whole_set(struct kunit *test)
 
 	test->priv = &race;
 	if (rc->at_commit)
-		kunit_activate_static_stub(test, gpumirror_segment_fault,
+		kunit_activate_static_stub(test, gpumirror_hmm_fault,
 					   gm_race_fault);
 	else
 		kunit_activate_static_stub(test, gpumirror_walk_yield,
@@ -500,7 +502,7 @@ static void gm_retry_whole_set(struct kunit *test)
 			0);
 	test->priv = ctx;
 	if (rc->at_commit)
-		kunit_deactivate_static_stub(test, gpumirror_segment_fault);
+		kunit_deactivate_static_stub(test, gpumirror_hmm_fault);
 	else
 		kunit_deactivate_static_stub(test, gpumirror_walk_yield);
 

@@ -20,10 +20,10 @@
  * DOC: Multi-range fault
  *
  * gpumirror_object_map() reads the object's notifier sequence once with
- * mmu_interval_read_begin() and calls hmm_range_fault() for every segment
- * with that same sequence. -EBUSY from any segment (its pages changed, or
- * the sequence moved) restarts the whole set; so does a commit that finds
- * the sequence moved. Retrying stops with -EBUSY after
+ * mmu_interval_read_begin() and faults its segments as the slices of
+ * hmm_range_fault_slices() calls, all with that same sequence. -EBUSY from
+ * any slice (its pages changed, or the sequence moved) restarts the whole
+ * set; so does a commit that finds the sequence moved. Retrying stops with -EBUSY after
  * %HMM_RANGE_DEFAULT_TIMEOUT milliseconds.
  *
  * One page walk serves every requested device: the pfns are DMA-mapped once
@@ -35,13 +35,15 @@
  * The walk goes in CPU VA order. Segments no more than
  * %GPUMIRROR_WALK_GAP pages apart (scattered malloc() blocks usually are)
  * are read as one hmm range that faults nothing, so K close segments that
- * are already populated cost one page table walk, not K. Only a segment
- * that lacks a page, or write access to one, is then faulted, with an hmm
- * range of its own: hmm_range_fault() faults every page from the first one
- * a walk chunk requests to the chunk's end, so a joined range that asked
- * for faults would populate, COW-break or dirty the pages between the
- * segments, and fail on a hole userfaultfd or the end of a file guards.
- * The pages between segments are read, never faulted.
+ * are already populated cost one page table walk, not K. Only the segments
+ * that lack a page, or write access to one, are then faulted, up to
+ * %GPUMIRROR_FAULT_SLICES of them per hmm_range_fault_slices() call, each
+ * a slice of its own: hmm_range_fault() faults every page from the first
+ * one a walk chunk requests to the chunk's end, so a joined range that
+ * asked for faults would populate, COW-break or dirty the pages between
+ * the segments, and fail on a hole userfaultfd or the end of a file
+ * guards, while the slices' holes are never walked. The pages between
+ * segments are read, never faulted.
  *
  * mmap_lock is taken for read around the walk, but it is not held for the
  * whole of a huge object: between two walk batches the walk drops and
@@ -87,23 +89,48 @@
  */
 #define GPUMIRROR_MAP_TRIES_SHARED	8
 
+/* Segments faulted per hmm_range_fault_slices() call; on the stack. */
+#define GPUMIRROR_FAULT_SLICES		16
+
 /**
- * gpumirror_segment_fault() - fault one walk batch of an object
+ * gpumirror_hmm_fault() - fault or read slices of an object's CPU VA
  * @obj: the object
- * @range: the hmm range of a segment or of a batch of close segments,
- *	sharing the object's notifier and seq
+ * @range: the object's notifier and seq, the flags and pagemap owner
+ * @slices: ascending ranges: segments, a single page of one, or a batch of
+ *	close segments read as one
+ * @nr: the number of @slices
+ * @done: set to the number of slices completed
  *
  * A static stub point for the KUnit suites.
  *
- * Return: the result of hmm_range_fault().
+ * Return: the result of hmm_range_fault_slices().
  */
-VISIBLE_IF_KUNIT int gpumirror_segment_fault(struct gpumirror_object *obj,
-					     struct hmm_range *range)
+VISIBLE_IF_KUNIT int gpumirror_hmm_fault(struct gpumirror_object *obj,
+					 struct hmm_range *range,
+					 const struct hmm_range_slice *slices,
+					 unsigned int nr, unsigned int *done)
 {
-	KUNIT_STATIC_STUB_REDIRECT(gpumirror_segment_fault, obj, range);
-	return hmm_range_fault(range);
+	KUNIT_STATIC_STUB_REDIRECT(gpumirror_hmm_fault, obj, range, slices, nr,
+				   done);
+	return hmm_range_fault_slices(range, slices, nr, done);
 }
-EXPORT_SYMBOL_IF_KUNIT(gpumirror_segment_fault);
+EXPORT_SYMBOL_IF_KUNIT(gpumirror_hmm_fault);
+
+/* gpumirror_hmm_fault() of the one range [@start, @end) into @pfns. */
+static int gpumirror_hmm_fault_one(struct gpumirror_object *obj,
+				   struct hmm_range *range,
+				   unsigned long start, unsigned long end,
+				   unsigned long *pfns)
+{
+	const struct hmm_range_slice slice = {
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+	};
+	unsigned int done;
+
+	return gpumirror_hmm_fault(obj, range, &slice, 1, &done);
+}
 
 /**
  * gpumirror_walk_yield() - let mmap_lock waiters in between two batches
@@ -148,7 +175,42 @@ static unsigned long gpumirror_seg_pages(const struct gpumirror_segment *seg)
 }
 
 /*
- * Fault one segment with @hmm_flags, its own hmm range: nothing outside
+ * 6.12's hmm_range_fault() reports a device-private page of the walk's own
+ * pagemap owner as it is, read-only or not, without the write fault that
+ * was asked for. Fault the first such page of @seg alone again as nobody's
+ * owner: it migrates back to system memory (its owner's migrate_to_ram),
+ * where the write fault breaks COW or fails with -EPERM as for any other
+ * page. A range of one page, so no other page is touched (hmm_range_fault()
+ * faults every page from the first one to the end of its walk chunk). The
+ * move changes the sequence, so this try ends with -EBUSY and the next one
+ * finds the next page. @batch gives the notifier, seq and pagemap owner.
+ */
+static int gpumirror_fault_devpriv(struct gpumirror_object *obj,
+				   const struct gpumirror_segment *seg,
+				   const struct hmm_range *batch,
+				   unsigned long hmm_flags)
+{
+	unsigned long *pfns = obj->pfns + seg->first_page;
+	struct hmm_range range = *batch;
+	unsigned long i, start;
+
+	if (!range.dev_private_owner)
+		return 0;
+	for (i = 0; i < gpumirror_seg_pages(seg); i++) {
+		if (!gpumirror_pfns_need_fault(pfns + i, 1, hmm_flags))
+			continue;
+		start = seg->it.start + (i << PAGE_SHIFT);
+		range.default_flags = hmm_flags;
+		range.pfn_flags_mask = 0;
+		range.dev_private_owner = NULL;
+		return gpumirror_hmm_fault_one(obj, &range, start,
+					       start + PAGE_SIZE, pfns + i);
+	}
+	return 0;
+}
+
+/*
+ * Fault one segment with @hmm_flags, a slice of its own: nothing outside
  * it is faulted. @batch gives the notifier, seq and pagemap owner.
  */
 static int gpumirror_fault_segment(struct gpumirror_object *obj,
@@ -157,39 +219,16 @@ static int gpumirror_fault_segment(struct gpumirror_object *obj,
 				   unsigned long hmm_flags)
 {
 	struct hmm_range range = *batch;
-	unsigned long *pfns = obj->pfns + seg->first_page;
-	unsigned long i;
 	int ret;
 
-	range.start = seg->it.start;
-	range.end = seg->it.last + 1;
-	range.hmm_pfns = pfns;
 	range.default_flags = hmm_flags;
 	range.pfn_flags_mask = 0;
-	ret = gpumirror_segment_fault(obj, &range);
-	if (ret || !range.dev_private_owner)
+	ret = gpumirror_hmm_fault_one(obj, &range, seg->it.start,
+				      seg->it.last + 1,
+				      obj->pfns + seg->first_page);
+	if (ret)
 		return ret;
-	/*
-	 * 6.12's hmm_range_fault() reports a device-private page of the
-	 * walk's own pagemap owner as it is, read-only or not, without the
-	 * write fault that was asked for. Fault that page alone again as
-	 * nobody's owner: it migrates back to system memory (its owner's
-	 * migrate_to_ram), where the write fault breaks COW or fails with
-	 * -EPERM as for any other page. A range of one page, so no other
-	 * page is touched (hmm_range_fault() faults every page from the first
-	 * one to the end of its walk chunk). The move changes the sequence,
-	 * so this try ends with -EBUSY and the next one finds the next page.
-	 */
-	for (i = 0; i < gpumirror_seg_pages(seg); i++) {
-		if (!gpumirror_pfns_need_fault(pfns + i, 1, hmm_flags))
-			continue;
-		range.start = seg->it.start + (i << PAGE_SHIFT);
-		range.end = range.start + PAGE_SIZE;
-		range.hmm_pfns = pfns + i;
-		range.dev_private_owner = NULL;
-		return gpumirror_segment_fault(obj, &range);
-	}
-	return 0;
+	return gpumirror_fault_devpriv(obj, seg, batch, hmm_flags);
 }
 
 /*
@@ -205,10 +244,10 @@ static int gpumirror_snapshot_joined(struct gpumirror_object *obj,
 	unsigned int i;
 	int ret;
 
-	range->hmm_pfns = obj->scratch;
 	range->default_flags = 0;
 	range->pfn_flags_mask = 0;
-	ret = gpumirror_segment_fault(obj, range);
+	ret = gpumirror_hmm_fault_one(obj, range, range->start, range->end,
+				      obj->scratch);
 	if (ret)
 		return ret;
 	for (i = 0; i < n; i++) {
@@ -256,11 +295,84 @@ static int gpumirror_fault_segment_pages(struct gpumirror_object *obj,
 }
 
 /*
+ * A segment whose fault failed with @ret. With @partial, a write fault
+ * that failed on a read-only page is done page by page, and a segment
+ * that cannot be faulted maps nothing.
+ */
+static int gpumirror_segment_failed(struct gpumirror_object *obj,
+				    const struct gpumirror_segment *seg,
+				    struct hmm_range *range,
+				    unsigned long hmm_flags, bool partial,
+				    int ret)
+{
+	if (ret == -EPERM && partial && (hmm_flags & HMM_PFN_REQ_WRITE))
+		ret = gpumirror_fault_segment_pages(obj, seg, range, hmm_flags);
+	if (ret == -EFAULT && partial) {
+		memset(obj->pfns + seg->first_page, 0,
+		       gpumirror_seg_pages(seg) * sizeof(*obj->pfns));
+		ret = 0;
+	}
+	return ret;
+}
+
+/*
+ * Fault the segments from @segs[@i] on that need it, up to
+ * %GPUMIRROR_FAULT_SLICES of them, with one hmm_range_fault_slices() call.
+ * Return: 0 and in @next where to go on from, or an error.
+ */
+static int gpumirror_fault_slices(struct gpumirror_object *obj,
+				  struct gpumirror_segment **segs,
+				  unsigned int i, unsigned int n,
+				  struct hmm_range *batch,
+				  unsigned long hmm_flags, bool partial,
+				  unsigned int *next)
+{
+	struct hmm_range_slice slices[GPUMIRROR_FAULT_SLICES];
+	unsigned int which[GPUMIRROR_FAULT_SLICES];
+	struct hmm_range range = *batch;
+	unsigned int nr = 0, done, k;
+	int ret;
+
+	for (; i < n && nr < GPUMIRROR_FAULT_SLICES; i++) {
+		struct gpumirror_segment *seg = segs[i];
+
+		if (n > 1 &&
+		    !gpumirror_pfns_need_fault(obj->pfns + seg->first_page,
+					       gpumirror_seg_pages(seg),
+					       hmm_flags))
+			continue;
+		slices[nr].start = seg->it.start;
+		slices[nr].end = seg->it.last + 1;
+		slices[nr].hmm_pfns = obj->pfns + seg->first_page;
+		which[nr++] = i;
+	}
+	*next = i;
+	if (!nr)
+		return 0;
+	range.default_flags = hmm_flags;
+	range.pfn_flags_mask = 0;
+	ret = gpumirror_hmm_fault(obj, &range, slices, nr, &done);
+	for (k = 0; k < done; k++) {
+		int r = gpumirror_fault_devpriv(obj, segs[which[k]], batch,
+						hmm_flags);
+
+		if (r)
+			return r;
+	}
+	if (!ret)
+		return 0;
+	/* Go on after the one that failed, if it can be mapped around. */
+	*next = which[done] + 1;
+	return gpumirror_segment_failed(obj, segs[which[done]], batch,
+					hmm_flags, partial, ret);
+}
+
+/*
  * Walk one batch: segments close enough to share a page table walk are
- * read together with a walk that faults nothing; then each segment that
- * lacks a page (or write access to it) is faulted on its own range, so no
- * page between segments is ever faulted (hmm_range_fault() faults every
- * page from the first one requested to the end of a walk chunk, holes
+ * read together with a walk that faults nothing; then the segments that
+ * lack a page (or write access to one) are faulted as slices, so no page
+ * between segments is ever faulted (hmm_range_fault() faults every page
+ * from the first one requested to the end of a walk chunk, holes
  * included). With @partial, a segment that cannot be faulted maps nothing.
  */
 static int gpumirror_walk_batch(struct gpumirror_object *obj,
@@ -268,8 +380,7 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 				unsigned int n, struct hmm_range *range,
 				unsigned long hmm_flags, bool partial)
 {
-	const struct gpumirror_segment *seg;
-	unsigned int i;
+	unsigned int i = 0;
 	int ret;
 
 	if (n > 1) {
@@ -277,22 +388,9 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 		if (ret)
 			return ret;
 	}
-	for (i = 0; i < n; i++) {
-		seg = segs[i];
-		if (n > 1 &&
-		    !gpumirror_pfns_need_fault(obj->pfns + seg->first_page,
-					       gpumirror_seg_pages(seg),
-					       hmm_flags))
-			continue;
-		ret = gpumirror_fault_segment(obj, seg, range, hmm_flags);
-		if (ret == -EPERM && partial && (hmm_flags & HMM_PFN_REQ_WRITE))
-			ret = gpumirror_fault_segment_pages(obj, seg, range,
-							    hmm_flags);
-		if (ret == -EFAULT && partial) {
-			memset(obj->pfns + seg->first_page, 0,
-			       gpumirror_seg_pages(seg) * sizeof(*obj->pfns));
-			ret = 0;
-		}
+	while (i < n) {
+		ret = gpumirror_fault_slices(obj, segs, i, n, range, hmm_flags,
+					     partial, &i);
 		if (ret)
 			return ret;
 	}

@@ -59,7 +59,6 @@ void gpumirror_gc(struct gpumirror *mirror);
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
-extern const struct mmu_notifier_ops gpumirror_mn_ops;
 void gpumirror_object_zap(struct gpumirror_object *obj,
 			  unsigned long devices);
 bool gpumirror_object_revoke_start(struct gpumirror_object *obj,
@@ -94,8 +93,9 @@ void gpumirror_release_cancel(struct gpumirror_object *obj);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /* fault.c; redirected by the KUnit suites through static stubs */
-int gpumirror_segment_fault(struct gpumirror_object *obj,
-			    struct hmm_range *range);
+int gpumirror_hmm_fault(struct gpumirror_object *obj, struct hmm_range *range,
+			const struct hmm_range_slice *slices, unsigned int nr,
+			unsigned int *done);
 void gpumirror_walk_yield(struct gpumirror_object *obj, unsigned int seg);
 /* pages.c */
 size_t gpumirror_dma_max(struct device *dev);

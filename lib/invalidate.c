@@ -29,19 +29,26 @@
  * invalidation are made smaller (an SVM range is one object).
  *
  * Devices that offer &gpumirror_device_ops.invalidate_start and
- * &gpumirror_device_ops.invalidate_finish are invalidated in two passes.
- * Pass 1 runs in the interval callbacks: each device zaps its PTEs and
- * starts its TLB invalidation, once per touched object, and is marked in
- * &gpumirror.pending. Pass 2 runs in the invalidate_range_start callback of
- * the mirror's plain &struct mmu_notifier, which the core mm calls after all
- * interval notifiers of the event (mm/mmu_notifier.c runs the interval tree
- * first): each pending device waits once for all it started. An event that
- * covers many objects therefore costs every device one TLB wait, and N
- * devices cost the slowest one, not the sum. Both passes complete before
+ * &gpumirror_device_ops.invalidate_finish are invalidated in two passes,
+ * through the interval notifiers' own two passes
+ * (&mmu_interval_notifier_ops.invalidate_start and .invalidate_finish).
+ * Pass 1 runs in each touched object's first pass: each device zaps its
+ * PTEs and starts its TLB invalidation, and is marked in
+ * &gpumirror.pending. The first object of an event that started something
+ * hands the core one of the mirror's &gpumirror.finish slots, tagged with
+ * the event; later objects of the same event find it and hand back
+ * nothing. The core runs that slot's second pass after the first pass of
+ * every subscription of the event: pass 2, where each pending device waits
+ * once for all it started. An event that covers many objects therefore
+ * costs every device one TLB wait, and N devices cost the slowest one, not
+ * the sum. Both passes complete before
  * mmu_notifier_invalidate_range_start() returns to the core mm, that is
- * before the CPU page tables change and before pages can be freed.
- * Devices with only &gpumirror_device_ops.invalidate are invalidated and
- * waited for in pass 1. Devices without a valid set are not called.
+ * before the CPU page tables change and before pages can be freed. When
+ * every slot is taken by other events still between their passes (the
+ * callbacks allocate nothing, see below), the object runs pass 2 itself,
+ * at once. Devices with only &gpumirror_device_ops.invalidate are
+ * invalidated and waited for in pass 1. Devices without a valid set are
+ * not called.
  *
  * Concurrent events share &gpumirror.pending: an event's pass 2 may wait for
  * another event's starts, which is harmless, and because pass 2 runs under
@@ -51,10 +58,7 @@
  * known flushed once the generation moved on, whatever later events have
  * started since (gpumirror_flushed()). Pass 2 may also run outside an
  * event, from gpumirror_object_revoke() or before a stale set is
- * DMA-unmapped; the event's own pass 2 then finds nothing pending. Once
- * the mm is exiting (&gpumirror.released, after the mmu notifier's
- * release), the plain notifier no longer runs, so the interval callback
- * runs pass 2 itself.
+ * DMA-unmapped; the event's own pass 2 then finds nothing pending.
  *
  * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.retired.
  * No-fault devices that keep the object mapped are suspended before their
@@ -252,9 +256,40 @@ static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
 	return done;
 }
 
-static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
-				 const struct mmu_notifier_range *range,
-				 unsigned long cur_seq)
+/*
+ * Have pass 2 run for @range's pass 1: hand the core a free finish slot,
+ * or nothing if an earlier object of the same event took one (that pass 2
+ * runs after this object's pass 1 too). Return: false if every slot is
+ * held by another event, and pass 2 must run now.
+ */
+static bool gpumirror_finish_claim(struct gpumirror *mirror,
+				   const struct mmu_notifier_range *range,
+				   struct mmu_interval_notifier_finish **finish)
+{
+	struct gpumirror_finish *slot = NULL;
+	unsigned int i;
+
+	lockdep_assert_held_write(&mirror->notifier_lock);
+	for (i = 0; i < ARRAY_SIZE(mirror->finish); i++) {
+		struct gpumirror_finish *f = &mirror->finish[i];
+
+		if (f->event == range)
+			return true;
+		if (!f->event && !slot)
+			slot = f;
+	}
+	if (!slot)
+		return false;
+	/* Cleared in gpumirror_invalidate_finish(), under the same lock. */
+	slot->event = range;
+	*finish = &slot->base;
+	return true;
+}
+
+static bool gpumirror_invalidate_start(struct mmu_interval_notifier *mni,
+				       const struct mmu_notifier_range *range,
+				       unsigned long cur_seq,
+				       struct mmu_interval_notifier_finish **finish)
 {
 	struct gpumirror_object *obj =
 		container_of(mni, struct gpumirror_object, notifier);
@@ -281,10 +316,9 @@ static bool gpumirror_invalidate(struct mmu_interval_notifier *mni,
 	if (obj->valid) {
 		gpumirror_suspend_nofault(obj, obj->valid);
 		gpumirror_object_zap(obj, obj->valid);
-		/* No pass 2 from the plain notifier once the mm is exiting. */
-		if (mirror->released)
-			gpumirror_finish_pending(mirror);
 	}
+	if (mirror->pending && !gpumirror_finish_claim(mirror, range, finish))
+		gpumirror_finish_pending(mirror);
 	/* After the zap: the worker must find the sets stale. */
 	if (restore)
 		gpumirror_restore_queue(mirror);
@@ -293,45 +327,21 @@ out_unlock:
 	return true;
 }
 
+/* Pass 2, after the first pass of every subscription of the event. */
+static void gpumirror_invalidate_finish(struct mmu_interval_notifier_finish *finish)
+{
+	struct gpumirror_finish *slot =
+		container_of(finish, struct gpumirror_finish, base);
+	struct gpumirror *mirror = slot->mirror;
+
+	down_write(&mirror->notifier_lock);
+	gpumirror_finish_pending(mirror);
+	/* Pairs with the claim in gpumirror_finish_claim(). */
+	slot->event = NULL;
+	up_write(&mirror->notifier_lock);
+}
+
 const struct mmu_interval_notifier_ops gpumirror_notifier_ops = {
-	.invalidate = gpumirror_invalidate,
-};
-
-/* Pass 2, after every interval notifier of the event has run. */
-static int gpumirror_mn_start(struct mmu_notifier *mn,
-			      const struct mmu_notifier_range *range)
-{
-	struct gpumirror *mirror = container_of(mn, struct gpumirror, mn);
-
-	/*
-	 * Non-blockable events start nothing, see the interval callback.
-	 * The lockless peek at pending needs no barrier: the bits this event
-	 * must wait for were set by pass 1 in this same thread (the core mm
-	 * calls the interval notifiers first, in this very call), so program
-	 * order makes them visible here; a bit of a concurrent event is that
-	 * event's own pass 2 to wait for, so missing it is harmless, and the
-	 * wait itself reads pending again under the notifier lock.
-	 */
-	if (!READ_ONCE(mirror->pending) || !mmu_notifier_range_blockable(range))
-		return 0;
-	down_write(&mirror->notifier_lock);
-	gpumirror_finish_pending(mirror);
-	up_write(&mirror->notifier_lock);
-	return 0;
-}
-
-/* The mm is exiting: from now on the interval callbacks run pass 2. */
-static void gpumirror_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
-{
-	struct gpumirror *mirror = container_of(mn, struct gpumirror, mn);
-
-	down_write(&mirror->notifier_lock);
-	mirror->released = true;
-	gpumirror_finish_pending(mirror);
-	up_write(&mirror->notifier_lock);
-}
-
-const struct mmu_notifier_ops gpumirror_mn_ops = {
-	.invalidate_range_start = gpumirror_mn_start,
-	.release = gpumirror_mn_release,
+	.invalidate_start = gpumirror_invalidate_start,
+	.invalidate_finish = gpumirror_invalidate_finish,
 };

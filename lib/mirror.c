@@ -74,6 +74,7 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
  */
 int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 {
+	unsigned int i;
 	int ret;
 
 	if (!mirror || !mm)
@@ -90,17 +91,18 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	mutex_init(&mirror->attr_lock);
 	mirror->attrs = RB_ROOT_CACHED;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
+	for (i = 0; i < ARRAY_SIZE(mirror->finish); i++)
+		mirror->finish[i].mirror = mirror;
 	gpumirror_release_init(mirror);
 	gpumirror_restore_init(mirror);
 	gpumirror_prime_lockdep(mirror);
 
 	/*
-	 * Last: from here on the mm may call the notifier (its release runs
-	 * if the process exits right now), which takes the locks above.
-	 * Also sets up the mm's interval tree: objects never need it.
+	 * Set up the mm's interval tree now (a NULL subscription registers
+	 * nothing else), so that inserting an object's notifier later never
+	 * needs mmap_lock for write.
 	 */
-	mirror->mn.ops = &gpumirror_mn_ops;
-	ret = mmu_notifier_register(&mirror->mn, mm);
+	ret = mmu_notifier_register(NULL, mm);
 	if (ret) {
 		mutex_destroy(&mirror->attr_lock);
 		mutex_destroy(&mirror->lock);
@@ -154,7 +156,6 @@ void gpumirror_fini(struct gpumirror *mirror)
 
 	/* Every object is gone, so nothing can queue release work. */
 	cancel_delayed_work_sync(&mirror->release_work);
-	mmu_notifier_unregister(&mirror->mn, mirror->mm);
 	gpumirror_attr_fini(mirror);
 	mutex_destroy(&mirror->lock);
 	/* Pairs with the mmgrab() in gpumirror_init(). */

@@ -19,8 +19,8 @@
  * whose device has completed the flush that followed its zap (see
  * gpumirror_flushed()), so no IOMMU mapping of a page the CPU gave up outlives the event
  * by more than a tick or so, and none goes while the device's TLB may
- * still translate to it: pass 2 runs after every interval notifier and
- * any earlier plain subscriber of the event, which may be slow. A set
+ * still translate to it: pass 2 runs after the first pass of every interval
+ * notifier of the event, some of which may be slow. A set
  * whose flush is still pending is looked at again a tick later.
  * A later gpumirror_object_map() that finds a stale set does the same,
  * running the pending pass 2 itself first if it has to (see

@@ -127,6 +127,13 @@ mapfile -t csrc < <(git ls-files --cached --others --exclude-standard \
 
 perl "$tree/scripts/checkpatch.pl" --no-tree --strict --terse \
 	--ignore FILE_PATH_CHANGES -f "${csrc[@]}" >"$out/checkpatch.out" 2>&1
+# the core-mm changes are diffs against upstream files: check them as patches
+mapfile -t diffs < <(awk '$1 == "diff" { print $2 }' scripts/paths)
+for d in "${diffs[@]}"; do
+	perl "$tree/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--no-signoff --ignore FILE_PATH_CHANGES,COMMIT_MESSAGE "$d" 2>&1 |
+		sed "s|^|$d: |" >>"$out/checkpatch.out"
+done
 n=$(grep -cE ': (ERROR|WARNING|CHECK):' "$out/checkpatch.out")
 [ "$n" = 0 ] || grep -E ': (ERROR|WARNING|CHECK):' "$out/checkpatch.out"
 result checkpatch-strict "$n" "$n findings"
@@ -147,6 +154,9 @@ glue=$(git ls-files --cached --others --exclude-standard -- \
 hooked=$(awk '$1 == "hook" && $2 ~ /^drivers\/gpu\/drm\/amd\/.*\.c$/ {
 	print $2 }' scripts/paths | sort -u)
 glue="$glue $(echo "$hooked" | sed 's/\.c$/.o/' | tr '\n' ' ')"
+# the upstream C files the core-mm diffs change or add
+diffed=$(scripts/tree.py diffed | grep '\.c$' | sort -u)
+glue="$glue $(echo "$diffed" | sed 's/\.c$/.o/' | tr '\n' ' ')"
 {
 	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $dirs &&
 	make -C "$tree" O="$kbuild" ARCH=x86_64 C=2 W=1 -j"$jobs" $glue
@@ -154,7 +164,8 @@ glue="$glue $(echo "$hooked" | sed 's/\.c$/.o/' | tr '\n' ' ')"
 rc=$?
 # Only our files and the amdgpu files we add calls to count: amdgpu's own
 # headers are not ours to fix.
-hooked_re=$(echo "$hooked" | sed 's/\./\\./g' | paste -sd'|')
+hooked_re=$(echo "$hooked" $diffed | tr ' ' '\n' | sed 's/\./\\./g' |
+	paste -sd'|')
 ours="(lib/gpumirror/|include/linux/gpumirror\\.h|drivers/gpu/vgpu/|amdgpu_gpumirror|$hooked_re)"
 n=$(grep -cE "$ours[^ :]*:[0-9]+:([0-9]+:)? (warning|error):" "$out/sparse.out")
 unchecked=$(for f in "${csrc[@]}"; do

@@ -39,6 +39,18 @@ def report(res):
                 '%.0f' % (r['separate_objects_ns'] / 1e3),
                 '%.2fx' % ratio(r['separate_objects_ns'], r['one_object_ns'])]
                for r in b1])
+    b1s = [r for r in res if r['bench'] == 'B1s']
+    if b1s:
+        table('B1s K one-page slices a page apart, faulted for write under '
+              'one sequence: one hmm_range_fault_slices() call vs K '
+              'hmm_range_fault() calls (min / median / max of 5, '
+              'interleaved)',
+              ['K', 'slices us', 'K calls us', 'speedup'],
+              [[r['segments'],
+                '/'.join('%.0f' % (x / 1e3) for x in r['slices_ns']),
+                '/'.join('%.0f' % (x / 1e3) for x in r['calls_ns']),
+                '%.2fx' % ratio(r['calls_ns'][1], r['slices_ns'][1])]
+               for r in b1s])
     b2 = [r for r in res if r['bench'] == 'B2']
     if b2:
         table('B2  unrelated munmap/mmap churn in the holes of a 64-segment '

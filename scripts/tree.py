@@ -9,6 +9,11 @@
                            git am the series onto the pristine versions of the
                            files it touches and compare with the build tree
   tree.py map PATH...      print the upstream path of project paths
+  tree.py rediff DIFF [FILE...]
+                           write DIFF again from the build tree: the files
+                           it patches (and FILEs, upstream paths it should
+                           patch too) against their pristine versions
+  tree.py diffed           print the upstream files the diffs patch
   tree.py where            print the pristine and build tree paths
 
 The pristine tree is Debian's linux-source-6.12, unpacked under build/src, or
@@ -38,7 +43,7 @@ def die(msg):
 
 
 def load_table():
-    maps, hooks = [], []
+    maps, hooks, diffs = [], [], []
     with open(os.path.join(TOP, 'scripts', 'paths')) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip() or line.lstrip().startswith('#'):
@@ -52,11 +57,86 @@ def load_table():
                     die('paths:%d: expected "after|before <anchor>"' % lineno)
                 hooks.append((w[1], w[2], unescape(w[3]), where,
                               unescape(w[5]) if where else None))
+            elif w[0] == 'diff' and len(w) == 3:
+                diffs.append((w[1], w[2]))
             else:
                 die('paths:%d: cannot parse' % lineno)
     # longest project prefix first
     maps.sort(key=lambda m: -len(m[0]))
-    return maps, hooks
+    return maps, hooks, diffs
+
+
+def diff_files(diff):
+    """The upstream files a unified diff (a/ b/ prefixes) patches."""
+    files = []
+    with open(os.path.join(TOP, diff)) as f:
+        for line in f:
+            if line.startswith('+++ '):
+                path = line[4:].split('\t')[0].strip()
+                if path != '/dev/null':
+                    files.append(path[2:])
+    return files
+
+
+def apply_diff(diff, base):
+    """Map upstream path -> content of the files @diff patches, applied
+    onto @base (path -> content, the earlier diffs' results) or pristine."""
+    pristine = pristine_dir()
+    out = {}
+    with tempfile.TemporaryDirectory() as work:
+        for f in diff_files(diff):
+            if f in base:
+                write_if_changed(os.path.join(work, f), base[f])
+            elif os.path.isfile(os.path.join(pristine, f)):
+                write_if_changed(os.path.join(work, f),
+                                 read(os.path.join(pristine, f)))
+        with open(os.path.join(TOP, diff), 'rb') as d:
+            r = subprocess.run(['patch', '-p1', '-s', '-F0', '-N', '-r', '-',
+                                '--no-backup-if-mismatch', '-d', work],
+                               stdin=d, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        if r.returncode:
+            die('%s does not apply:\n%s' % (diff, r.stdout.decode()))
+        for f in diff_files(diff):
+            out[f] = read(os.path.join(work, f))
+    return out
+
+
+def apply_diffs(diffs, upto=None):
+    """The diffs of the table in order (those before @upto only)."""
+    want = {}
+    for d, _ in diffs:
+        if d == upto:
+            break
+        want.update(apply_diff(d, want))
+    return want
+
+
+def rediff(diff, extra):
+    """Write @diff again from the build tree, against pristine."""
+    pristine, tree = pristine_dir(), build_dir()
+    base = apply_diffs(load_table()[2], upto=diff)
+    chunks = []
+    with tempfile.TemporaryDirectory() as work:
+        for f in sorted(set(diff_files(diff)) | set(extra)):
+            old = os.path.join(pristine, f)
+            if f in base:
+                old = os.path.join(work, f)
+                write_if_changed(old, base[f])
+            r = subprocess.run(['diff', '-uN', '--label', 'a/' + f,
+                                '--label', 'b/' + f,
+                                old if os.path.isfile(old) else '/dev/null',
+                                os.path.join(tree, f)],
+                               stdout=subprocess.PIPE)
+            if r.returncode > 1:
+                die('diff failed on %s' % f)
+            text = r.stdout.decode()
+            if not os.path.isfile(old):
+                text = text.replace('--- a/' + f, '--- /dev/null', 1)
+            chunks.append(text)
+    with open(os.path.join(TOP, diff), 'w') as out:
+        out.write(''.join(chunks))
+    print('  REDIFF  %s: %d file(s)' % (diff, len(chunks)))
 
 
 def map_path(maps, path):
@@ -149,9 +229,13 @@ def apply_hooks(text, hooks):
 
 def desired_files(patches=None):
     """Map upstream path -> content, for the project and its hooks."""
-    maps, hooks = load_table()
+    maps, hooks, diffs = load_table()
     pristine = pristine_dir()
     want, present = {}, set()
+    for d, patch in diffs:
+        if patches is None or patch in patches:
+            want.update(apply_diff(d, want))
+            present.add(patch)
     for p in project_files():
         dst, patch = map_path(maps, p)
         if dst and (patches is None or patch in patches):
@@ -163,8 +247,18 @@ def desired_files(patches=None):
         if h[1] in present:
             by_file.setdefault(h[0], []).append(h)
     for f, hs in by_file.items():
+        if f in want:
+            die('%s is both patched by a diff and hooked' % f)
         want[f] = apply_hooks(read(os.path.join(pristine, f)), hs)
     return want
+
+
+def upstream_files(hooks, diffs):
+    """Upstream files the series changes that exist in pristine."""
+    files = [h[0] for h in hooks]
+    for d, _ in diffs:
+        files += diff_files(d)
+    return files
 
 
 def write_if_changed(path, data):
@@ -245,15 +339,16 @@ def patches(outdir):
     prepare()
     series = load_series()
     names = [n for n, _ in series]
-    maps, hooks = load_table()
-    used = {m[2] for m in maps} | {h[1] for h in hooks}
+    maps, hooks, diffs = load_table()
+    used = {m[2] for m in maps} | {h[1] for h in hooks} | \
+        {d[1] for d in diffs}
     for u in used - set(names):
         if desired_files({u}):
             die('patch %r has files but no entry in scripts/series' % u)
     outdir = os.path.abspath(outdir)
     shutil.rmtree(outdir, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=BUILD) as work:
-        base_repo(work, [h[0] for h in hooks])
+        base_repo(work, upstream_files(hooks, diffs))
         done = set()
         for name, msg in series:
             done.add(name)
@@ -283,13 +378,13 @@ def fill_cover(outdir):
 
 def verify_patches(outdir):
     """git am the series onto pristine copies, compare with the build tree."""
-    maps, hooks = load_table()
+    maps, hooks, diffs = load_table()
     tree = build_dir()
     outdir = os.path.abspath(outdir)
     series = sorted(f for f in os.listdir(outdir)
                     if f.endswith('.patch') and not f.startswith('0000-'))
     with tempfile.TemporaryDirectory(dir=BUILD) as work:
-        base_repo(work, [h[0] for h in hooks])
+        base_repo(work, upstream_files(hooks, diffs))
         git(work, 'am', '-q', *[os.path.join(outdir, p) for p in series])
         changed = git(work, 'diff', '--name-only', 'HEAD~%d' % len(series),
                       'HEAD').split()
@@ -313,8 +408,13 @@ def main():
         patches(args[0] if args else os.path.join(TOP, 'patches'))
     elif cmd == 'verify-patches':
         verify_patches(args[0] if args else os.path.join(TOP, 'patches'))
+    elif cmd == 'rediff':
+        rediff(args[0], args[1:])
+    elif cmd == 'diffed':
+        for d, _ in load_table()[2]:
+            print('\n'.join(diff_files(d)))
     elif cmd == 'map':
-        maps, _ = load_table()
+        maps, _, _ = load_table()
         for a in args:
             print(map_path(maps, a)[0] or '')
     elif cmd == 'where':

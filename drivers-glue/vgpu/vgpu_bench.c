@@ -8,6 +8,7 @@
  */
 
 #include <linux/debugfs.h>
+#include <linux/hmm.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
@@ -86,6 +87,13 @@ static unsigned long vgpu_bench_mmap(unsigned long len)
 				     VGPU_ANON | MAP_POPULATE, 0);
 
 	return IS_ERR_VALUE(addr) ? 0 : addr;
+}
+
+static int vgpu_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /* ---- B1: K scattered segments, one object vs K objects ------------------ */
@@ -189,6 +197,122 @@ static int vgpu_b1_show(struct seq_file *m, void *unused)
 		for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
 			ret = vgpu_b1_case(m, b, ks[i], lens[j]);
 	vgpu_bench_teardown(b);
+	return ret;
+}
+
+/* ---- B1s: the multi-range fault, one call vs one call per segment ------- */
+
+struct vgpu_b1s {
+	struct mmu_interval_notifier notifier;
+	struct hmm_range_slice *slices;
+	unsigned long *pfns;
+	unsigned int k;
+};
+
+static bool vgpu_b1s_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
+{
+	mmu_interval_set_seq(mni, cur_seq);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops vgpu_b1s_ops = {
+	.invalidate = vgpu_b1s_invalidate,
+};
+
+/*
+ * Fault the K slices for write under one sequence: with one
+ * hmm_range_fault_slices() call (@one), or one hmm_range_fault() per slice
+ * (the loop drivers write today). Return: ns, or -errno.
+ */
+static s64 vgpu_b1s_run(struct vgpu_b1s *t, bool one)
+{
+	struct mm_struct *mm = current->mm;
+	struct hmm_range range = {
+		.notifier = &t->notifier,
+		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	unsigned int i, done;
+	u64 ns = ktime_get_ns();
+	int ret = 0;
+
+	range.notifier_seq = mmu_interval_read_begin(&t->notifier);
+	mmap_read_lock(mm);
+	if (one)
+		ret = hmm_range_fault_slices(&range, t->slices, t->k, &done);
+	for (i = 0; !one && i < t->k && !ret; i++) {
+		range.start = t->slices[i].start;
+		range.end = t->slices[i].end;
+		range.hmm_pfns = t->slices[i].hmm_pfns;
+		ret = hmm_range_fault(&range);
+	}
+	mmap_read_unlock(mm);
+	if (!ret && mmu_interval_read_retry(&t->notifier, range.notifier_seq))
+		ret = -EBUSY;
+	return ret ?: ktime_get_ns() - ns;
+}
+
+static int vgpu_b1s_case(struct seq_file *m, unsigned int k)
+{
+	const unsigned long step = 2 * PAGE_SIZE;	/* a page, a hole */
+	unsigned long len = k * step, addr;
+	s64 one[5], calls[5];
+	struct vgpu_b1s t = { .k = k };
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	addr = vgpu_bench_mmap(len);
+	if (!addr)
+		return -ENOMEM;
+	t.slices = kvcalloc(k, sizeof(*t.slices), GFP_KERNEL);
+	t.pfns = kvcalloc(k, sizeof(*t.pfns), GFP_KERNEL);
+	if (!t.slices || !t.pfns)
+		goto out_free;
+	for (i = 0; i < k; i++) {
+		t.slices[i].start = addr + i * step;
+		t.slices[i].end = t.slices[i].start + PAGE_SIZE;
+		t.slices[i].hmm_pfns = &t.pfns[i];
+	}
+	ret = mmu_interval_notifier_insert(&t.notifier, current->mm, addr, len,
+					   &vgpu_b1s_ops);
+	if (ret)
+		goto out_free;
+	/* Interleaved runs; the median of each arm. */
+	for (i = 0; i < ARRAY_SIZE(one); i++) {
+		one[i] = vgpu_b1s_run(&t, true);
+		calls[i] = vgpu_b1s_run(&t, false);
+		if (one[i] < 0 || calls[i] < 0) {
+			ret = min(one[i], calls[i]);
+			break;
+		}
+	}
+	mmu_interval_notifier_remove(&t.notifier);
+	if (!ret) {
+		sort(one, ARRAY_SIZE(one), sizeof(*one), vgpu_cmp_u64, NULL);
+		sort(calls, ARRAY_SIZE(calls), sizeof(*calls), vgpu_cmp_u64,
+		     NULL);
+		seq_printf(m, "{\"bench\":\"B1s\",\"segments\":%u,\"slices_ns\":[%lld,%lld,%lld],\"calls_ns\":[%lld,%lld,%lld]}\n",
+			   k, one[0], one[2], one[4], calls[0], calls[2],
+			   calls[4]);
+	}
+out_free:
+	kvfree(t.pfns);
+	kvfree(t.slices);
+	vm_munmap(addr, len);
+	return ret;
+}
+
+static int vgpu_b1s_show(struct seq_file *m, void *unused)
+{
+	static const unsigned int ks[] = { 16, 256, 4096, 65536 };
+	unsigned int i;
+	int ret = 0;
+
+	if (!current->mm)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
+		ret = vgpu_b1s_case(m, ks[i]);
 	return ret;
 }
 
@@ -433,13 +557,6 @@ static u64 vgpu_event_ns(unsigned long start, unsigned long end)
 	return t;
 }
 
-static int vgpu_cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 #define VGPU_REPS	15
 
 /* Median over VGPU_REPS events, each on freshly mapped sets. */
@@ -603,6 +720,7 @@ static const struct file_operations name##_fops = {			\
 }
 
 VGPU_BENCH_FILE(vgpu_b1);
+VGPU_BENCH_FILE(vgpu_b1s);
 VGPU_BENCH_FILE(vgpu_b2);
 VGPU_BENCH_FILE(vgpu_b3);
 VGPU_BENCH_FILE(vgpu_b4);
@@ -620,6 +738,7 @@ int vgpu_bench_init(void)
 	vgpu_debugfs = debugfs_create_dir("vgpu", NULL);
 	dir = debugfs_create_dir("bench", vgpu_debugfs);
 	debugfs_create_file("b1", 0400, dir, NULL, &vgpu_b1_fops);
+	debugfs_create_file("b1s", 0400, dir, NULL, &vgpu_b1s_fops);
 	debugfs_create_file("b2", 0400, dir, NULL, &vgpu_b2_fops);
 	debugfs_create_file("b3", 0400, dir, NULL, &vgpu_b3_fops);
 	debugfs_create_file("b4", 0400, dir, NULL, &vgpu_b4_fops);

@@ -31,9 +31,7 @@
  * invalidation returned to the core mm: the CPU page tables change and the
  * pages may be freed right after. vgpu checks it with a plain mmu notifier
  * of its own per mm (vgpu_as_watch()). Its invalidate_range_start runs
- * after the interval notifiers and after every plain notifier registered
- * later (the core mm adds them at the head of its list); vgpu registers it
- * before it makes any mirror of the mm, so it runs after the mirror's
+ * after both passes of every interval notifier, so after the mirror's
  * pass 2. Its invalidate_range_end checks again, after everything. A TLB
  * entry that the same task zapped and that is still cached at either point
  * outlived its invalidation: it is counted in &vgpu_as.stale_translations,
