@@ -64,34 +64,45 @@ struct gpumirror_device_ops {
 	 * @invalidate_start and @invalidate_finish are set, ignored then. Zap
 	 * the device's PTEs for the GPU VA range [@gpu_start, @gpu_end) of
 	 * @obj and complete the TLB invalidation before returning: once it
-	 * returns, the device must not access the pages any more. Called with
+	 * returns, the device must not access the pages any more. @event is
+	 * the core mm's event (its &mmu_notifier_range.event tells an munmap()
+	 * from a migration, a protection change or the process exiting), or
+	 * NULL when gpumirror takes the set away itself (a revoke, a write
+	 * upgrade, an attribute change, a detach or a destroy); it is only
+	 * valid during the call. Called with
 	 * the mirror's notifier_lock held for write, possibly under reclaim:
 	 * it must not allocate memory that can enter reclaim nor take a lock
 	 * that is held around such allocations.
 	 */
 	void (*invalidate)(struct gpumirror_device *gdev,
 			   struct gpumirror_object *obj,
-			   u64 gpu_start, u64 gpu_end);
+			   u64 gpu_start, u64 gpu_end,
+			   const struct mmu_notifier_range *event);
 
 	/**
 	 * @invalidate_start: Optional, together with @invalidate_finish.
 	 * Pass 1 of a two-pass invalidation: zap the device's PTEs for
 	 * [@gpu_start, @gpu_end) of @obj and start the TLB invalidation
-	 * without waiting for it. Called once per object an event touches,
+	 * without waiting for it; @event as for @invalidate. Called once per
+	 * object an event touches,
 	 * with the notifier_lock held for write and the same restrictions as
 	 * @invalidate; preallocate whatever it needs.
 	 */
 	void (*invalidate_start)(struct gpumirror_device *gdev,
 				 struct gpumirror_object *obj,
-				 u64 gpu_start, u64 gpu_end);
+				 u64 gpu_start, u64 gpu_end,
+				 const struct mmu_notifier_range *event);
 
 	/**
 	 * @invalidate_finish: Optional, together with @invalidate_start.
 	 * Pass 2: wait until every TLB invalidation started by
 	 * @invalidate_start since the previous @invalidate_finish has
-	 * completed. Called once per event for each device that had at least
-	 * one @invalidate_start, after pass 1 ran on all devices, with the
-	 * notifier_lock held for write; may sleep, must not allocate. Also
+	 * completed. Called for each device with an @invalidate_start not yet
+	 * waited for: normally once per event, after pass 1 ran for all the
+	 * event's objects; once per object when the event's pass 2 must run
+	 * early (see "Invalidation"); not at all for an event whose starts a
+	 * concurrent pass 2 already waited for. With the notifier_lock held
+	 * for write; may sleep, must not allocate. Also
 	 * called outside events, when gpumirror revokes sets itself (write
 	 * upgrades, attribute changes) or must release a set whose flush is
 	 * still pending, then possibly with &gpumirror.lock and the object's

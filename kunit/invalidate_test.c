@@ -78,6 +78,7 @@ static void gm_two_pass_order(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, atomic_read(&td->finishes), 1);
 		KUNIT_EXPECT_EQ(test, td->last_start, 0ULL);
 		KUNIT_EXPECT_EQ(test, td->last_end, (u64)4 * PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, td->last_event, MMU_NOTIFY_UNMAP);
 		for (j = 0; j < GM_NDEV; j++)
 			KUNIT_EXPECT_LT(test, ctx->td[j]->start_clock,
 					td->finish_clock);
@@ -223,6 +224,8 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
 	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[1]));
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 1);
+	/* the device is told what the core mm is doing */
+	KUNIT_EXPECT_EQ(test, ctx->td[0]->last_event, MMU_NOTIFY_MIGRATE);
 
 	/* The object's own rebuild: zapped, but the sequence stays. */
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
@@ -234,6 +237,7 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, mmu_interval_read_retry(&obj->notifier, seq));
 	KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->invalidates), 2);
+	KUNIT_EXPECT_EQ(test, ctx->td[0]->last_event, MMU_NOTIFY_EXCLUSIVE);
 
 	/* Another owner's event during the rebuild moves it. */
 	range.owner = &other;
@@ -242,6 +246,11 @@ static void gm_migrate_owner_skip(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, mmu_interval_read_retry(&obj->notifier, seq));
 	WRITE_ONCE(obj->rebuild_owner, NULL);
 	KUNIT_EXPECT_FALSE(test, obj->retired);
+
+	/* gpumirror's own revoke has no core mm event */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
+	gpumirror_object_revoke(obj, BIT(0));
+	KUNIT_EXPECT_EQ(test, ctx->td[0]->last_event, -1);
 	gm_fixture_done(test);
 }
 
@@ -417,7 +426,7 @@ struct gm_peek_sub {
 	struct gpumirror *mirror;
 	struct gm_test_dev *td;
 	int finishes;		/* the device's pass-2 count then */
-	bool claimed;		/* a finish slot was held by this event */
+	int claimed;		/* finish slots held by this event */
 };
 
 static bool gm_peek_invalidate(struct mmu_interval_notifier *mni,
@@ -431,7 +440,7 @@ static bool gm_peek_invalidate(struct mmu_interval_notifier *mni,
 	s->finishes = atomic_read(&s->td->finishes);
 	down_read(&s->mirror->notifier_lock);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
-		s->claimed |= s->mirror->finish[i].event == range;
+		s->claimed += s->mirror->finish[i].event == range;
 	up_read(&s->mirror->notifier_lock);
 	return true;
 }
@@ -452,50 +461,76 @@ static void gm_hold_finish_slots(struct gpumirror *mirror, const void *event)
 }
 
 /*
- * Pass 2 waits in the finish slot the event's first object claimed, after
- * every first pass of the event, and the slot is free again once the
- * event is done. With every slot held by other events still between
- * their passes, the object runs pass 2 in its first pass instead.
+ * @nobj one-page objects from @addr on, mapped on td 0 (two-pass), and a
+ * peek subscriber on the page after them; munmap() of all that with every
+ * finish slot held by another event if @full.
+ */
+static void gm_finish_event(struct kunit *test, unsigned long addr,
+			    unsigned int nobj, bool full,
+			    struct gm_peek_sub *peek)
+{
+	struct gm_fixture *ctx = test->priv;
+	static const int other_event;
+	struct gpumirror_object *obj[2];
+	unsigned int i;
+
+	for (i = 0; i < nobj; i++) {
+		struct gpumirror_range r = { addr + i * PAGE_SIZE, PAGE_SIZE };
+
+		obj[i] = gpumirror_object_create(&ctx->mirror, &r, 1,
+						 (u64)i << 30);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj[i]);
+		KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj[i], BIT(0), 0),
+				0);
+	}
+	KUNIT_ASSERT_EQ(test, gm_insert_sub(&peek->mni,
+					    addr + nobj * PAGE_SIZE,
+					    &gm_peek_ops), 0);
+	if (full)
+		gm_hold_finish_slots(&ctx->mirror, &other_event);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, (nobj + 1) * PAGE_SIZE), 0);
+	if (full)
+		gm_hold_finish_slots(&ctx->mirror, NULL);
+	mmu_interval_notifier_remove(&peek->mni);
+	for (i = 0; i < nobj; i++) {
+		KUNIT_EXPECT_FALSE(test, gm_valid(obj[i], ctx->td[0]));
+		gpumirror_object_destroy(obj[i]);
+	}
+}
+
+/*
+ * Pass 2 waits in the one finish slot the event's first object claimed
+ * (the second object finds it), after every first pass of the event, and
+ * the slot is free again once the event is done. With every slot held by
+ * other events still between their passes, the object runs pass 2 in its
+ * first pass instead.
  */
 static void gm_finish_slots(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
-	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	unsigned long addr = gm_test_mmap(test, 5 * PAGE_SIZE, GM_RW);
 	struct gm_peek_sub peek = { .mirror = &ctx->mirror, .td = ctx->td[0] };
-	static const int other_event;
-	struct gpumirror_object *obj;
+	atomic_t *finishes = &ctx->td[0]->finishes;
 	unsigned int i;
 	int before;
 
-	gm_fill(test, addr, 4 * PAGE_SIZE, 1);
-	for (i = 0; i < 2; i++) {
-		struct gpumirror_range r = { addr + 2 * i * PAGE_SIZE,
-					     2 * PAGE_SIZE };
+	gm_fill(test, addr, 5 * PAGE_SIZE, 1);
+	before = atomic_read(finishes);
+	gm_finish_event(test, addr, 2, false, &peek);
+	/* one slot for the two objects, pass 2 still to come at the peek */
+	KUNIT_EXPECT_EQ(test, peek.claimed, 1);
+	KUNIT_EXPECT_EQ(test, peek.finishes, before);
+	KUNIT_EXPECT_EQ(test, atomic_read(finishes), before + 1);
 
-		obj = gpumirror_object_create(&ctx->mirror, &r, 1,
-					      (u64)i << 30);
-		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-		KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
-		KUNIT_ASSERT_EQ(test, gm_insert_sub(&peek.mni,
-						    r.addr + PAGE_SIZE,
-						    &gm_peek_ops), 0);
-		if (i)
-			gm_hold_finish_slots(&ctx->mirror, &other_event);
-		before = atomic_read(&ctx->td[0]->finishes);
-		peek.claimed = false;
-		KUNIT_EXPECT_EQ(test, vm_munmap(r.addr, r.len), 0);
-		if (i)
-			gm_hold_finish_slots(&ctx->mirror, NULL);
-		mmu_interval_notifier_remove(&peek.mni);
+	peek.claimed = 0;
+	before = atomic_read(finishes);
+	gm_finish_event(test, addr + 3 * PAGE_SIZE, 1, true, &peek);
+	/* no slot: pass 2 ran in the object's first pass, before the peek */
+	KUNIT_EXPECT_EQ(test, peek.claimed, 0);
+	KUNIT_EXPECT_EQ(test, peek.finishes, before + 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(finishes), before + 1);
 
-		KUNIT_EXPECT_EQ(test, atomic_read(&ctx->td[0]->finishes),
-				before + 1);
-		/* a free slot: pass 2 still to come when the peek ran */
-		KUNIT_EXPECT_EQ(test, peek.finishes, before + i);
-		KUNIT_EXPECT_EQ(test, peek.claimed, !i);
-		KUNIT_EXPECT_EQ(test, ctx->mirror.pending, 0UL);
-		KUNIT_EXPECT_FALSE(test, gm_valid(obj, ctx->td[0]));
-	}
+	KUNIT_EXPECT_EQ(test, ctx->mirror.pending, 0UL);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
 		KUNIT_EXPECT_NULL(test, ctx->mirror.finish[i].event);
 	gm_fixture_done(test);

@@ -93,6 +93,41 @@ static void gm_map_partial(struct kunit *test)
 }
 
 /*
+ * Close segments that all lack their pages are faulted with one
+ * hmm_range_fault_slices() call; the middle one, unmapped, fails it there:
+ * a partial map leaves that one empty and goes on with the one after it.
+ */
+static void gm_map_partial_slices(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	struct gm_test_dev *td = ctx->td[0];
+	unsigned long a = gm_test_mmap(test, 6 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[3] = {
+		{ a, PAGE_SIZE }, { a + 2 * PAGE_SIZE, PAGE_SIZE },
+		{ a + 4 * PAGE_SIZE, PAGE_SIZE },
+	};
+	struct gpumirror_object *obj;
+
+	obj = gpumirror_object_create(&ctx->mirror, r, 3, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, vm_munmap(r[1].addr, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE),
+			-EFAULT);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0),
+						   GPUMIRROR_MAP_WRITE |
+						   GPUMIRROR_MAP_PARTIAL), 0);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, td, 0), 0);
+	KUNIT_EXPECT_EQ(test, gm_entry(obj, td, 1), 0);
+	KUNIT_EXPECT_NE(test, gm_entry(obj, td, 2), 0);
+	/* faulted for write: the CPU sees what the device would write */
+	gm_touch(test, r[2].addr, 5);
+	KUNIT_EXPECT_EQ(test, gm_value(gm_entry(obj, td, 2)), 5);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+/*
  * A segment unmapped when a partial write map ran has empty entries. Memory
  * mapped there again and touched raises no invalidation, so only the next
  * map can see it: a partial read map refills the set (one revoke, both
@@ -375,6 +410,7 @@ static struct kunit_case gm_map_flags_cases[] = {
 	KUNIT_CASE(gm_map_read_only),
 	KUNIT_CASE(gm_map_write_upgrade),
 	KUNIT_CASE(gm_map_partial),
+	KUNIT_CASE(gm_map_partial_slices),
 	KUNIT_CASE(gm_map_partial_refill),
 	KUNIT_CASE(gm_map_devmem_system),
 	KUNIT_CASE(gm_map_exclusive),

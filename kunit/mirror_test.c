@@ -18,24 +18,31 @@
 static void gm_init_fini(struct kunit *test)
 {
 	struct mm_struct *mm = mm_alloc();
-	struct gpumirror mirror;
+	/* Too large for the stack with lockdep. */
+	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
+						 GFP_KERNEL);
 	int count;
 
 	KUNIT_ASSERT_NOT_NULL(test, mm);
+	if (!mirror) {
+		mmput(mm);
+		KUNIT_FAIL(test, "no memory");
+		return;
+	}
 	count = atomic_read(&mm->mm_count);
-	if (gpumirror_init(&mirror, mm)) {
+	if (gpumirror_init(mirror, mm)) {
 		mmput(mm);
 		KUNIT_FAIL(test, "gpumirror_init() failed");
 		return;
 	}
-	KUNIT_EXPECT_PTR_EQ(test, mirror.mm, mm);
+	KUNIT_EXPECT_PTR_EQ(test, mirror->mm, mm);
 	/* The mm struct is pinned (not its address space). */
 	KUNIT_EXPECT_GT(test, atomic_read(&mm->mm_count), count);
-	KUNIT_EXPECT_EQ(test, mirror.device_mask, 0UL);
-	KUNIT_EXPECT_TRUE(test, list_empty(&mirror.objects));
-	gpumirror_fini(&mirror);
+	KUNIT_EXPECT_EQ(test, mirror->device_mask, 0UL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->objects));
+	gpumirror_fini(mirror);
 	KUNIT_EXPECT_EQ(test, atomic_read(&mm->mm_count), count);
-	KUNIT_EXPECT_NULL(test, mirror.mm);
+	KUNIT_EXPECT_NULL(test, mirror->mm);
 	mmput(mm);
 }
 

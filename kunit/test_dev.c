@@ -54,12 +54,14 @@ static void gm_test_tlb_flush(struct gm_test_dev *td)
 
 static void gm_test_invalidate_start(struct gpumirror_device *gdev,
 				     struct gpumirror_object *obj,
-				     u64 gpu_start, u64 gpu_end)
+				     u64 gpu_start, u64 gpu_end,
+				     const struct mmu_notifier_range *event)
 {
 	struct gm_test_dev *td = to_test_dev(gdev);
 
 	WRITE_ONCE(td->last_start, gpu_start);
 	WRITE_ONCE(td->last_end, gpu_end);
+	WRITE_ONCE(td->last_event, event ? (int)event->event : -1);
 	gm_test_zap(td, obj, gpu_start, gpu_end);
 	WRITE_ONCE(td->start_clock, atomic_inc_return(&gm_test_clock));
 	atomic_inc(&td->invalidates);
@@ -78,11 +80,12 @@ static void gm_test_invalidate_finish(struct gpumirror_device *gdev)
 
 static void gm_test_invalidate(struct gpumirror_device *gdev,
 			       struct gpumirror_object *obj,
-			       u64 gpu_start, u64 gpu_end)
+			       u64 gpu_start, u64 gpu_end,
+			       const struct mmu_notifier_range *event)
 {
 	struct gm_test_dev *td = to_test_dev(gdev);
 
-	gm_test_invalidate_start(gdev, obj, gpu_start, gpu_end);
+	gm_test_invalidate_start(gdev, obj, gpu_start, gpu_end, event);
 	gm_test_tlb_flush(td);
 }
 

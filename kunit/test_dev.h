@@ -18,6 +18,8 @@
  * @detaches: &gpumirror_device_ops.detach calls
  * @last_start: GPU VA start of the last invalidation
  * @last_end: GPU VA end of the last invalidation
+ * @last_event: &mmu_notifier_range.event of the last invalidation, or -1
+ *	if gpumirror invalidated on its own
  * @start_clock: gm_test_clock value of the last invalidate_start
  * @finish_clock: gm_test_clock value of the first invalidate_finish
  * @bound: the object whose pages @pte maps, or NULL
@@ -43,6 +45,7 @@ struct gm_test_dev {
 	atomic_t detaches;
 	u64 last_start;
 	u64 last_end;
+	int last_event;
 	int start_clock;
 	int finish_clock;
 	struct gpumirror_object *bound;

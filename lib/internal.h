@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 
 struct hmm_range;
+struct hmm_range_slice;
 
 /*
  * Does the segment [@next_start, @next_end) join the walk batch that spans
@@ -59,8 +60,8 @@ void gpumirror_gc(struct gpumirror *mirror);
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
-void gpumirror_object_zap(struct gpumirror_object *obj,
-			  unsigned long devices);
+void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices,
+			  const struct mmu_notifier_range *event);
 bool gpumirror_object_revoke_start(struct gpumirror_object *obj,
 				   unsigned long devices);
 unsigned long gpumirror_flushed(struct gpumirror_object *obj,

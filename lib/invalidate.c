@@ -87,18 +87,20 @@ static bool gpumirror_two_pass(const struct gpumirror_device *gdev)
 /* Pass 1 for one device; single-pass devices also complete here. */
 static void gpumirror_device_start(struct gpumirror_device *gdev,
 				   struct gpumirror_object *obj,
-				   u64 gpu_start, u64 gpu_end)
+				   u64 gpu_start, u64 gpu_end,
+				   const struct mmu_notifier_range *event)
 {
 	struct gpumirror *mirror = gdev->mirror;
 
 	lockdep_assert_held_write(&mirror->notifier_lock);
 	atomic64_inc(&gdev->stats.invalidations);
 	if (gpumirror_two_pass(gdev)) {
-		gdev->ops->invalidate_start(gdev, obj, gpu_start, gpu_end);
+		gdev->ops->invalidate_start(gdev, obj, gpu_start, gpu_end,
+					    event);
 		__set_bit(gdev->index, &mirror->pending);
 		return;
 	}
-	gdev->ops->invalidate(gdev, obj, gpu_start, gpu_end);
+	gdev->ops->invalidate(gdev, obj, gpu_start, gpu_end, event);
 	atomic64_inc(&gdev->stats.tlb_flushes);
 }
 
@@ -150,10 +152,12 @@ unsigned long gpumirror_flushed(struct gpumirror_object *obj,
 
 /*
  * Pass 1 over the whole GPU extent of @obj for the valid sets of @devices,
- * which become stale; the caller runs gpumirror_finish_pending() once after
- * all its objects.
+ * which become stale, for the core mm's @event or for gpumirror itself
+ * (NULL); the caller runs gpumirror_finish_pending() once after all its
+ * objects.
  */
-void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
+void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices,
+			  const struct mmu_notifier_range *event)
 {
 	struct gpumirror *mirror = obj->mirror;
 	u64 end = obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT);
@@ -163,7 +167,7 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices)
 	devices &= obj->valid;
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		gpumirror_device_start(mirror->devices[i], obj, obj->gpu_start,
-				       end);
+				       end, event);
 		clear_bit(i, &obj->valid);
 	}
 	if (devices) {
@@ -212,7 +216,7 @@ bool gpumirror_object_revoke_start(struct gpumirror_object *obj,
 	if (!devices)
 		return false;
 	gpumirror_suspend_nofault(obj, devices);
-	gpumirror_object_zap(obj, devices);
+	gpumirror_object_zap(obj, devices, NULL);
 	if (devices & READ_ONCE(obj->keep))
 		gpumirror_restore_queue(mirror);
 	return true;
@@ -315,7 +319,7 @@ static bool gpumirror_invalidate_start(struct mmu_interval_notifier *mni,
 	restore = (obj->retired && obj->is_range) || (obj->keep & obj->valid);
 	if (obj->valid) {
 		gpumirror_suspend_nofault(obj, obj->valid);
-		gpumirror_object_zap(obj, obj->valid);
+		gpumirror_object_zap(obj, obj->valid, range);
 	}
 	if (mirror->pending && !gpumirror_finish_claim(mirror, range, finish))
 		gpumirror_finish_pending(mirror);
@@ -334,6 +338,12 @@ static void gpumirror_invalidate_finish(struct mmu_interval_notifier_finish *fin
 		container_of(finish, struct gpumirror_finish, base);
 	struct gpumirror *mirror = slot->mirror;
 
+	/*
+	 * Only blockable events get a slot (a non-blockable first pass
+	 * starts nothing, see gpumirror_invalidate_nonblock()), so this
+	 * may sleep.
+	 */
+	might_sleep();
 	down_write(&mirror->notifier_lock);
 	gpumirror_finish_pending(mirror);
 	/* Pairs with the claim in gpumirror_finish_claim(). */

@@ -98,9 +98,11 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	gpumirror_prime_lockdep(mirror);
 
 	/*
-	 * Set up the mm's interval tree now (a NULL subscription registers
-	 * nothing else), so that inserting an object's notifier later never
-	 * needs mmap_lock for write.
+	 * Set up the mm's interval tree now, so that inserting an object's
+	 * notifier later never needs mmap_lock for write: with a NULL
+	 * subscription, mmu_notifier_register() only allocates the mm's
+	 * notifier state (what mmu_interval_notifier_insert() does itself
+	 * the first time), and nothing needs unregistering.
 	 */
 	ret = mmu_notifier_register(NULL, mm);
 	if (ret) {
@@ -334,7 +336,7 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 	mutex_lock(&mirror->lock);
 	down_write(&mirror->notifier_lock);
 	list_for_each_entry(obj, &mirror->objects, link)
-		gpumirror_object_zap(obj, BIT(gdev->index));
+		gpumirror_object_zap(obj, BIT(gdev->index), NULL);
 	gpumirror_finish_pending(mirror);
 	__clear_bit(gdev->index, &mirror->device_mask);
 	__clear_bit(gdev->index, &mirror->nofault_mask);

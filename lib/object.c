@@ -297,7 +297,7 @@ void gpumirror_object_teardown(struct gpumirror_object *obj)
 	if (obj->is_range)
 		interval_tree_remove(&obj->range_it, &mirror->ranges);
 	down_write(&mirror->notifier_lock);
-	gpumirror_object_zap(obj, obj->valid);
+	gpumirror_object_zap(obj, obj->valid, NULL);
 	gpumirror_finish_pending(mirror);
 	up_write(&mirror->notifier_lock);
 	gpumirror_release_cancel(obj);

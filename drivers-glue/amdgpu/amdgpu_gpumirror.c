@@ -218,7 +218,8 @@ static bool amdgpu_gpumirror_stolen(struct amdgpu_gpumirror_vm *gvm,
 /* Pass 1: clear the PTEs, start the flush, stop no-fault queues. */
 static void amdgpu_gpumirror_invalidate_start(struct gpumirror_device *gdev,
 					      struct gpumirror_object *obj,
-					      u64 gpu_start, u64 gpu_end)
+					      u64 gpu_start, u64 gpu_end,
+					      const struct mmu_notifier_range *event)
 {
 	struct amdgpu_gpumirror_vm *gvm = to_gvm(gdev);
 	u64 first = gpu_start >> AMDGPU_GPU_PAGE_SHIFT;

@@ -129,7 +129,7 @@ static int vgpu_fops_open(struct inode *inode, struct file *filp)
 	mutex_init(&vf->lock);
 	vgpu_as_init(&vf->as, vgpu, false);
 	vf->as.gdev.pagemap_owner = vgpu->owner;
-	/* Before the space's mirror: see vgpu_as_watch(). */
+	/* The checker of this mm, see vgpu_as_watch(). */
 	ret = vgpu_as_watch(&vf->as, current->mm);
 	if (ret)
 		goto out_free;

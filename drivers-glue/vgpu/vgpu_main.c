@@ -102,7 +102,8 @@ static struct vgpu_as *to_vgpu_as(struct gpumirror_device *gdev)
  */
 static void vgpu_invalidate_start(struct gpumirror_device *gdev,
 				  struct gpumirror_object *obj,
-				  u64 gpu_start, u64 gpu_end)
+				  u64 gpu_start, u64 gpu_end,
+				  const struct mmu_notifier_range *event)
 {
 	struct vgpu_as *as = to_vgpu_as(gdev);
 
@@ -124,9 +125,10 @@ static void vgpu_invalidate_finish(struct gpumirror_device *gdev)
 
 static void vgpu_invalidate(struct gpumirror_device *gdev,
 			    struct gpumirror_object *obj,
-			    u64 gpu_start, u64 gpu_end)
+			    u64 gpu_start, u64 gpu_end,
+			    const struct mmu_notifier_range *event)
 {
-	vgpu_invalidate_start(gdev, obj, gpu_start, gpu_end);
+	vgpu_invalidate_start(gdev, obj, gpu_start, gpu_end, event);
 	vgpu_invalidate_finish(gdev);
 }
 

@@ -170,8 +170,9 @@ static const struct mmu_notifier_ops vgpu_watch_ops = {
  * @mm: the mm it mirrors
  *
  * Joins @as to the checker of @mm (see "vgpu page table and TLB");
- * vgpu_as_fini() leaves it. Call it before making any mirror of @mm: the
- * checker must come after the mirrors in the core mm's notifier list.
+ * vgpu_as_fini() leaves it. The checker is a plain mmu notifier, which the
+ * core mm calls after both passes of every interval notifier (the
+ * mirrors' objects), whenever it was registered.
  *
  * Context: process context; takes @mm's mmap_lock for write (and, for the
  * mm's first notifier, all of mm_take_all_locks()).
