@@ -129,10 +129,12 @@ perl "$tree/scripts/checkpatch.pl" --no-tree --strict --terse \
 	--ignore FILE_PATH_CHANGES -f "${csrc[@]}" >"$out/checkpatch.out" 2>&1
 # the core-mm changes are diffs against upstream files: check them as patches
 mapfile -t diffs < <(awk '$1 == "diff" { print $2 }' scripts/paths)
+# (on stdin: given the path of a diff inside a git tree, checkpatch reads it
+# as a source file, not as a patch)
 for d in "${diffs[@]}"; do
 	perl "$tree/scripts/checkpatch.pl" --no-tree --strict --terse \
-		--no-signoff --ignore FILE_PATH_CHANGES,COMMIT_MESSAGE "$d" 2>&1 |
-		sed "s|^|$d: |" >>"$out/checkpatch.out"
+		--no-signoff --ignore FILE_PATH_CHANGES,COMMIT_MESSAGE - \
+		<"$d" 2>&1 | sed "s|^-:|$d:|" >>"$out/checkpatch.out"
 done
 n=$(grep -cE ': (ERROR|WARNING|CHECK):' "$out/checkpatch.out")
 [ "$n" = 0 ] || grep -E ': (ERROR|WARNING|CHECK):' "$out/checkpatch.out"
