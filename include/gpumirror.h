@@ -31,13 +31,6 @@ struct gpumirror_object;
 #define GPUMIRROR_MAX_DEVICES		BITS_PER_LONG
 
 /**
- * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror.flags: every invalidation inside an
- * object's notifier span moves its sequence, holes included, as a plain
- * span-wide notifier does. A measurement aid; drivers leave it clear.
- */
-#define GPUMIRROR_F_WIDE_NOTIFIER	BIT(0)
-
-/**
  * GPUMIRROR_WALK_GAP - segments whose CPU VA gap is at most this many pages
  * are walked with one hmm range, the holes between them not faulted
  */
@@ -325,7 +318,10 @@ struct gpumirror {
 	unsigned int restore_tries;
 	/** @max_segments: segment limit of gpumirror_object_create(). */
 	unsigned int max_segments;
-	/** @flags: %GPUMIRROR_F_* behaviour flags, zero by default. */
+	/**
+	 * @flags: zero; the benchmarks set internal measurement flags here
+	 * (lib/gpumirror/internal.h).
+	 */
 	unsigned int flags;
 	/**
 	 * @attr_lock: protects @attrs; a leaf: taken with at most @range_lock

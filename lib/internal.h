@@ -13,6 +13,14 @@ struct hmm_range;
 struct hmm_range_slice;
 
 /*
+ * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror.flags: every invalidation inside an
+ * object's notifier span moves its sequence, holes included, as a plain
+ * span-wide notifier does. A measurement aid for the benchmarks, which
+ * compare it with the segment filter; never set otherwise.
+ */
+#define GPUMIRROR_F_WIDE_NOTIFIER	BIT(0)
+
+/*
  * Does the segment [@next_start, @next_end) join the walk batch that spans
  * [@start, @prev_end) (CPU VA order)? Only across a small gap, and only
  * while the batch's span, holes included, stays within

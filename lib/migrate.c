@@ -151,7 +151,7 @@
  */
 
 /* Pairs of device-to-device conflicts are serialized by this, see DOC. */
-static DECLARE_RWSEM(gpumirror_migrate_lock);
+static DECLARE_RWSEM(driver_migrate_lock);
 
 /*
  * For a device fault that keeps losing to migrations of its pages
@@ -162,12 +162,12 @@ static DECLARE_RWSEM(gpumirror_migrate_lock);
  */
 int gpumirror_migrations_stop(void)
 {
-	return down_write_killable(&gpumirror_migrate_lock) ? -EINTR : 0;
+	return down_write_killable(&driver_migrate_lock) ? -EINTR : 0;
 }
 
 void gpumirror_migrations_resume(void)
 {
-	up_write(&gpumirror_migrate_lock);
+	up_write(&driver_migrate_lock);
 }
 
 static unsigned long gpumirror_select(struct gpumirror_devmem *dm)
@@ -567,7 +567,7 @@ static int gpumirror_mig_check(struct mm_struct *mm, unsigned long start,
  * when all it missed was for want of device memory, -EBUSY when a page can
  * never move.
  */
-static int gpumirror_migrate_locked(struct gpumirror_devmem *dm,
+static int driver_migrate_locked(struct gpumirror_devmem *dm,
 				    struct mm_struct *mm, unsigned long start,
 				    unsigned long end, int evict,
 				    struct gpumirror_mig *m)
@@ -635,20 +635,20 @@ int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 	if (!m)
 		return -ENOMEM;
 
-	down_read(&gpumirror_migrate_lock);
-	ret = gpumirror_migrate_locked(dm, mm, start, end,
+	down_read(&driver_migrate_lock);
+	ret = driver_migrate_locked(dm, mm, start, end,
 				       flags & GPUMIRROR_MIGRATE_SYSTEM_ONLY ?
 				       GPUMIRROR_EVICT_NONE :
 				       GPUMIRROR_EVICT_FOREIGN, m);
-	up_read(&gpumirror_migrate_lock);
+	up_read(&driver_migrate_lock);
 	if (ret == -EAGAIN && (flags & GPUMIRROR_MIGRATE_SYSTEM_ONLY))
 		ret = m->moved ? 0 : -EBUSY;
 	if (ret == -EAGAIN) {
 		atomic64_inc(&dm->stats.races);
-		down_write(&gpumirror_migrate_lock);
-		ret = gpumirror_migrate_locked(dm, mm, start, end,
+		down_write(&driver_migrate_lock);
+		ret = driver_migrate_locked(dm, mm, start, end,
 					       GPUMIRROR_EVICT_ALL, m);
-		up_write(&gpumirror_migrate_lock);
+		up_write(&driver_migrate_lock);
 	}
 	if (ret == -EAGAIN)
 		ret = -EBUSY;

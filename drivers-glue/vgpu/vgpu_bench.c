@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 
+#include "gpumirror/internal.h"
 #include "vgpu.h"
 
 #define VGPU_RW		(PROT_READ | PROT_WRITE)

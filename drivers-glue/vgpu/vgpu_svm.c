@@ -4,6 +4,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -31,8 +32,10 @@
 
 static int vgpu_svm_range(u64 start, u64 len)
 {
+	u64 end;
+
 	if (!len || !PAGE_ALIGNED(start) || !PAGE_ALIGNED(len) ||
-	    start + len < start || start + len > VGPU_GPU_VA_EXPLICIT)
+	    check_add_overflow(start, len, &end) || end > VGPU_GPU_VA_EXPLICIT)
 		return -EINVAL;
 	return 0;
 }
@@ -106,11 +109,12 @@ int vgpu_svm_access(struct vgpu_file *vf, struct vgpu_svm_access *a)
 {
 	void __user *ptr = u64_to_user_ptr(a->ptr);
 	void *buf;
+	u64 end;
 	int ret;
 
 	if (a->pad || (a->flags & ~VGPU_SVM_WRITE) || !a->len ||
-	    a->len > SZ_1G || a->addr + a->len < a->addr ||
-	    a->addr + a->len > VGPU_GPU_VA_EXPLICIT)
+	    a->len > SZ_1G || check_add_overflow(a->addr, a->len, &end) ||
+	    end > VGPU_GPU_VA_EXPLICIT)
 		return -EINVAL;
 	buf = kvmalloc(a->len, VGPU_BOUNCE_GFP);
 	if (!buf)

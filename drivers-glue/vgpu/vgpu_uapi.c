@@ -4,6 +4,7 @@
  */
 
 #include <linux/mm.h>
+#include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -170,12 +171,13 @@ static int vgpu_uapi_access(struct vgpu_file *vf, struct vgpu_access *a,
 			    bool write)
 {
 	size_t done = 0, n;
-	u64 last_fault = U64_MAX, mark = 0;
+	u64 last_fault = U64_MAX, mark = 0, end;
 	unsigned long busy = 0;
 	void *bounce;
 	int ret;
 
-	if (!a->len || a->gpu_va + a->len < a->gpu_va || a->len > SZ_1G)
+	if (!a->len || check_add_overflow(a->gpu_va, a->len, &end) ||
+	    a->len > SZ_1G)
 		return -EINVAL;
 	bounce = kvmalloc(a->len, VGPU_BOUNCE_GFP);
 	if (!bounce)
@@ -242,10 +244,11 @@ static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)
 {
 	struct mm_struct *mm = vf->mm;
 	unsigned long moved = 0;
+	u64 end;
 	int ret;
 
 	if (a->pad || (a->flags & ~(VGPU_MIGRATE_TO_RAM | VGPU_MIGRATE_MIXED)) ||
-	    !a->len || a->addr + a->len < a->addr)
+	    !a->len || check_add_overflow(a->addr, a->len, &end))
 		return -EINVAL;
 	if (a->flags & VGPU_MIGRATE_TO_RAM)
 		ret = vgpu_migrate_to_ram(vf->vgpu, mm, a->addr,
