@@ -266,6 +266,34 @@ struct gpumirror_finish {
 };
 
 /**
+ * struct gpumirror_ops - how a driver embeds gpumirror's objects
+ *
+ * Optional as a whole and member by member; given to gpumirror_init_ops().
+ * A driver that keeps per-object state (its own page-table cursor, a
+ * fence, a list entry) embeds &struct gpumirror_object in a structure of
+ * its own and reaches it with container_of() from every op and call that
+ * hands it an object, fault-mode ranges included.
+ */
+struct gpumirror_ops {
+	/**
+	 * @object_alloc: Optional, with @object_free. Return a zeroed
+	 * &struct gpumirror_object embedded in the driver's structure, or
+	 * NULL. Called from gpumirror_object_create(), gpumirror_fault()
+	 * and gpumirror_prefetch(), in process context with no gpumirror
+	 * lock held; may sleep. Without it, gpumirror allocates the object.
+	 */
+	struct gpumirror_object *(*object_alloc)(struct gpumirror *mirror);
+
+	/**
+	 * @object_free: Optional, with @object_alloc. Free an object
+	 * @object_alloc returned, once gpumirror is done with it: the object
+	 * is off every list, its notifier removed and its page sets gone.
+	 * Called in process context with no gpumirror lock held.
+	 */
+	void (*object_free)(struct gpumirror_object *obj);
+};
+
+/**
  * struct gpumirror - one mirror per (mm, GPU address space)
  *
  * Embedded in the driver's VM structure, set up with gpumirror_init() and
@@ -318,6 +346,8 @@ struct gpumirror {
 	unsigned int restore_tries;
 	/** @max_segments: segment limit of gpumirror_object_create(). */
 	unsigned int max_segments;
+	/** @ops: the driver's &struct gpumirror_ops, or NULL. */
+	const struct gpumirror_ops *ops;
 	/**
 	 * @flags: zero; the benchmarks set internal measurement flags here
 	 * (lib/gpumirror/internal.h).
@@ -723,6 +753,8 @@ static inline void gpumirror_devmem_evict(struct gpumirror_devmem *dm,
 #endif
 
 int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm);
+int gpumirror_init_ops(struct gpumirror *mirror, struct mm_struct *mm,
+		       const struct gpumirror_ops *ops);
 void gpumirror_fini(struct gpumirror *mirror);
 
 int gpumirror_device_attach(struct gpumirror *mirror,

@@ -17,7 +17,6 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-#define GM_RW		(PROT_READ | PROT_WRITE)
 #define GM_NDEV		GM_FIXTURE_NDEV
 
 /* Devices 0 and 1 are two-pass, 2 and 3 single-pass unless a case says. */

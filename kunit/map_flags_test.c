@@ -15,7 +15,6 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-#define GM_RW		(PROT_READ | PROT_WRITE)
 
 static int gm_flags_init(struct kunit *test)
 {

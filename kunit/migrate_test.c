@@ -372,7 +372,6 @@ static struct gm_devmem *gm_devmem_create(struct kunit *test)
 	return gd;
 }
 
-#define GM_RW		(PROT_READ | PROT_WRITE)
 #define GM_MAGIC	0x676d6d6967000000ULL
 
 static void gm_put(struct kunit *test, unsigned long addr, u64 v)

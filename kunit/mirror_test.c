@@ -98,6 +98,95 @@ static void gm_attach_detach_several(struct kunit *test)
 	gpumirror_fini(mirror);
 }
 
+/* A driver's object: gpumirror's embedded, with state of its own. */
+struct gm_drv_object {
+	struct gpumirror_object base;
+	unsigned long magic;
+	atomic_t *frees;
+};
+
+#define GM_DRV_MAGIC	0x6770756d69726fUL
+
+static atomic_t gm_drv_allocs, gm_drv_frees;
+
+static struct gpumirror_object *gm_drv_object_alloc(struct gpumirror *mirror)
+{
+	struct gm_drv_object *o = kzalloc(sizeof(*o), GFP_KERNEL);
+
+	if (!o)
+		return NULL;
+	o->magic = GM_DRV_MAGIC;
+	o->frees = &gm_drv_frees;
+	atomic_inc(&gm_drv_allocs);
+	return &o->base;
+}
+
+static void gm_drv_object_free(struct gpumirror_object *obj)
+{
+	struct gm_drv_object *o = container_of(obj, struct gm_drv_object, base);
+
+	/* Freed once, and only what this driver allocated. */
+	if (o->magic == GM_DRV_MAGIC)
+		atomic_inc(o->frees);
+	o->magic = 0;
+	kfree(o);
+}
+
+static const struct gpumirror_ops gm_drv_ops = {
+	.object_alloc = gm_drv_object_alloc,
+	.object_free = gm_drv_object_free,
+};
+
+/*
+ * Objects embedded in the driver's structure: every object comes from the
+ * driver's alloc and goes back to its free, on success and on every error
+ * after the allocation; half a pair of ops is refused.
+ */
+static void gm_embedded_objects(struct kunit *test)
+{
+	static const struct gpumirror_ops half = {
+		.object_alloc = gm_drv_object_alloc,
+	};
+	struct mm_struct *mm = gm_test_mm(test);
+	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
+						 GFP_KERNEL);
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r[2] = {
+		{ addr, 2 * PAGE_SIZE }, { addr + PAGE_SIZE, PAGE_SIZE },
+	};
+	struct gm_test_dev *td;
+	struct gpumirror_object *obj;
+
+	KUNIT_ASSERT_NOT_NULL(test, mirror);
+	KUNIT_EXPECT_EQ(test, gpumirror_init_ops(mirror, mm, &half), -EINVAL);
+	atomic_set(&gm_drv_allocs, 0);
+	atomic_set(&gm_drv_frees, 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_init_ops(mirror, mm, &gm_drv_ops), 0);
+	td = gm_test_dev_create(test, GM_VA_LIMIT, NULL);
+	KUNIT_ASSERT_EQ(test, gpumirror_device_attach(mirror, &td->gdev), 0);
+
+	/* overlapping segments: refused after the allocation */
+	obj = gpumirror_object_create(mirror, r, 2, 0);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(obj), -EEXIST);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_drv_allocs), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_drv_frees), 1);
+
+	obj = gpumirror_object_create(mirror, r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_EXPECT_EQ(test, container_of(obj, struct gm_drv_object,
+					   base)->magic, GM_DRV_MAGIC);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	gpumirror_object_destroy(obj);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_drv_frees), 2);
+
+	/* left behind: gpumirror_fini() frees it through the driver too */
+	obj = gpumirror_object_create(mirror, r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	gpumirror_fini(mirror);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_drv_allocs), 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&gm_drv_frees), 3);
+}
+
 struct gm_attach_case {
 	const char *name;
 	bool no_dev;
@@ -250,6 +339,7 @@ static struct kunit_case gm_mirror_cases[] = {
 	KUNIT_CASE(gm_init_fini),
 	KUNIT_CASE(gm_init_bad_args),
 	KUNIT_CASE(gm_attach_detach_several),
+	KUNIT_CASE(gm_embedded_objects),
 	KUNIT_CASE_PARAM(gm_attach_bad_args, gm_attach_gen_params),
 	KUNIT_CASE(gm_attach_conflicts),
 	KUNIT_CASE(gm_fini_with_leftovers),

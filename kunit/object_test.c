@@ -20,7 +20,6 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-#define GM_RW		(PROT_READ | PROT_WRITE)
 
 static int gm_obj_init(struct kunit *test)
 {

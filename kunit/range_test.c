@@ -10,7 +10,6 @@
 
 #include "test_dev.h"
 
-#define GM_RW	(PROT_READ | PROT_WRITE)
 
 static int gm_range_init(struct kunit *test)
 {

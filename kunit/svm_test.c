@@ -16,7 +16,6 @@
 
 #include "test_dev.h"
 
-#define GM_RW		(PROT_READ | PROT_WRITE)
 
 static int gm_svm_init(struct kunit *test)
 {

@@ -9,6 +9,7 @@
 
 #include <kunit/test.h>
 #include <linux/gpumirror.h>
+#include <linux/mman.h>
 
 /**
  * struct gm_test_dev - a test device
@@ -63,6 +64,9 @@ struct gm_test_dev {
 	unsigned long failed_start;
 	unsigned long failed_end;
 };
+
+/** GM_RW - the protection of the tests' mappings */
+#define GM_RW			(PROT_READ | PROT_WRITE)
 
 /** GM_VA_LIMIT - the test devices' GPU VA limit */
 #define GM_VA_LIMIT		BIT_ULL(47)

@@ -61,28 +61,35 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
 }
 
 /**
- * gpumirror_init() - set up a mirror of an address space
+ * gpumirror_init_ops() - set up a mirror whose objects the driver embeds
  * @mirror: the mirror, embedded in the caller's structure
  * @mm: the address space to mirror; it must have users
+ * @ops: how objects are allocated and freed (see &struct gpumirror_ops),
+ *	or NULL; it must outlive the mirror
  *
  * Registers the mm's interval-notifier tree up front, so that creating
  * objects later never needs mmap_lock for write.
  *
  * Context: process context, no locks held (takes mmap_lock).
- * Return: 0, -EINVAL on a NULL argument, -ESRCH if @mm has no users left,
- * or the error of mmu_notifier_register().
+ * Return: 0, -EINVAL on a NULL @mirror or @mm or with only one of
+ * &gpumirror_ops.object_alloc and &gpumirror_ops.object_free, -ESRCH if
+ * @mm has no users left, or the error of mmu_notifier_register().
  */
-int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
+int gpumirror_init_ops(struct gpumirror *mirror, struct mm_struct *mm,
+		       const struct gpumirror_ops *ops)
 {
 	unsigned int i;
 	int ret;
 
 	if (!mirror || !mm)
 		return -EINVAL;
+	if (ops && !ops->object_alloc != !ops->object_free)
+		return -EINVAL;
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	memset(mirror, 0, sizeof(*mirror));
 	mirror->mm = mm;
+	mirror->ops = ops;
 	mutex_init(&mirror->lock);
 	init_rwsem(&mirror->notifier_lock);
 	INIT_LIST_HEAD(&mirror->objects);
@@ -116,6 +123,22 @@ int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
 	mmgrab(mm);
 	mmput(mm);
 	return 0;
+}
+EXPORT_SYMBOL_GPL(gpumirror_init_ops);
+
+/**
+ * gpumirror_init() - set up a mirror of an address space
+ * @mirror: the mirror, embedded in the caller's structure
+ * @mm: the address space to mirror; it must have users
+ *
+ * gpumirror_init_ops() without ops: gpumirror allocates the objects.
+ *
+ * Context: process context, no locks held (takes mmap_lock).
+ * Return: see gpumirror_init_ops().
+ */
+int gpumirror_init(struct gpumirror *mirror, struct mm_struct *mm)
+{
+	return gpumirror_init_ops(mirror, mm, NULL);
 }
 EXPORT_SYMBOL_GPL(gpumirror_init);
 

@@ -144,13 +144,28 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	return obj->scratch ? 0 : -ENOMEM;
 }
 
+/* A zeroed object, from the driver's &gpumirror_ops.object_alloc if any. */
+static struct gpumirror_object *gpumirror_object_alloc(struct gpumirror *mirror)
+{
+	const struct gpumirror_ops *ops = mirror->ops;
+
+	if (ops && ops->object_alloc)
+		return ops->object_alloc(mirror);
+	return kzalloc(sizeof(struct gpumirror_object), GFP_KERNEL_ACCOUNT);
+}
+
 static void gpumirror_object_free(struct gpumirror_object *obj)
 {
+	const struct gpumirror_ops *ops = obj->mirror->ops;
+
 	kvfree(obj->scratch);
 	kvfree(obj->by_addr);
 	kvfree(obj->pfns);
 	kvfree(obj->segs);
-	kfree(obj);
+	if (ops && ops->object_free)
+		ops->object_free(obj);
+	else
+		kfree(obj);
 }
 
 /**
@@ -192,7 +207,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	if (nr > READ_ONCE(mirror->max_segments))
 		return ERR_PTR(-E2BIG);
 
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
+	obj = gpumirror_object_alloc(mirror);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
 	obj->mirror = mirror;
