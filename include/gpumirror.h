@@ -772,6 +772,10 @@ void gpumirror_object_unmap(struct gpumirror_object *obj,
 			    struct gpumirror_device *gdev);
 bool gpumirror_object_valid(struct gpumirror_object *obj,
 			    struct gpumirror_device *gdev);
+const gpumirror_addr_t *gpumirror_object_pages(struct gpumirror_object *obj,
+					       struct gpumirror_device *gdev,
+					       unsigned long first,
+					       unsigned long *count);
 gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 				       struct gpumirror_device *gdev,
 				       unsigned long index);

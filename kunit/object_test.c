@@ -825,6 +825,52 @@ static void gm_map_incoherent(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * gpumirror_object_pages() hands out the set itself: entries as
+ * gpumirror_object_page() reads them (so the pages' own contents), cut at
+ * the end of the object, and nothing once the set is stale.
+ */
+static void gm_pages_run(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct gpumirror_range r = { addr, 4 * PAGE_SIZE };
+	struct gpumirror_device *gdev = &ctx->td[1]->gdev;
+	const gpumirror_addr_t *set;
+	struct gpumirror_object *obj;
+	unsigned long n, i;
+
+	gm_fill(test, addr, r.len, 7);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1), 0), 0);
+
+	gpumirror_notifier_lock(&ctx->mirror);
+	n = 10;
+	set = gpumirror_object_pages(obj, gdev, 1, &n);
+	KUNIT_EXPECT_EQ(test, n, 3UL);
+	for (i = 0; set && i < n; i++) {
+		KUNIT_EXPECT_EQ(test, set[i],
+				gpumirror_object_page(obj, gdev, 1 + i));
+		KUNIT_EXPECT_EQ(test, gm_read(set[i]), (7ULL << 32) | (1 + i));
+	}
+	n = 1;
+	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, gdev, 4, &n));
+	KUNIT_EXPECT_EQ(test, n, 0UL);
+	n = 1;
+	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, &ctx->td[0]->gdev,
+						       0, &n));
+	gpumirror_notifier_unlock(&ctx->mirror);
+
+	gpumirror_object_unmap(obj, gdev);
+	gpumirror_notifier_lock(&ctx->mirror);
+	n = 4;
+	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, gdev, 0, &n));
+	gpumirror_notifier_unlock(&ctx->mirror);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
@@ -833,6 +879,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_four_devices),
+	KUNIT_CASE(gm_pages_run),
 	KUNIT_CASE_PARAM(gm_fault_errors, gm_fault_gen_params),
 	KUNIT_CASE(gm_create_exited_mm),
 	KUNIT_CASE(gm_holes_untouched),

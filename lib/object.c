@@ -385,3 +385,34 @@ gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 	return obj->sets[gdev->index][index];
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_page);
+
+/**
+ * gpumirror_object_pages() - a run of a device's page set, not copied
+ * @obj: the object
+ * @gdev: the device
+ * @first: index of the first page wanted within the object
+ * @count: in, the number of pages wanted; out, the number the returned
+ *	array holds from @first (fewer at the end of the object, 0 on NULL)
+ *
+ * What a driver programs its PTEs from in one pass: entry i of the result
+ * is gpumirror_object_page() of @first + i.
+ *
+ * Context: &gpumirror.notifier_lock held; the array may be read only while
+ * it stays held (an invalidation makes the set stale, and the release
+ * worker may then free it).
+ * Return: the entries, or NULL if the set is not valid for @gdev or
+ * @first is beyond the object.
+ */
+const gpumirror_addr_t *gpumirror_object_pages(struct gpumirror_object *obj,
+					       struct gpumirror_device *gdev,
+					       unsigned long first,
+					       unsigned long *count)
+{
+	if (!gpumirror_object_valid(obj, gdev) || first >= obj->npages) {
+		*count = 0;
+		return NULL;
+	}
+	*count = min(*count, obj->npages - first);
+	return obj->sets[gdev->index] + first;
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_pages);

@@ -539,28 +539,27 @@ static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
 					struct dma_fence **fence)
 {
 	const struct amdgpu_gpumirror_backend *be = gvm->backend;
-	unsigned long i = 0, j;
+	unsigned long i = 0, j, n = obj->npages;
+	const gpumirror_addr_t *set;
 	u64 first, last, flags;
-	gpumirror_addr_t e;
 	bool w;
 	int ret = 0;
 
 	gpumirror_notifier_assert_held(obj->mirror);
 
-	while (i < obj->npages) {
-		e = gpumirror_object_page(obj, &gvm->gdev, i);
+	set = gpumirror_object_pages(obj, &gvm->gdev, 0, &n);
+	while (i < n) {
 		/* Device memory comes with the migration support. */
-		if (e & GPUMIRROR_ADDR_DEVICE) {
+		if (set[i] & GPUMIRROR_ADDR_DEVICE) {
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		w = writable && (e & GPUMIRROR_ADDR_WRITE);
-		for (j = i; j < obj->npages; j++) {
-			e = gpumirror_object_page(obj, &gvm->gdev, j);
-			if ((e & GPUMIRROR_ADDR_DEVICE) ||
-			    w != (writable && (e & GPUMIRROR_ADDR_WRITE)))
+		w = writable && (set[i] & GPUMIRROR_ADDR_WRITE);
+		for (j = i; j < n; j++) {
+			if ((set[j] & GPUMIRROR_ADDR_DEVICE) ||
+			    w != (writable && (set[j] & GPUMIRROR_ADDR_WRITE)))
 				break;
-			addrs[j] = gpumirror_addr(e);
+			addrs[j] = gpumirror_addr(set[j]);
 		}
 		flags = be->pte_flags(gvm, w, executable);
 		amdgpu_gpumirror_gpu_span(obj, i, j, &first, &last);

@@ -458,14 +458,14 @@ bool vgpu_as_read_only(struct vgpu_as *as, u64 gpu_va)
 static int vgpu_pt_store(struct vgpu_as *as, struct gpumirror_object *obj)
 {
 	XA_STATE(xas, &as->pt, obj->gpu_start >> PAGE_SHIFT);
-	gpumirror_addr_t e;
-	unsigned long i;
+	unsigned long i, n = obj->npages;
+	const gpumirror_addr_t *set;
 
+	set = gpumirror_object_pages(obj, &as->gdev, 0, &n);
 	xas_lock(&xas);
-	for (i = 0; i < obj->npages; i++, xas_next(&xas)) {
-		e = gpumirror_object_page(obj, &as->gdev, i);
+	for (i = 0; i < n; i++, xas_next(&xas)) {
 		/* A hole of a partial or devmem set maps nothing. */
-		xas_store(&xas, e ? xa_mk_value(e) : NULL);
+		xas_store(&xas, set[i] ? xa_mk_value(set[i]) : NULL);
 		if (xas_error(&xas))
 			break;
 	}
