@@ -276,11 +276,15 @@ struct gpumirror_finish {
  */
 struct gpumirror_ops {
 	/**
-	 * @object_alloc: Optional, with @object_free. Return a zeroed
-	 * &struct gpumirror_object embedded in the driver's structure, or
-	 * NULL. Called from gpumirror_object_create(), gpumirror_fault()
-	 * and gpumirror_prefetch(), in process context with no gpumirror
-	 * lock held; may sleep. Without it, gpumirror allocates the object.
+	 * @object_alloc: Optional, with @object_free. Return a
+	 * &struct gpumirror_object embedded in the driver's structure (which
+	 * gpumirror zeroes, and owns until @object_free), or NULL. Called
+	 * from gpumirror_object_create() with no gpumirror lock held, and for
+	 * fault-mode ranges from gpumirror_fault() and gpumirror_prefetch()
+	 * with &gpumirror.range_lock held for read and from the restore
+	 * worker (a kworker) with it held for write; may sleep, but must not
+	 * take a lock the driver holds around those calls. Without it,
+	 * gpumirror allocates the object.
 	 */
 	struct gpumirror_object *(*object_alloc)(struct gpumirror *mirror);
 
@@ -288,7 +292,11 @@ struct gpumirror_ops {
 	 * @object_free: Optional, with @object_alloc. Free an object
 	 * @object_alloc returned, once gpumirror is done with it: the object
 	 * is off every list, its notifier removed and its page sets gone.
-	 * Called in process context with no gpumirror lock held.
+	 * Called from gpumirror_object_destroy() and gpumirror_fini() with no
+	 * gpumirror lock held, and for fault-mode ranges from the range
+	 * collector, with &gpumirror.range_lock held (from gpumirror_fault(),
+	 * an attribute change or the restore worker); the same rule as for
+	 * @object_alloc holds.
 	 */
 	void (*object_free)(struct gpumirror_object *obj);
 };

@@ -205,7 +205,7 @@ static void gm_attr_survive_rechunk(struct kunit *test)
 {
 	struct gm_fixture *fx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE,
-					  PROT_READ | PROT_WRITE);
+					  GM_RW);
 	struct gpumirror_range whole = { addr, 16 * PAGE_SIZE };
 	struct gpumirror_range half = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
 	struct gpumirror_object *obj;

@@ -15,7 +15,6 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-
 static int gm_flags_init(struct kunit *test)
 {
 	return gm_fixture_init(test, 0);

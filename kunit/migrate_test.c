@@ -133,7 +133,7 @@ static void gm_migrate_protocol(struct kunit *test)
 {
 	const struct gm_mig_case *mc = test->param_value;
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
-				       PROT_READ | PROT_WRITE);
+				       GM_RW);
 	struct gpumirror_devmem dm;
 	unsigned long migrated = ~0UL;
 	unsigned int i;
@@ -170,7 +170,7 @@ static int gm_mig(struct gpumirror_devmem *dm, struct mm_struct *mm,
 static void gm_migrate_bad_args(struct kunit *test)
 {
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
-				       PROT_READ | PROT_WRITE);
+				       GM_RW);
 	unsigned long n = gm_test_mmap(test, PAGE_SIZE, PROT_NONE);
 	struct gpumirror_devmem dm;
 	struct mm_struct *mm = current->mm;
@@ -195,7 +195,7 @@ static void gm_migrate_bad_args(struct kunit *test)
 static void gm_migrate_no_memory(struct kunit *test)
 {
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE,
-				       PROT_READ | PROT_WRITE);
+				       GM_RW);
 	struct gpumirror_devmem dm;
 	unsigned long migrated = ~0UL;
 	u64 v = 42;

@@ -144,8 +144,9 @@ static const struct gpumirror_ops gm_drv_ops = {
  */
 static void gm_embedded_objects(struct kunit *test)
 {
-	static const struct gpumirror_ops half = {
-		.object_alloc = gm_drv_object_alloc,
+	static const struct gpumirror_ops half[] = {
+		{ .object_alloc = gm_drv_object_alloc },
+		{ .object_free = gm_drv_object_free },
 	};
 	struct mm_struct *mm = gm_test_mm(test);
 	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
@@ -158,7 +159,10 @@ static void gm_embedded_objects(struct kunit *test)
 	struct gpumirror_object *obj;
 
 	KUNIT_ASSERT_NOT_NULL(test, mirror);
-	KUNIT_EXPECT_EQ(test, gpumirror_init_ops(mirror, mm, &half), -EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_init_ops(mirror, mm, &half[0]),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, gpumirror_init_ops(mirror, mm, &half[1]),
+			-EINVAL);
 	atomic_set(&gm_drv_allocs, 0);
 	atomic_set(&gm_drv_frees, 0);
 	KUNIT_ASSERT_EQ(test, gpumirror_init_ops(mirror, mm, &gm_drv_ops), 0);
@@ -295,7 +299,7 @@ static void gm_fini_with_leftovers(struct kunit *test)
 {
 	struct mm_struct *mm = gm_test_mm(test);
 	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE,
-					  PROT_READ | PROT_WRITE);
+					  GM_RW);
 	struct gpumirror_range r[2] = {
 		{ addr, 2 * PAGE_SIZE },
 		{ addr + 4 * PAGE_SIZE, 3 * PAGE_SIZE },

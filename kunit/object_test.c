@@ -20,7 +20,6 @@
 #include "../internal.h"
 #include "test_dev.h"
 
-
 static int gm_obj_init(struct kunit *test)
 {
 	return gm_fixture_init(test, 0);
@@ -855,17 +854,23 @@ static void gm_pages_run(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, gm_read(set[i]), (7ULL << 32) | (1 + i));
 	}
 	n = 1;
+	KUNIT_EXPECT_NOT_NULL(test, gpumirror_object_pages(obj, gdev, 1, &n));
+	KUNIT_EXPECT_EQ(test, n, 1UL);
+	n = 1;
 	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, gdev, 4, &n));
 	KUNIT_EXPECT_EQ(test, n, 0UL);
 	n = 1;
 	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, &ctx->td[0]->gdev,
 						       0, &n));
+	KUNIT_EXPECT_EQ(test, n, 0UL);
 	gpumirror_notifier_unlock(&ctx->mirror);
 
-	gpumirror_object_unmap(obj, gdev);
+	/* Stale after an munmap() of one page: the array is still there. */
+	KUNIT_ASSERT_EQ(test, vm_munmap(addr + 3 * PAGE_SIZE, PAGE_SIZE), 0);
 	gpumirror_notifier_lock(&ctx->mirror);
 	n = 4;
 	KUNIT_EXPECT_NULL(test, gpumirror_object_pages(obj, gdev, 0, &n));
+	KUNIT_EXPECT_EQ(test, n, 0UL);
 	gpumirror_notifier_unlock(&ctx->mirror);
 	gpumirror_object_destroy(obj);
 	gm_fixture_done(test);

@@ -10,7 +10,6 @@
 
 #include "test_dev.h"
 
-
 static int gm_range_init(struct kunit *test)
 {
 	return gm_fixture_init(test, 0);

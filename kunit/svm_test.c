@@ -16,7 +16,6 @@
 
 #include "test_dev.h"
 
-
 static int gm_svm_init(struct kunit *test)
 {
 	/* Device 2 invalidates in two passes. */

@@ -806,7 +806,7 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * again the same way. On success the sets are
  * valid; the driver then takes gpumirror_notifier_lock(), checks
  * gpumirror_object_valid() and programs its page tables from
- * gpumirror_object_page(), calling this again if the set went stale.
+ * gpumirror_object_pages(), calling this again if the set went stale.
  *
  * A device-private page is mapped natively (%GPUMIRROR_ADDR_DEVICE) by every
  * device whose &gpumirror_device.pagemap_owner is the page's owner. The walk

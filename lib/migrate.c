@@ -567,7 +567,7 @@ static int gpumirror_mig_check(struct mm_struct *mm, unsigned long start,
  * when all it missed was for want of device memory, -EBUSY when a page can
  * never move.
  */
-static int driver_migrate_locked(struct gpumirror_devmem *dm,
+static int gpumirror_migrate_locked(struct gpumirror_devmem *dm,
 				    struct mm_struct *mm, unsigned long start,
 				    unsigned long end, int evict,
 				    struct gpumirror_mig *m)
@@ -636,7 +636,7 @@ int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 		return -ENOMEM;
 
 	down_read(&driver_migrate_lock);
-	ret = driver_migrate_locked(dm, mm, start, end,
+	ret = gpumirror_migrate_locked(dm, mm, start, end,
 				       flags & GPUMIRROR_MIGRATE_SYSTEM_ONLY ?
 				       GPUMIRROR_EVICT_NONE :
 				       GPUMIRROR_EVICT_FOREIGN, m);
@@ -646,7 +646,7 @@ int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 	if (ret == -EAGAIN) {
 		atomic64_inc(&dm->stats.races);
 		down_write(&driver_migrate_lock);
-		ret = driver_migrate_locked(dm, mm, start, end,
+		ret = gpumirror_migrate_locked(dm, mm, start, end,
 					       GPUMIRROR_EVICT_ALL, m);
 		up_write(&driver_migrate_lock);
 	}

@@ -144,7 +144,7 @@ EXPORT_SYMBOL_GPL(gpumirror_init);
 
 /**
  * gpumirror_fini() - tear a mirror down
- * @mirror: a mirror set up with gpumirror_init()
+ * @mirror: a mirror set up with gpumirror_init() or gpumirror_init_ops()
  *
  * Destroys the objects the driver left behind and detaches the devices
  * still attached (calling their &gpumirror_device_ops.detach), so a driver

@@ -144,14 +144,21 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	return obj->scratch ? 0 : -ENOMEM;
 }
 
-/* A zeroed object, from the driver's &gpumirror_ops.object_alloc if any. */
+/* A zeroed object, inside the driver's structure if it has the op. */
 static struct gpumirror_object *gpumirror_object_alloc(struct gpumirror *mirror)
 {
 	const struct gpumirror_ops *ops = mirror->ops;
 
-	if (ops && ops->object_alloc)
-		return ops->object_alloc(mirror);
-	return kzalloc(sizeof(struct gpumirror_object), GFP_KERNEL_ACCOUNT);
+	struct gpumirror_object *obj;
+
+	if (!ops || !ops->object_alloc)
+		return kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
+	obj = ops->object_alloc(mirror);
+	if (IS_ERR_OR_NULL(obj))
+		return NULL;
+	/* Every byte of it is gpumirror's; the driver's state is around it. */
+	memset(obj, 0, sizeof(*obj));
+	return obj;
 }
 
 static void gpumirror_object_free(struct gpumirror_object *obj)
@@ -269,11 +276,16 @@ out_free:
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_create);
 
-/* Drop @gdev's DMA mappings of @obj; its PTEs are already zapped. */
+/*
+ * Drop @gdev's DMA mappings of @obj; its PTEs are already zapped. A map
+ * that ran between that zap and this lock (a concurrent gpumirror_fault()
+ * of the same range) made the set valid again: zap it once more first.
+ */
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev)
 {
 	mutex_lock(&obj->lock);
+	gpumirror_object_revoke(obj, BIT(gdev->index));
 	gpumirror_pages_unmap(obj, gdev);
 	kvfree(obj->sets[gdev->index]);
 	obj->sets[gdev->index] = NULL;
@@ -398,8 +410,11 @@ EXPORT_SYMBOL_GPL(gpumirror_object_page);
  * is gpumirror_object_page() of @first + i.
  *
  * Context: &gpumirror.notifier_lock held; the array may be read only while
- * it stays held (an invalidation makes the set stale, and the release
- * worker may then free it).
+ * it stays held. Once the lock is dropped an invalidation may make the set
+ * stale: its DMA addresses are then unmapped (the release worker), and
+ * unmapping the object from the device frees the array. A pointer kept
+ * past the lock may still read plausible entries: dead IOVAs, which no
+ * sanitizer flags.
  * Return: the entries, or NULL if the set is not valid for @gdev or
  * @first is beyond the object.
  */
@@ -408,7 +423,8 @@ const gpumirror_addr_t *gpumirror_object_pages(struct gpumirror_object *obj,
 					       unsigned long first,
 					       unsigned long *count)
 {
-	if (!gpumirror_object_valid(obj, gdev) || first >= obj->npages) {
+	if (!gpumirror_object_valid(obj, gdev) || first >= obj->npages ||
+	    !obj->sets[gdev->index]) {
 		*count = 0;
 		return NULL;
 	}

@@ -548,6 +548,8 @@ static int amdgpu_gpumirror_bind_locked(struct amdgpu_gpumirror_vm *gvm,
 	gpumirror_notifier_assert_held(obj->mirror);
 
 	set = gpumirror_object_pages(obj, &gvm->gdev, 0, &n);
+	if (!set)
+		return -EAGAIN;
 	while (i < n) {
 		/* Device memory comes with the migration support. */
 		if (set[i] & GPUMIRROR_ADDR_DEVICE) {

@@ -462,6 +462,8 @@ static int vgpu_pt_store(struct vgpu_as *as, struct gpumirror_object *obj)
 	const gpumirror_addr_t *set;
 
 	set = gpumirror_object_pages(obj, &as->gdev, 0, &n);
+	if (!set)
+		return -EAGAIN;
 	xas_lock(&xas);
 	for (i = 0; i < n; i++, xas_next(&xas)) {
 		/* A hole of a partial or devmem set maps nothing. */
