@@ -14,6 +14,8 @@
                            it patches (and FILEs, upstream paths it should
                            patch too) against their pristine versions
   tree.py diffed           print the upstream files the diffs patch
+  tree.py added-lines      print PATH:LINE for every line the diffs add or
+                           change, in the patched files' final numbering
   tree.py where            print the pristine and build tree paths
 
 The pristine tree is Debian's linux-source-6.12, unpacked under build/src, or
@@ -23,6 +25,7 @@ files are rewritten only when their content changes, so incremental kernel
 builds stay incremental.
 """
 
+import difflib
 import os
 import shlex
 import shutil
@@ -253,6 +256,21 @@ def desired_files(patches=None):
     return want
 
 
+def added_lines():
+    """PATH:LINE of each line the diffs add or change (final numbering)."""
+    pristine = pristine_dir()
+    for f, data in sorted(apply_diffs(load_table()[2]).items()):
+        new = data.decode().split('\n')
+        src = os.path.join(pristine, f)
+        old = read(src).decode().split('\n') if os.path.isfile(src) else []
+        ops = difflib.SequenceMatcher(None, old, new,
+                                      autojunk=False).get_opcodes()
+        for tag, _, _, j1, j2 in ops:
+            if tag in ('replace', 'insert'):
+                for j in range(j1, j2):
+                    print('%s:%d' % (f, j + 1))
+
+
 def upstream_files(hooks, diffs):
     """Upstream files the series changes that exist in pristine."""
     files = [h[0] for h in hooks]
@@ -413,6 +431,8 @@ def main():
     elif cmd == 'diffed':
         for d, _ in load_table()[2]:
             print('\n'.join(diff_files(d)))
+    elif cmd == 'added-lines':
+        added_lines()
     elif cmd == 'map':
         maps, _, _ = load_table()
         for a in args:
