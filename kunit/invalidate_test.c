@@ -426,6 +426,8 @@ struct gm_peek_sub {
 	struct gm_test_dev *td;
 	int finishes;		/* the device's pass-2 count then */
 	int claimed;		/* finish slots held by this event */
+	int finishes_after;	/* the pass-2 count once munmap() returned */
+	int held_after;		/* finish slots still held then */
 };
 
 static bool gm_peek_invalidate(struct mmu_interval_notifier *mni,
@@ -488,6 +490,11 @@ static void gm_finish_event(struct kunit *test, unsigned long addr,
 	if (full)
 		gm_hold_finish_slots(&ctx->mirror, &other_event);
 	KUNIT_EXPECT_EQ(test, vm_munmap(addr, (nobj + 1) * PAGE_SIZE), 0);
+	/* Before anything else may run pass 2 (the destroy below does). */
+	peek->finishes_after = atomic_read(&peek->td->finishes);
+	peek->held_after = 0;
+	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
+		peek->held_after += !!READ_ONCE(ctx->mirror.finish[i].event);
 	if (full)
 		gm_hold_finish_slots(&ctx->mirror, NULL);
 	mmu_interval_notifier_remove(&peek->mni);
@@ -519,7 +526,8 @@ static void gm_finish_slots(struct kunit *test)
 	/* one slot for the two objects, pass 2 still to come at the peek */
 	KUNIT_EXPECT_EQ(test, peek.claimed, 1);
 	KUNIT_EXPECT_EQ(test, peek.finishes, before);
-	KUNIT_EXPECT_EQ(test, atomic_read(finishes), before + 1);
+	KUNIT_EXPECT_EQ(test, peek.finishes_after, before + 1);
+	KUNIT_EXPECT_EQ(test, peek.held_after, 0);
 
 	peek.claimed = 0;
 	before = atomic_read(finishes);
@@ -527,7 +535,8 @@ static void gm_finish_slots(struct kunit *test)
 	/* no slot: pass 2 ran in the object's first pass, before the peek */
 	KUNIT_EXPECT_EQ(test, peek.claimed, 0);
 	KUNIT_EXPECT_EQ(test, peek.finishes, before + 1);
-	KUNIT_EXPECT_EQ(test, atomic_read(finishes), before + 1);
+	KUNIT_EXPECT_EQ(test, peek.finishes_after, before + 1);
+	KUNIT_EXPECT_EQ(test, peek.held_after, GPUMIRROR_FINISH_SLOTS);
 
 	KUNIT_EXPECT_EQ(test, ctx->mirror.pending, 0UL);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
