@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(linux-source-6.12 qemu-system-x86 build-essential flex bison bc
       libelf-dev libssl-dev cpio python3 sparse gnuplot-nox busybox-static
-      xz-utils kmod rsync git perl gcc-aarch64-linux-gnu)
+      xz-utils kmod rsync git perl gcc-aarch64-linux-gnu patch diffutils)
 
 missing=()
 for p in "${pkgs[@]}"; do
