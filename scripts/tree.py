@@ -105,13 +105,15 @@ def apply_diff(diff, base):
     return out
 
 
-def apply_diffs(diffs, upto=None):
-    """The diffs of the table in order (those before @upto only)."""
+def apply_diffs(diffs, upto=None, patches=None):
+    """The diffs of the table in order: those before @upto only, and of
+    the @patches only if given."""
     want = {}
-    for d, _ in diffs:
+    for d, patch in diffs:
         if d == upto:
             break
-        want.update(apply_diff(d, want))
+        if patches is None or patch in patches:
+            want.update(apply_diff(d, want))
     return want
 
 
@@ -234,11 +236,9 @@ def desired_files(patches=None):
     """Map upstream path -> content, for the project and its hooks."""
     maps, hooks, diffs = load_table()
     pristine = pristine_dir()
-    want, present = {}, set()
-    for d, patch in diffs:
-        if patches is None or patch in patches:
-            want.update(apply_diff(d, want))
-            present.add(patch)
+    want = apply_diffs(diffs, patches=patches)
+    present = {patch for _, patch in diffs
+               if patches is None or patch in patches}
     for p in project_files():
         dst, patch = map_path(maps, p)
         if dst and (patches is None or patch in patches):
