@@ -2,7 +2,7 @@
 #
 # gpumirror: what a user types. See README.md.
 
-.PHONY: all check run fuzz cross patches tree deps clean distclean
+.PHONY: all check run fuzz cross patches verify-series tree deps clean distclean
 
 all: check
 
@@ -27,6 +27,11 @@ patches: tree
 	@scripts/tree.py patches patches
 	@scripts/tree.py verify-patches patches
 
+## make verify-series - every prefix of the series: checkpatch, git am,
+## a KUnit build and the patch's own suites (slow: about 50 minutes)
+verify-series: patches
+	@scripts/verify-series.sh patches
+
 ## make tree - unpack the pristine tree and overlay the project onto a copy
 tree: deps
 	@scripts/tree.py overlay
@@ -36,7 +41,7 @@ deps:
 
 ## make clean - drop the build outputs, keep the unpacked trees
 clean:
-	rm -rf build/kunit build/run build/check build/arm64 patches results
+	rm -rf build/kunit build/run build/check build/arm64 build/verify-series patches results
 
 distclean:
 	rm -rf build patches results

@@ -26,6 +26,7 @@ struct mm_struct;
 struct gpumirror;
 struct gpumirror_device;
 struct gpumirror_object;
+struct gpumirror_private;
 
 /** GPUMIRROR_MAX_DEVICES - devices one mirror can have attached at once */
 #define GPUMIRROR_MAX_DEVICES		BITS_PER_LONG
@@ -98,7 +99,7 @@ struct gpumirror_device_ops {
 	 * for write; may sleep, must not allocate. Also
 	 * called outside events, when gpumirror revokes sets itself (write
 	 * upgrades, attribute changes) or must release a set whose flush is
-	 * still pending, then possibly with &gpumirror.lock and the object's
+	 * still pending, then possibly with &gpumirror_private.lock and the object's
 	 * lock held as well.
 	 */
 	void (*invalidate_finish)(struct gpumirror_device *gdev);
@@ -115,7 +116,7 @@ struct gpumirror_device_ops {
 	 * no-fault devices. Program the device's PTEs for @obj from its page
 	 * set: reserve what the page table needs, then under
 	 * gpumirror_notifier_lock() check gpumirror_object_valid() and write
-	 * the PTEs. Called with &gpumirror.range_lock held for read and no
+	 * the PTEs. Called with &gpumirror_private.range_lock held for read and no
 	 * other gpumirror lock. Return: 0, -EAGAIN if the set was no longer
 	 * valid (gpumirror maps again), or -errno.
 	 */
@@ -149,7 +150,7 @@ struct gpumirror_device_ops {
 	 * reports the loss to the context that used the range (ranges an
 	 * munmap() removed are not reported: that memory is gone by the
 	 * application's own doing). Called from the restore worker with
-	 * &gpumirror.range_lock held for read and no other gpumirror lock:
+	 * &gpumirror_private.range_lock held for read and no other gpumirror lock:
 	 * it must not call gpumirror_fault(), gpumirror_prefetch(),
 	 * gpumirror_attr_set() or gpumirror_device_detach().
 	 */
@@ -246,25 +247,6 @@ struct gpumirror_device {
 	struct iommu_domain *dma_domain;
 };
 
-/*
- * Events of one mirror that can be between their two passes at once before
- * an object must run its pass 2 alone (see "Invalidation").
- */
-#define GPUMIRROR_FINISH_SLOTS	4
-
-/**
- * struct gpumirror_finish - the second pass of one invalidation event
- * @base: what the interval notifier's first pass hands to the core mm
- * @mirror: the mirror whose pending devices pass 2 waits for
- * @event: the event that holds this slot, or NULL if the slot is free;
- *	only compared, never dereferenced; under &gpumirror.notifier_lock
- */
-struct gpumirror_finish {
-	struct mmu_interval_notifier_finish base;
-	struct gpumirror *mirror;
-	const struct mmu_notifier_range *event;
-};
-
 /**
  * struct gpumirror_ops - how a driver embeds gpumirror's objects
  *
@@ -281,7 +263,7 @@ struct gpumirror_ops {
 	 * gpumirror zeroes, and owns until @object_free), or NULL. Called
 	 * from gpumirror_object_create() with no gpumirror lock held, and for
 	 * fault-mode ranges from gpumirror_fault() and gpumirror_prefetch()
-	 * with &gpumirror.range_lock held for read and from the restore
+	 * with &gpumirror_private.range_lock held for read and from the restore
 	 * worker (a kworker) with it held for write; may sleep, but must not
 	 * take a lock the driver holds around those calls. Without it,
 	 * gpumirror allocates the object.
@@ -294,7 +276,7 @@ struct gpumirror_ops {
 	 * is off every list, its notifier removed and its page sets gone.
 	 * Called from gpumirror_object_destroy() and gpumirror_fini() with no
 	 * gpumirror lock held, and for fault-mode ranges from the range
-	 * collector, with &gpumirror.range_lock held (from gpumirror_fault(),
+	 * collector, with &gpumirror_private.range_lock held (from gpumirror_fault(),
 	 * an attribute change or the restore worker); the same rule as for
 	 * @object_alloc holds.
 	 */
@@ -305,97 +287,44 @@ struct gpumirror_ops {
  * struct gpumirror - one mirror per (mm, GPU address space)
  *
  * Embedded in the driver's VM structure, set up with gpumirror_init() and
- * torn down with gpumirror_fini().
+ * torn down with gpumirror_fini(). The library's own state, its locks
+ * included, is behind @priv.
  */
 struct gpumirror {
 	/** @mm: the mirrored address space, pinned with mmgrab(). */
 	struct mm_struct *mm;
 	/**
-	 * @lock: protects @devices, @device_mask, @objects and @max_segments
-	 * updates. The outermost gpumirror lock: taken before any object's
-	 * lock and before mmap_lock; never taken in the notifier path.
-	 */
-	struct mutex lock;
-	/**
 	 * @notifier_lock: taken for write by the invalidation path, for read
-	 * to commit pages (mmu_interval_read_retry()) and to read page sets.
-	 * The innermost gpumirror lock; nothing may allocate under it.
+	 * to commit pages (mmu_interval_read_retry()) and to read page sets:
+	 * see gpumirror_notifier_lock(). The innermost gpumirror lock; nothing
+	 * may allocate under it.
 	 */
 	struct rw_semaphore notifier_lock;
 	/**
-	 * @devices: attached devices by slot; modified under both @lock and
-	 * @notifier_lock, so either one is enough to read it.
+	 * @devices: attached devices by slot; modified under both the mirror
+	 * lock and @notifier_lock, so @notifier_lock is enough to read it.
 	 */
 	struct gpumirror_device *devices[GPUMIRROR_MAX_DEVICES];
 	/** @device_mask: occupied slots of @devices, same locking. */
 	unsigned long device_mask;
-	/** @objects: mirrored objects, under @lock. */
-	struct list_head objects;
 	/**
-	 * @ranges: interval tree of the objects gpumirror_fault() made
-	 * (identity-mapped, one segment each), under @lock.
+	 * @max_segments: segment limit of gpumirror_object_create(),
+	 * %GPUMIRROR_DEFAULT_MAX_SEGMENTS unless the driver lowers or raises it
+	 * after gpumirror_init().
 	 */
-	struct rb_root_cached ranges;
-	/**
-	 * @range_lock: held for read by gpumirror_fault(), gpumirror_prefetch()
-	 * and the restore worker while they use a range, for write by the
-	 * garbage collector that destroys unmapped ones. Outside @lock.
-	 */
-	struct rw_semaphore range_lock;
-	/** @nofault_mask: slots of %GPUMIRROR_DEVICE_NOFAULT devices. */
-	unsigned long nofault_mask;
-	/** @suspended: no-fault slots suspended; under @notifier_lock. */
-	unsigned long suspended;
-	/** @dying: gpumirror_fini() began, no more restore work; notifier_lock. */
-	bool dying;
-	/** @restore_work: garbage collection of ranges, then restore. */
-	struct delayed_work restore_work;
-	/** @restore_tries: restore runs in a row that must retry; worker. */
-	unsigned int restore_tries;
-	/** @max_segments: segment limit of gpumirror_object_create(). */
 	unsigned int max_segments;
 	/** @ops: the driver's &struct gpumirror_ops, or NULL. */
 	const struct gpumirror_ops *ops;
-	/**
-	 * @flags: zero; the benchmarks set internal measurement flags here
-	 * (lib/gpumirror/internal.h).
-	 */
-	unsigned int flags;
-	/**
-	 * @attr_lock: protects @attrs; a leaf: taken with at most @range_lock
-	 * held, and no other lock is taken under it.
-	 */
-	struct mutex attr_lock;
-	/** @attrs: interval tree of the ranges whose attributes differ. */
-	struct rb_root_cached attrs;
-	/**
-	 * @finish: the second passes of the events between their two passes
-	 * (see "Invalidation"); a slot is taken and given back under
-	 * notifier_lock.
-	 */
-	struct gpumirror_finish finish[GPUMIRROR_FINISH_SLOTS];
-	/** @pending: slots with a started TLB invalidation, notifier_lock. */
-	unsigned long pending;
-	/**
-	 * @flush_gen: pass 2 runs so far that completed some started TLB
-	 * invalidation; notifier_lock.
-	 */
-	unsigned long flush_gen;
-	/** @release_lock: protects @release_list. */
-	spinlock_t release_lock;
-	/** @release_list: objects with stale page sets to DMA-unmap. */
-	struct list_head release_list;
-	/** @release_work: the release worker. */
-	struct delayed_work release_work;
-
+	/** @priv: the library's state (lib/gpumirror/internal.h). */
+	struct gpumirror_private *priv;
 };
 
 /**
- * struct gpumirror_range - one CPU VA segment of a mirrored object
+ * struct gpumirror_segment - one CPU VA segment of a mirrored object
  * @addr: start address, page aligned
  * @len: length in bytes, page aligned, not zero
  */
-struct gpumirror_range {
+struct gpumirror_segment {
 	unsigned long addr;
 	unsigned long len;
 };
@@ -488,11 +417,11 @@ static inline unsigned int gpumirror_addr_order(gpumirror_addr_t entry)
 #define GPUMIRROR_MAP_READ_ONLY	BIT(4)
 
 /**
- * struct gpumirror_segment - a segment inside a mirrored object
+ * struct gpumirror_segment_node - a segment inside a mirrored object
  * @it: CPU VA interval [@it.start, @it.last] in the object's segment tree
  * @first_page: index of the segment's first page within the object
  */
-struct gpumirror_segment {
+struct gpumirror_segment_node {
 	struct interval_tree_node it;
 	unsigned long first_page;
 };
@@ -510,14 +439,14 @@ struct gpumirror_object {
 	struct mmu_interval_notifier notifier;
 	/**
 	 * @lock: serializes faults and page-set updates of this object; taken
-	 * after &gpumirror.lock and before mmap_lock.
+	 * after &gpumirror_private.lock and before mmap_lock.
 	 */
 	struct mutex lock;
-	/** @link: entry in &gpumirror.objects. */
+	/** @link: entry in &gpumirror_private.objects. */
 	struct list_head link;
-	/** @range_it: node in &gpumirror.ranges, if @is_range. */
+	/** @range_it: node in &gpumirror_private.ranges, if @is_range. */
 	struct interval_tree_node range_it;
-	/** @is_range: made by gpumirror_fault(), in &gpumirror.ranges. */
+	/** @is_range: made by gpumirror_fault(), in &gpumirror_private.ranges. */
 	bool is_range;
 	/**
 	 * @keep: slots of the no-fault devices that keep this range mapped
@@ -527,7 +456,7 @@ struct gpumirror_object {
 	/** @release_link: entry in &gpumirror.release_list. */
 	struct list_head release_link;
 	/**
-	 * @zap_gen: &gpumirror.flush_gen when a two-pass device's set last
+	 * @zap_gen: &gpumirror_private.flush_gen when a two-pass device's set last
 	 * went stale; once the generation moved on, pass 2 completed that
 	 * device's flush. notifier_lock.
 	 */
@@ -542,7 +471,7 @@ struct gpumirror_object {
 	/** @segtree: interval tree of @segs by CPU VA. */
 	struct rb_root_cached segtree;
 	/** @segs: the segments, in GPU VA order. */
-	struct gpumirror_segment *segs;
+	struct gpumirror_segment_node *segs;
 	/** @nsegs: number of @segs. */
 	unsigned int nsegs;
 	/** @gpu_start: GPU VA of the first page of the first segment. */
@@ -552,7 +481,7 @@ struct gpumirror_object {
 	/** @pfns: hmm pfns of the last page walk, under @lock. */
 	unsigned long *pfns;
 	/** @by_addr: the segments in CPU VA order, for the walk. */
-	struct gpumirror_segment **by_addr;
+	struct gpumirror_segment_node **by_addr;
 	/**
 	 * @scratch: hmm pfns of one walk batch (close segments walked as one
 	 * range, holes included), under @lock; NULL if no batch has two.
@@ -771,7 +700,7 @@ void gpumirror_device_detach(struct gpumirror_device *gdev);
 
 struct gpumirror_object *
 gpumirror_object_create(struct gpumirror *mirror,
-			const struct gpumirror_range *ranges, unsigned int nr,
+			const struct gpumirror_segment *segs, unsigned int nr,
 			u64 gpu_start);
 void gpumirror_object_destroy(struct gpumirror_object *obj);
 int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,

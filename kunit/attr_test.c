@@ -7,6 +7,7 @@
 #include <linux/gpumirror.h>
 #include <linux/mman.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 #define GM_BASE		BIT(32)
@@ -104,7 +105,7 @@ static void gm_attr_split_merge(struct kunit *test)
 	for (i = 0; i < GM_MAX_OPS && c->ops[i].end; i++)
 		gm_attr_apply_op(test, mirror, &c->ops[i]);
 
-	for (it = interval_tree_iter_first(&mirror->attrs, 0, ULONG_MAX); it;
+	for (it = interval_tree_iter_first(&mirror->priv->attrs, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX), n++) {
 		const struct gm_attr_run *r = &c->runs[n];
 
@@ -194,7 +195,7 @@ static void gm_attr_bad_input(struct kunit *test)
 		a.access_read &= ~BIT(2);
 	KUNIT_EXPECT_EQ(test, gpumirror_attr_set(&fx->mirror, start, end, &a,
 						 b->mask), b->err);
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.attrs.rb_root));
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.priv->attrs.rb_root));
 	KUNIT_EXPECT_EQ(test, gpumirror_attr_set(NULL, P(1), P(2), &a, RO),
 			-EINVAL);
 	gm_fixture_done(test);
@@ -206,8 +207,8 @@ static void gm_attr_survive_rechunk(struct kunit *test)
 	struct gm_fixture *fx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE,
 					  GM_RW);
-	struct gpumirror_range whole = { addr, 16 * PAGE_SIZE };
-	struct gpumirror_range half = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
+	struct gpumirror_segment whole = { addr, 16 * PAGE_SIZE };
+	struct gpumirror_segment half = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
 	struct gpumirror_object *obj;
 	struct gpumirror_attrs a;
 	unsigned long end;
@@ -283,7 +284,7 @@ static void gm_attr_set_devices(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gpumirror_attr_set_devices(&fx->mirror, P(0),
 							 P(50), &a, ACC,
 							 0x3), 0);
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.attrs.rb_root));
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.priv->attrs.rb_root));
 	gm_fixture_done(test);
 }
 

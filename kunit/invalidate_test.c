@@ -50,7 +50,7 @@ static void gm_two_pass_order(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 4 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 4 * PAGE_SIZE };
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj;
 	int i;
@@ -105,7 +105,7 @@ static void gm_batch_per_event(struct kunit *test)
 
 	gm_fill(test, addr, 6 * PAGE_SIZE, 1);
 	for (i = 0; i < 3; i++) {
-		struct gpumirror_range r = { addr + 2 * i * PAGE_SIZE,
+		struct gpumirror_segment r = { addr + 2 * i * PAGE_SIZE,
 					     2 * PAGE_SIZE };
 
 		obj[i] = gpumirror_object_create(&ctx->mirror, &r, 1,
@@ -151,7 +151,7 @@ static void gm_nonblock(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 2 * PAGE_SIZE };
 	struct mmu_notifier_range range;
 	struct gm_lock_holder holder;
 	struct gpumirror_object *obj;
@@ -201,7 +201,7 @@ static void gm_migrate_owner_skip(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 2 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 2 * PAGE_SIZE };
 	struct mmu_notifier_range range;
 	struct gpumirror_object *obj;
 	static int owner, other;
@@ -258,7 +258,7 @@ static void gm_release_worker(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 8 * PAGE_SIZE };
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj;
 
@@ -267,7 +267,7 @@ static void gm_release_worker(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x5, 0), 0);
 	KUNIT_ASSERT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
-	flush_delayed_work(&ctx->mirror.release_work);
+	flush_delayed_work(&ctx->mirror.priv->release_work);
 	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
 	gpumirror_device_stats_read(&ctx->td[2]->gdev, &c);
 	KUNIT_EXPECT_EQ(test, c.dma_unmaps, 8ULL);
@@ -336,7 +336,7 @@ static bool gm_slow_invalidate(struct mmu_interval_notifier *mni,
 		return true;
 	s->other_mapped_early = test_bit(slot, &s->other->mapped);
 	/* The release worker may run from now on (the test held it). */
-	mutex_unlock(&s->obj->mirror->lock);
+	mutex_unlock(&s->obj->mirror->priv->lock);
 	/* The OOM reaper now: the device's flush may not be confirmed yet. */
 	nb.flags &= ~MMU_NOTIFIER_RANGE_BLOCKABLE;
 	if (gpumirror_notifier_ops.invalidate_start(&s->obj->notifier, &nb,
@@ -371,7 +371,7 @@ static const struct mmu_interval_notifier_ops gm_slow_ops = {
  * meanwhile. A set that an earlier event zapped and flushed is released
  * all the same, though the device's flush for this event is pending.
  *
- * The test holds &gpumirror.lock from before the earlier event until the
+ * The test holds &gpumirror_private.lock from before the earlier event until the
  * slow subscriber runs, so the release worker cannot act on the earlier
  * set before this event's pass 1 (the notifiers never take that lock).
  */
@@ -379,8 +379,8 @@ static void gm_release_after_pass2(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 8 * PAGE_SIZE };
-	struct gpumirror_range o = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 8 * PAGE_SIZE };
+	struct gpumirror_segment o = { addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
 	struct gm_slow_sub slow = { .td = ctx->td[0] };
 
 	gm_fill(test, addr, 16 * PAGE_SIZE, 1);
@@ -393,7 +393,7 @@ static void gm_release_after_pass2(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gm_insert_sub(&slow.mni, addr + PAGE_SIZE,
 					    &gm_slow_ops), 0);
 	/* No assertion may leave the test before the unregister. */
-	mutex_lock(&ctx->mirror.lock);
+	mutex_lock(&ctx->mirror.priv->lock);
 	/* The earlier event, complete: the other set is stale and flushed. */
 	KUNIT_EXPECT_EQ(test, vm_munmap(o.addr, PAGE_SIZE), 0);
 	slow.finishes = atomic_read(&slow.td->finishes);
@@ -401,7 +401,7 @@ static void gm_release_after_pass2(struct kunit *test)
 	/* The slow subscriber unlocks the mirror. */
 	KUNIT_EXPECT_EQ(test, vm_munmap(addr, 2 * PAGE_SIZE), 0);
 	if (!slow.calls)
-		mutex_unlock(&ctx->mirror.lock);
+		mutex_unlock(&ctx->mirror.priv->lock);
 	mmu_interval_notifier_remove(&slow.mni);
 
 	KUNIT_EXPECT_EQ(test, slow.calls, 1);
@@ -411,7 +411,7 @@ static void gm_release_after_pass2(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, slow.unmapped_unflushed);
 	KUNIT_EXPECT_TRUE(test, slow.other_released);
 	/* After pass 2 the worker releases this event's set too. */
-	flush_delayed_work(&ctx->mirror.release_work);
+	flush_delayed_work(&ctx->mirror.priv->release_work);
 	KUNIT_EXPECT_EQ(test, slow.obj->mapped, 0UL);
 	gm_fixture_done(test);
 }
@@ -441,7 +441,7 @@ static bool gm_peek_invalidate(struct mmu_interval_notifier *mni,
 	s->finishes = atomic_read(&s->td->finishes);
 	down_read(&s->mirror->notifier_lock);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
-		s->claimed += s->mirror->finish[i].event == range;
+		s->claimed += s->mirror->priv->finish[i].event == range;
 	up_read(&s->mirror->notifier_lock);
 	return true;
 }
@@ -457,7 +457,7 @@ static void gm_hold_finish_slots(struct gpumirror *mirror, const void *event)
 
 	down_write(&mirror->notifier_lock);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
-		mirror->finish[i].event = event;
+		mirror->priv->finish[i].event = event;
 	up_write(&mirror->notifier_lock);
 }
 
@@ -476,7 +476,7 @@ static void gm_finish_event(struct kunit *test, unsigned long addr,
 	unsigned int i;
 
 	for (i = 0; i < nobj; i++) {
-		struct gpumirror_range r = { addr + i * PAGE_SIZE, PAGE_SIZE };
+		struct gpumirror_segment r = { addr + i * PAGE_SIZE, PAGE_SIZE };
 
 		obj[i] = gpumirror_object_create(&ctx->mirror, &r, 1,
 						 (u64)i << 30);
@@ -494,7 +494,7 @@ static void gm_finish_event(struct kunit *test, unsigned long addr,
 	peek->finishes_after = atomic_read(&peek->td->finishes);
 	peek->held_after = 0;
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
-		peek->held_after += !!READ_ONCE(ctx->mirror.finish[i].event);
+		peek->held_after += !!READ_ONCE(ctx->mirror.priv->finish[i].event);
 	if (full)
 		gm_hold_finish_slots(&ctx->mirror, NULL);
 	mmu_interval_notifier_remove(&peek->mni);
@@ -538,9 +538,9 @@ static void gm_finish_slots(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, peek.finishes_after, before + 1);
 	KUNIT_EXPECT_EQ(test, peek.held_after, GPUMIRROR_FINISH_SLOTS);
 
-	KUNIT_EXPECT_EQ(test, ctx->mirror.pending, 0UL);
+	KUNIT_EXPECT_EQ(test, ctx->mirror.priv->pending, 0UL);
 	for (i = 0; i < GPUMIRROR_FINISH_SLOTS; i++)
-		KUNIT_EXPECT_NULL(test, ctx->mirror.finish[i].event);
+		KUNIT_EXPECT_NULL(test, ctx->mirror.priv->finish[i].event);
 	gm_fixture_done(test);
 }
 
@@ -615,7 +615,7 @@ static void gm_reader_race(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 2 * GM_RACE_SEGS * PAGE_SIZE,
 					  GM_RW);
-	struct gpumirror_range r[GM_RACE_SEGS];
+	struct gpumirror_segment r[GM_RACE_SEGS];
 	struct gm_reader rd[GM_NDEV] = { };
 	unsigned long gens[GM_RACE_SEGS] = { };
 	struct gpumirror_object *obj;

@@ -64,7 +64,7 @@ static void gm_map_partial(struct kunit *test)
 	struct gm_test_dev *td = ctx->td[0];
 	unsigned long a = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
 	/* Segments 0 and 1 close enough to be walked as one batch. */
-	struct gpumirror_range r[3] = {
+	struct gpumirror_segment r[3] = {
 		{ a, PAGE_SIZE }, { a + 2 * PAGE_SIZE, 2 * PAGE_SIZE },
 		{ a + 6 * PAGE_SIZE, PAGE_SIZE },
 	};
@@ -100,7 +100,7 @@ static void gm_map_partial_slices(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	struct gm_test_dev *td = ctx->td[0];
 	unsigned long a = gm_test_mmap(test, 6 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[3] = {
+	struct gpumirror_segment r[3] = {
 		{ a, PAGE_SIZE }, { a + 2 * PAGE_SIZE, PAGE_SIZE },
 		{ a + 4 * PAGE_SIZE, PAGE_SIZE },
 	};
@@ -136,7 +136,7 @@ static void gm_map_partial_refill(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	struct gm_test_dev *td = ctx->td[0];
 	unsigned long a = gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ a, PAGE_SIZE }, { a + 4 * PAGE_SIZE, PAGE_SIZE },
 	};
 	struct gpumirror_object *obj;
@@ -183,7 +183,7 @@ static void gm_map_devmem_system(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, 4 * PAGE_SIZE };
+	struct gpumirror_segment r = { a, 4 * PAGE_SIZE };
 	struct gpumirror_object *obj;
 	static int owner;
 	unsigned long i;
@@ -210,7 +210,7 @@ static void gm_map_exclusive(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	struct gm_test_dev *td = ctx->td[0];
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, 4 * PAGE_SIZE };
+	struct gpumirror_segment r = { a, 4 * PAGE_SIZE };
 	struct gpumirror_object *obj;
 	static int owner;
 	gpumirror_addr_t e;
@@ -289,7 +289,7 @@ static void gm_map_exclusive_batches(struct kunit *test)
 	struct gm_test_dev *td = ctx->td[0];
 	const unsigned long n = 200;
 	unsigned long a = gm_test_mmap(test, n * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, n * PAGE_SIZE };
+	struct gpumirror_segment r = { a, n * PAGE_SIZE };
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj;
 	static int owner;
@@ -331,7 +331,7 @@ static void gm_map_bad_flags(struct kunit *test)
 	const unsigned int both = GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE;
 	struct gm_fixture *ctx = test->priv;
 	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 	struct gpumirror_object *obj;
 
 	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
@@ -353,7 +353,7 @@ static void gm_map_read_only(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 	struct gpumirror_object *obj;
 
 	gm_touch(test, a, 1);
@@ -380,7 +380,7 @@ static void gm_map_write_upgrade(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	struct gm_test_dev *td = ctx->td[0];
 	unsigned long a = gm_test_mmap(test, PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 	struct gpumirror_object *obj;
 	int inv;
 

@@ -8,6 +8,7 @@
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 /*
@@ -39,7 +40,7 @@ static void gm_init_fini(struct kunit *test)
 	/* The mm struct is pinned (not its address space). */
 	KUNIT_EXPECT_GT(test, atomic_read(&mm->mm_count), count);
 	KUNIT_EXPECT_EQ(test, mirror->device_mask, 0UL);
-	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->objects));
+	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->priv->objects));
 	gpumirror_fini(mirror);
 	KUNIT_EXPECT_EQ(test, atomic_read(&mm->mm_count), count);
 	KUNIT_EXPECT_NULL(test, mirror->mm);
@@ -152,7 +153,7 @@ static void gm_embedded_objects(struct kunit *test)
 	struct gpumirror *mirror = kunit_kzalloc(test, sizeof(*mirror),
 						 GFP_KERNEL);
 	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ addr, 2 * PAGE_SIZE }, { addr + PAGE_SIZE, PAGE_SIZE },
 	};
 	struct gm_test_dev *td;
@@ -300,7 +301,7 @@ static void gm_fini_with_leftovers(struct kunit *test)
 	struct mm_struct *mm = gm_test_mm(test);
 	unsigned long addr = gm_test_mmap(test, 8 * PAGE_SIZE,
 					  GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ addr, 2 * PAGE_SIZE },
 		{ addr + 4 * PAGE_SIZE, 3 * PAGE_SIZE },
 	};

@@ -48,7 +48,7 @@ static u64 gm_read(gpumirror_addr_t entry)
 /* Check @obj's page set for device @td against gm_fill(@tag) of @r. */
 static void gm_check_set(struct kunit *test, struct gpumirror_object *obj,
 			 struct gm_test_dev *td,
-			 const struct gpumirror_range *r, unsigned int nr,
+			 const struct gpumirror_segment *r, unsigned int nr,
 			 const u32 *tags)
 {
 	struct gpumirror *mirror = obj->mirror;
@@ -101,7 +101,7 @@ static void gm_create_bad_input(struct kunit *test)
 	const struct gm_create_case *c = test->param_value;
 	struct gm_fixture *ctx = test->priv;
 	unsigned long base = 1UL << 32, task_size = current->mm->task_size;
-	struct gpumirror_range r[8];
+	struct gpumirror_segment r[8];
 	struct gpumirror_object *obj;
 	unsigned int nr = 1, i;
 	u64 gpu = 0;
@@ -141,7 +141,7 @@ static void gm_create_bad_input(struct kunit *test)
 
 	obj = gpumirror_object_create(&ctx->mirror, r, nr, gpu);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(obj), c->err);
-	KUNIT_EXPECT_EQ(test, list_empty(&ctx->mirror.objects), c->err != 0);
+	KUNIT_EXPECT_EQ(test, list_empty(&ctx->mirror.priv->objects), c->err != 0);
 	if (!IS_ERR(obj)) {
 		KUNIT_EXPECT_EQ(test, obj->npages, 4UL);
 		gpumirror_object_destroy(obj);
@@ -182,7 +182,7 @@ static void gm_map_segments(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	struct gpumirror_device_counters c;
 	struct gpumirror_object *obj;
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	unsigned long total = 0, addr;
 	unsigned int i;
 	u32 *tags;
@@ -232,7 +232,7 @@ static struct gpumirror_object *gm_map_2m(struct kunit *test, u32 tag,
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
-	struct gpumirror_range r = { addr, SZ_2M };
+	struct gpumirror_segment r = { addr, SZ_2M };
 	struct gpumirror_object *obj;
 
 	/* THP may be "madvise" only (the selftest kernel runs these too). */
@@ -309,7 +309,7 @@ static void gm_map_backings(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	unsigned long len = 4 * PAGE_SIZE, flags = MAP_SHARED, addr;
 	struct gpumirror_object *obj;
-	struct gpumirror_range r;
+	struct gpumirror_segment r;
 	struct file *file = NULL;
 	struct page *page = NULL;
 	u32 tag = 9;
@@ -364,7 +364,7 @@ static void gm_hole_invalidation(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ addr, PAGE_SIZE },
 		{ addr + 2 * PAGE_SIZE, PAGE_SIZE },
 	};
@@ -474,7 +474,7 @@ static void gm_retry_whole_set(struct kunit *test)
 	/* Far enough apart to be walked as two hmm ranges. */
 	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
 	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ addr, PAGE_SIZE },				/* A */
 		{ addr + PAGE_SIZE + gap, 2 * PAGE_SIZE },	/* B */
 	};
@@ -526,15 +526,15 @@ static void gm_retry_whole_set(struct kunit *test)
  * fresh memory filled with @tag; @r gets the segments.
  */
 static struct gpumirror_object *gm_two_segments(struct kunit *test,
-						struct gpumirror_range r[2],
+						struct gpumirror_segment r[2],
 						u32 tag)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 16 * PAGE_SIZE, GM_RW);
 	struct gpumirror_object *obj;
 
-	r[0] = (struct gpumirror_range){ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
-	r[1] = (struct gpumirror_range){ addr, 4 * PAGE_SIZE };
+	r[0] = (struct gpumirror_segment){ addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE };
+	r[1] = (struct gpumirror_segment){ addr, 4 * PAGE_SIZE };
 	gm_fill(test, r[0].addr, r[0].len, tag);
 	gm_fill(test, r[1].addr, r[1].len, tag);
 	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
@@ -547,7 +547,7 @@ static void gm_four_devices(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	const u32 tags[2] = { 5, 5 };
 	struct gpumirror_device_counters c;
-	struct gpumirror_range r[2];
+	struct gpumirror_segment r[2];
 	struct gpumirror_object *obj;
 	int i;
 
@@ -614,7 +614,7 @@ static void gm_fault_errors(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	unsigned long good = gm_test_mmap(test, 2 * PAGE_SIZE, GM_RW);
 	unsigned long bad = gm_test_mmap(test, 2 * PAGE_SIZE, fc->prot);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ good, 2 * PAGE_SIZE },
 		{ bad, 2 * PAGE_SIZE },
 	};
@@ -642,7 +642,7 @@ static void gm_fault_errors(struct kunit *test)
 /* An object cannot be made once the process has exited. */
 static void gm_create_exited_mm(struct kunit *test)
 {
-	struct gpumirror_range r = { 1UL << 32, PAGE_SIZE };
+	struct gpumirror_segment r = { 1UL << 32, PAGE_SIZE };
 	struct gpumirror *mirror;
 	struct mm_struct *mm;
 
@@ -656,7 +656,7 @@ static void gm_create_exited_mm(struct kunit *test)
 	mmput(mm);
 	KUNIT_EXPECT_PTR_EQ(test, gpumirror_object_create(mirror, &r, 1, 0),
 			    ERR_PTR(-ESRCH));
-	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->objects));
+	KUNIT_EXPECT_TRUE(test, list_empty(&mirror->priv->objects));
 	gpumirror_fini(mirror);
 	gm_fixture_done(test);
 }
@@ -692,7 +692,7 @@ static void gm_holes_untouched(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long a = gm_test_mmap(test, 32 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r[2] = {
+	struct gpumirror_segment r[2] = {
 		{ a, 2 * PAGE_SIZE },
 		{ a + 10 * PAGE_SIZE, 2 * PAGE_SIZE },
 	};
@@ -781,7 +781,7 @@ static void gm_map_incoherent(struct kunit *test)
 	struct gm_fixture *ctx = test->priv;
 	const u32 tags[2] = { 7, 7 };
 	struct gpumirror_device_counters c;
-	struct gpumirror_range r[2];
+	struct gpumirror_segment r[2];
 	struct gpumirror_object *obj;
 	int i;
 
@@ -833,7 +833,7 @@ static void gm_pages_run(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
 	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct gpumirror_range r = { addr, 4 * PAGE_SIZE };
+	struct gpumirror_segment r = { addr, 4 * PAGE_SIZE };
 	struct gpumirror_device *gdev = &ctx->td[1]->gdev;
 	const gpumirror_addr_t *set;
 	struct gpumirror_object *obj;

@@ -8,6 +8,7 @@
 #include <linux/mman.h>
 #include <linux/sizes.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 static int gm_range_init(struct kunit *test)
@@ -139,7 +140,7 @@ static void gm_fault_denied(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &fx->td[0]->gdev,
 					      addr, c->write), c->err);
 	/* -EPERM and an unmapped address make no range at all. */
-	KUNIT_EXPECT_EQ(test, RB_EMPTY_ROOT(&fx->mirror.ranges.rb_root),
+	KUNIT_EXPECT_EQ(test, RB_EMPTY_ROOT(&fx->mirror.priv->ranges.rb_root),
 			c->err != 0);
 	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, NULL, addr, false),
 			-EINVAL);

@@ -14,6 +14,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 static int gm_svm_init(struct kunit *test)
@@ -55,10 +56,10 @@ static void gm_restore_flush(struct gpumirror *mirror)
 {
 	int i;
 
-	for (i = 0; i < 1000 && delayed_work_pending(&mirror->restore_work);
+	for (i = 0; i < 1000 && delayed_work_pending(&mirror->priv->restore_work);
 	     i++)
-		flush_delayed_work(&mirror->restore_work);
-	flush_delayed_work(&mirror->restore_work);
+		flush_delayed_work(&mirror->priv->restore_work);
+	flush_delayed_work(&mirror->priv->restore_work);
 }
 
 static void gm_event(unsigned long start, unsigned long end,
@@ -80,9 +81,9 @@ static unsigned int gm_ranges(struct gm_fixture *fx, struct gm_test_dev *td,
 	struct gpumirror_object *obj;
 	unsigned int n = 0;
 
-	mutex_lock(&fx->mirror.lock);
+	mutex_lock(&fx->mirror.priv->lock);
 	gpumirror_notifier_lock(&fx->mirror);
-	for (it = interval_tree_iter_first(&fx->mirror.ranges, 0, ULONG_MAX);
+	for (it = interval_tree_iter_first(&fx->mirror.priv->ranges, 0, ULONG_MAX);
 	     it && n < max; it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
 		obj = container_of(it, struct gpumirror_object, range_it);
 		start[n] = it->start;
@@ -90,7 +91,7 @@ static unsigned int gm_ranges(struct gm_fixture *fx, struct gm_test_dev *td,
 		valid[n++] = gpumirror_object_valid(obj, &td->gdev);
 	}
 	gpumirror_notifier_unlock(&fx->mirror);
-	mutex_unlock(&fx->mirror.lock);
+	mutex_unlock(&fx->mirror.priv->lock);
 	return n;
 }
 
@@ -251,7 +252,7 @@ static void gm_attrs_survive_munmap(struct kunit *test)
 			(unsigned long)SZ_64K >> PAGE_SHIFT);
 	KUNIT_ASSERT_EQ(test, vm_munmap(a, SZ_2M), 0);
 	gm_restore_flush(&fx->mirror);
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.ranges.rb_root));
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.priv->ranges.rb_root));
 	gpumirror_attr_get(&fx->mirror, a + SZ_1M, &got, &end);
 	KUNIT_EXPECT_EQ(test, got.granularity, 4);
 	KUNIT_EXPECT_TRUE(test, got.read_only);
@@ -459,7 +460,7 @@ static void gm_attr_slot_reuse(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, got.access_write & BIT(slot));
 	KUNIT_EXPECT_EQ(test, got.preferred_loc, GPUMIRROR_LOC_SYSTEM);
 	/* Nothing else was set there: the tree is empty again. */
-	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.attrs.rb_root));
+	KUNIT_EXPECT_TRUE(test, RB_EMPTY_ROOT(&fx->mirror.priv->attrs.rb_root));
 	KUNIT_EXPECT_EQ(test, gpumirror_fault(&fx->mirror, &td2->gdev, a,
 					      true), 0);
 	gm_fixture_done(test);

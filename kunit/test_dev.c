@@ -10,6 +10,7 @@
 #include <linux/mman.h>
 #include <linux/mutex.h>
 
+#include "../internal.h"
 #include "test_dev.h"
 
 atomic_t gm_test_clock = ATOMIC_INIT(0);
@@ -103,8 +104,8 @@ static int gm_test_bind(struct gpumirror_device *gdev,
 
 	/* The contract: range_lock held for read, no other gpumirror lock. */
 	if (IS_ENABLED(CONFIG_LOCKDEP) &&
-	    (lockdep_is_held(&obj->mirror->lock) ||
-	     lockdep_is_held(&obj->mirror->attr_lock) ||
+	    (lockdep_is_held(&obj->mirror->priv->lock) ||
+	     lockdep_is_held(&obj->mirror->priv->attr_lock) ||
 	     lockdep_is_held(&obj->lock)))
 		atomic_inc(&td->lock_violations);
 	ret = xchg(&td->bind_err, 0);
@@ -135,8 +136,8 @@ static void gm_test_resume(struct gpumirror_device *gdev)
 
 	lockdep_assert_held_read(&gdev->mirror->notifier_lock);
 	if (IS_ENABLED(CONFIG_LOCKDEP) &&
-	    (lockdep_is_held(&gdev->mirror->lock) ||
-	     lockdep_is_held(&gdev->mirror->attr_lock)))
+	    (lockdep_is_held(&gdev->mirror->priv->lock) ||
+	     lockdep_is_held(&gdev->mirror->priv->attr_lock)))
 		atomic_inc(&td->lock_violations);
 	WRITE_ONCE(td->suspended, false);
 	atomic_inc(&td->resumes);
@@ -147,7 +148,7 @@ static void gm_test_restore_failed(struct gpumirror_device *gdev,
 {
 	struct gm_test_dev *td = to_test_dev(gdev);
 
-	if (IS_ENABLED(CONFIG_LOCKDEP) && lockdep_is_held(&gdev->mirror->lock))
+	if (IS_ENABLED(CONFIG_LOCKDEP) && lockdep_is_held(&gdev->mirror->priv->lock))
 		atomic_inc(&td->lock_violations);
 	WRITE_ONCE(td->failed_start, start);
 	WRITE_ONCE(td->failed_end, end);

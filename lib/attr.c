@@ -115,7 +115,7 @@ static unsigned int gpumirror_attr_gaps(struct gpumirror *mirror,
 	struct interval_tree_node *it;
 	unsigned int n = 0;
 
-	for (it = interval_tree_iter_first(&mirror->attrs, start, last); it;
+	for (it = interval_tree_iter_first(&mirror->priv->attrs, start, last); it;
 	     it = interval_tree_iter_next(it, start, last)) {
 		n += it->start > cursor;
 		cursor = it->last + 1;
@@ -141,17 +141,17 @@ static void gpumirror_attr_split(struct gpumirror *mirror, unsigned long addr,
 	struct gpumirror_attr_node *tail;
 	struct interval_tree_node *it;
 
-	it = interval_tree_iter_first(&mirror->attrs, addr, addr);
+	it = interval_tree_iter_first(&mirror->priv->attrs, addr, addr);
 	if (!it || it->start == addr)
 		return;
 	tail = gpumirror_attr_take(spare, nspare);
-	interval_tree_remove(it, &mirror->attrs);
+	interval_tree_remove(it, &mirror->priv->attrs);
 	tail->a = to_attr_node(it)->a;
 	tail->it.start = addr;
 	tail->it.last = it->last;
 	it->last = addr - 1;
-	interval_tree_insert(it, &mirror->attrs);
-	interval_tree_insert(&tail->it, &mirror->attrs);
+	interval_tree_insert(it, &mirror->priv->attrs);
+	interval_tree_insert(&tail->it, &mirror->priv->attrs);
 }
 
 /*
@@ -167,26 +167,26 @@ static void gpumirror_attr_tidy(struct gpumirror *mirror, unsigned long lo,
 	unsigned long after;
 
 	gpumirror_attr_default(&def);
-	it = interval_tree_iter_first(&mirror->attrs, lo, hi);
+	it = interval_tree_iter_first(&mirror->priv->attrs, lo, hi);
 	while (it) {
 		n = to_attr_node(it);
 		after = it->last + 1;
-		next = interval_tree_iter_first(&mirror->attrs, after, after);
+		next = interval_tree_iter_first(&mirror->priv->attrs, after, after);
 		if (gpumirror_attr_equal(&n->a, &def)) {
-			interval_tree_remove(it, &mirror->attrs);
+			interval_tree_remove(it, &mirror->priv->attrs);
 			kfree(n);
 		} else if (next &&
 			   gpumirror_attr_equal(&n->a, &to_attr_node(next)->a)) {
-			interval_tree_remove(it, &mirror->attrs);
-			interval_tree_remove(next, &mirror->attrs);
+			interval_tree_remove(it, &mirror->priv->attrs);
+			interval_tree_remove(next, &mirror->priv->attrs);
 			it->last = next->last;
 			kfree(to_attr_node(next));
-			interval_tree_insert(it, &mirror->attrs);
+			interval_tree_insert(it, &mirror->priv->attrs);
 			continue;	/* again, with the new neighbour */
 		}
 		if (after > hi)
 			break;
-		it = interval_tree_iter_first(&mirror->attrs, after, hi);
+		it = interval_tree_iter_first(&mirror->priv->attrs, after, hi);
 	}
 }
 
@@ -206,7 +206,7 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 	gpumirror_attr_split(mirror, last + 1, spare, nspare);
 
 	do {
-		it = interval_tree_iter_first(&mirror->attrs, cursor, last);
+		it = interval_tree_iter_first(&mirror->priv->attrs, cursor, last);
 		if (it && it->start == cursor) {
 			n = to_attr_node(it);
 		} else {
@@ -214,7 +214,7 @@ static void gpumirror_attr_update(struct gpumirror *mirror,
 			gpumirror_attr_default(&n->a);
 			n->it.start = cursor;
 			n->it.last = it ? it->start - 1 : last;
-			interval_tree_insert(&n->it, &mirror->attrs);
+			interval_tree_insert(&n->it, &mirror->priv->attrs);
 		}
 		gpumirror_attr_apply(&n->a, val, mask, devices);
 		cursor = n->it.last + 1;
@@ -242,16 +242,16 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
 	struct interval_tree_node *it;
 	unsigned int n = 0;
 
-	lockdep_assert_held_write(&mirror->range_lock);
-	mutex_lock(&mirror->lock);
+	lockdep_assert_held_write(&mirror->priv->range_lock);
+	mutex_lock(&mirror->priv->lock);
 	/*
 	 * Pass 1 on the ranges, then one pass 2 (one TLB wait) for
 	 * %GPUMIRROR_REVOKE_BATCH of them, and the notifier lock is let go
 	 * in between: CPU page table changes wait for no more than a batch.
-	 * (mirror->lock keeps the tree as it is.)
+	 * (mirror->priv->lock keeps the tree as it is.)
 	 */
 	down_write(&mirror->notifier_lock);
-	for (it = interval_tree_iter_first(&mirror->ranges, start, end - 1); it;
+	for (it = interval_tree_iter_first(&mirror->priv->ranges, start, end - 1); it;
 	     it = interval_tree_iter_next(it, start, end - 1)) {
 		obj = container_of(it, struct gpumirror_object, range_it);
 		/* A retired range is collected: nobody keeps it. */
@@ -268,7 +268,7 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
 	}
 	gpumirror_finish_pending(mirror);
 	up_write(&mirror->notifier_lock);
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 	gpumirror_gc(mirror);
 }
 
@@ -293,7 +293,7 @@ static void gpumirror_attr_revoke(struct gpumirror *mirror,
  * sets one device's access in a mirror shared by several.
  *
  * Context: process context, no gpumirror lock held; takes
- * &gpumirror.range_lock and &gpumirror.attr_lock.
+ * &gpumirror_private.range_lock and &gpumirror_private.attr_lock.
  * Return: 0; -EINVAL for a NULL argument, no @devices, an empty,
  * unaligned or unknown @mask, a @preferred_loc that is neither
  * %GPUMIRROR_LOC_SYSTEM nor a slot, a @granularity above
@@ -321,8 +321,8 @@ int gpumirror_attr_set_devices(struct gpumirror *mirror, unsigned long start,
 		revoke = devices;
 	/* Faults and restores read the attributes under it for read. */
 	if (revoke)
-		down_write(&mirror->range_lock);
-	mutex_lock(&mirror->attr_lock);
+		down_write(&mirror->priv->range_lock);
+	mutex_lock(&mirror->priv->attr_lock);
 	/* One node per gap, one per split at @start and at @end. */
 	total = gpumirror_attr_gaps(mirror, start, end - 1) + 2;
 	spare = kcalloc(total, sizeof(*spare), GFP_KERNEL);
@@ -340,11 +340,11 @@ int gpumirror_attr_set_devices(struct gpumirror *mirror, unsigned long start,
 	for (i = 0; spare && i < total; i++)
 		kfree(spare[i]);
 	kfree(spare);
-	mutex_unlock(&mirror->attr_lock);
+	mutex_unlock(&mirror->priv->attr_lock);
 	if (revoke) {
 		if (!ret)
 			gpumirror_attr_revoke(mirror, start, end, revoke);
-		up_write(&mirror->range_lock);
+		up_write(&mirror->priv->range_lock);
 	}
 	return ret;
 }
@@ -362,7 +362,7 @@ EXPORT_SYMBOL_GPL(gpumirror_attr_set_devices);
  * sets both access masks whole.
  *
  * Context: process context, no gpumirror lock held; takes
- * &gpumirror.range_lock and &gpumirror.attr_lock.
+ * &gpumirror_private.range_lock and &gpumirror_private.attr_lock.
  * Return: as gpumirror_attr_set_devices().
  */
 int gpumirror_attr_set(struct gpumirror *mirror, unsigned long start,
@@ -382,26 +382,26 @@ EXPORT_SYMBOL_GPL(gpumirror_attr_set);
  * @end: if not NULL, set to the end of the run of equal attributes that
  *	contains @addr
  *
- * Context: process context; takes &gpumirror.attr_lock.
+ * Context: process context; takes &gpumirror_private.attr_lock.
  */
 void gpumirror_attr_get(struct gpumirror *mirror, unsigned long addr,
 			struct gpumirror_attrs *attrs, unsigned long *end)
 {
 	struct interval_tree_node *it;
 
-	mutex_lock(&mirror->attr_lock);
-	it = interval_tree_iter_first(&mirror->attrs, addr, addr);
+	mutex_lock(&mirror->priv->attr_lock);
+	it = interval_tree_iter_first(&mirror->priv->attrs, addr, addr);
 	if (it) {
 		*attrs = to_attr_node(it)->a;
 		if (end)
 			*end = it->last + 1;
 	} else {
 		gpumirror_attr_default(attrs);
-		it = interval_tree_iter_first(&mirror->attrs, addr, ULONG_MAX);
+		it = interval_tree_iter_first(&mirror->priv->attrs, addr, ULONG_MAX);
 		if (end)
 			*end = it ? it->start : mirror->mm->task_size;
 	}
-	mutex_unlock(&mirror->attr_lock);
+	mutex_unlock(&mirror->priv->attr_lock);
 }
 EXPORT_SYMBOL_GPL(gpumirror_attr_get);
 
@@ -414,8 +414,8 @@ void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot)
 	struct interval_tree_node *it;
 	struct gpumirror_attr_node *n;
 
-	mutex_lock(&mirror->attr_lock);
-	for (it = interval_tree_iter_first(&mirror->attrs, 0, ULONG_MAX); it;
+	mutex_lock(&mirror->priv->attr_lock);
+	for (it = interval_tree_iter_first(&mirror->priv->attrs, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
 		n = to_attr_node(it);
 		n->a.access_read |= BIT(slot);
@@ -424,7 +424,7 @@ void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot)
 			n->a.preferred_loc = GPUMIRROR_LOC_SYSTEM;
 	}
 	gpumirror_attr_tidy(mirror, 0, ULONG_MAX);
-	mutex_unlock(&mirror->attr_lock);
+	mutex_unlock(&mirror->priv->attr_lock);
 }
 
 /* Free the whole tree; the mirror is going away. */
@@ -432,9 +432,9 @@ void gpumirror_attr_fini(struct gpumirror *mirror)
 {
 	struct interval_tree_node *it;
 
-	while ((it = interval_tree_iter_first(&mirror->attrs, 0, ULONG_MAX))) {
-		interval_tree_remove(it, &mirror->attrs);
+	while ((it = interval_tree_iter_first(&mirror->priv->attrs, 0, ULONG_MAX))) {
+		interval_tree_remove(it, &mirror->priv->attrs);
 		kfree(to_attr_node(it));
 	}
-	mutex_destroy(&mirror->attr_lock);
+	mutex_destroy(&mirror->priv->attr_lock);
 }

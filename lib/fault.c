@@ -169,7 +169,7 @@ static bool gpumirror_pfns_need_fault(const unsigned long *pfns,
 	return false;
 }
 
-static unsigned long gpumirror_seg_pages(const struct gpumirror_segment *seg)
+static unsigned long gpumirror_seg_pages(const struct gpumirror_segment_node *seg)
 {
 	return (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
 }
@@ -186,7 +186,7 @@ static unsigned long gpumirror_seg_pages(const struct gpumirror_segment *seg)
  * finds the next page. @batch gives the notifier, seq and pagemap owner.
  */
 static int gpumirror_fault_devpriv(struct gpumirror_object *obj,
-				   const struct gpumirror_segment *seg,
+				   const struct gpumirror_segment_node *seg,
 				   const struct hmm_range *batch,
 				   unsigned long hmm_flags)
 {
@@ -214,7 +214,7 @@ static int gpumirror_fault_devpriv(struct gpumirror_object *obj,
  * it is faulted. @batch gives the notifier, seq and pagemap owner.
  */
 static int gpumirror_fault_segment(struct gpumirror_object *obj,
-				   const struct gpumirror_segment *seg,
+				   const struct gpumirror_segment_node *seg,
 				   const struct hmm_range *batch,
 				   unsigned long hmm_flags)
 {
@@ -237,7 +237,7 @@ static int gpumirror_fault_segment(struct gpumirror_object *obj,
  * included; their pfns go to the object's array.
  */
 static int gpumirror_snapshot_joined(struct gpumirror_object *obj,
-				     struct gpumirror_segment **segs,
+				     struct gpumirror_segment_node **segs,
 				     unsigned int n, struct hmm_range *range)
 {
 	unsigned long off;
@@ -267,11 +267,11 @@ static int gpumirror_snapshot_joined(struct gpumirror_object *obj,
  * Rare, so one walk per page is fine.
  */
 static int gpumirror_fault_segment_pages(struct gpumirror_object *obj,
-					 const struct gpumirror_segment *seg,
+					 const struct gpumirror_segment_node *seg,
 					 struct hmm_range *range,
 					 unsigned long hmm_flags)
 {
-	struct gpumirror_segment one = *seg;
+	struct gpumirror_segment_node one = *seg;
 	unsigned long i;
 	int ret;
 
@@ -300,7 +300,7 @@ static int gpumirror_fault_segment_pages(struct gpumirror_object *obj,
  * that cannot be faulted maps nothing.
  */
 static int gpumirror_segment_failed(struct gpumirror_object *obj,
-				    const struct gpumirror_segment *seg,
+				    const struct gpumirror_segment_node *seg,
 				    struct hmm_range *range,
 				    unsigned long hmm_flags, bool partial,
 				    int ret)
@@ -321,7 +321,7 @@ static int gpumirror_segment_failed(struct gpumirror_object *obj,
  * Return: 0 and in @next where to go on from, or an error.
  */
 static int gpumirror_fault_slices(struct gpumirror_object *obj,
-				  struct gpumirror_segment **segs,
+				  struct gpumirror_segment_node **segs,
 				  unsigned int i, unsigned int n,
 				  struct hmm_range *batch,
 				  unsigned long hmm_flags, bool partial,
@@ -334,7 +334,7 @@ static int gpumirror_fault_slices(struct gpumirror_object *obj,
 	int ret;
 
 	for (; i < n && nr < GPUMIRROR_FAULT_SLICES; i++) {
-		struct gpumirror_segment *seg = segs[i];
+		struct gpumirror_segment_node *seg = segs[i];
 
 		if (n > 1 &&
 		    !gpumirror_pfns_need_fault(obj->pfns + seg->first_page,
@@ -376,7 +376,7 @@ static int gpumirror_fault_slices(struct gpumirror_object *obj,
  * included). With @partial, a segment that cannot be faulted maps nothing.
  */
 static int gpumirror_walk_batch(struct gpumirror_object *obj,
-				struct gpumirror_segment **segs,
+				struct gpumirror_segment_node **segs,
 				unsigned int n, struct hmm_range *range,
 				unsigned long hmm_flags, bool partial)
 {
@@ -401,7 +401,7 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 					unsigned int b, unsigned long *end)
 {
-	struct gpumirror_segment **segs = obj->by_addr;
+	struct gpumirror_segment_node **segs = obj->by_addr;
 	unsigned int e;
 
 	*end = segs[b]->it.last + 1;
@@ -516,7 +516,7 @@ static int gpumirror_walk_exclusive(struct gpumirror_object *obj,
 	atomic64_inc(&obj->walks);
 	mmap_read_lock(mm);
 	for (s = 0; s < obj->nsegs && !ret; s++) {
-		const struct gpumirror_segment *seg = &obj->segs[s];
+		const struct gpumirror_segment_node *seg = &obj->segs[s];
 
 		end = seg->it.last + 1;
 		idx = seg->first_page;

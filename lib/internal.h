@@ -8,12 +8,104 @@
 #include <kunit/visibility.h>
 #include <linux/gpumirror.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 
 struct hmm_range;
 struct hmm_range_slice;
 
 /*
- * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror.flags: every invalidation inside an
+ * Events of one mirror that can be between their two passes at once before
+ * an object must run its pass 2 alone (see "Invalidation").
+ */
+#define GPUMIRROR_FINISH_SLOTS	4
+
+/**
+ * struct gpumirror_finish - the second pass of one invalidation event
+ * @base: what the interval notifier's first pass hands to the core mm
+ * @mirror: the mirror whose pending devices pass 2 waits for
+ * @event: the event that holds this slot, or NULL if the slot is free;
+ *	only compared, never dereferenced; under &gpumirror.notifier_lock
+ */
+struct gpumirror_finish {
+	struct mmu_interval_notifier_finish base;
+	struct gpumirror *mirror;
+	const struct mmu_notifier_range *event;
+};
+
+
+/**
+ * struct gpumirror_private - the library's state of one mirror
+ *
+ * Allocated by gpumirror_init_ops() and freed by gpumirror_fini(); what
+ * &struct gpumirror.priv points to. Lock order: @lock, then an object's
+ * lock, then mmap_lock, then &gpumirror.notifier_lock; @range_lock is
+ * taken outside @lock, @attr_lock and @release_lock are leaves.
+ */
+struct gpumirror_private {
+	/** @mirror: the mirror this is the state of. */
+	struct gpumirror *mirror;
+	/**
+	 * @lock: protects &gpumirror.devices, &gpumirror.device_mask and
+	 * @objects updates. The outermost gpumirror lock: taken before any
+	 * object's lock and before mmap_lock; never taken in the notifier
+	 * path.
+	 */
+	struct mutex lock;
+	/** @objects: mirrored objects, under @lock. */
+	struct list_head objects;
+	/**
+	 * @ranges: interval tree of the objects gpumirror_fault() made
+	 * (identity-mapped, one segment each), under @lock.
+	 */
+	struct rb_root_cached ranges;
+	/**
+	 * @range_lock: held for read by gpumirror_fault(), gpumirror_prefetch()
+	 * and the restore worker while they use a range, for write by the
+	 * garbage collector that destroys unmapped ones. Outside @lock.
+	 */
+	struct rw_semaphore range_lock;
+	/** @nofault_mask: slots of %GPUMIRROR_DEVICE_NOFAULT devices. */
+	unsigned long nofault_mask;
+	/** @suspended: no-fault slots suspended; under the notifier_lock. */
+	unsigned long suspended;
+	/** @dying: gpumirror_fini() began, no more restore work; notifier_lock. */
+	bool dying;
+	/** @restore_work: garbage collection of ranges, then restore. */
+	struct delayed_work restore_work;
+	/** @restore_tries: restore runs in a row that must retry; worker. */
+	unsigned int restore_tries;
+	/** @flags: zero, or %GPUMIRROR_F_WIDE_NOTIFIER (benchmarks). */
+	unsigned int flags;
+	/**
+	 * @attr_lock: protects @attrs; a leaf: taken with at most @range_lock
+	 * held, and no other lock is taken under it.
+	 */
+	struct mutex attr_lock;
+	/** @attrs: interval tree of the ranges whose attributes differ. */
+	struct rb_root_cached attrs;
+	/**
+	 * @finish: the second passes of the events between their two passes
+	 * (see "Invalidation"); a slot is taken and given back under the
+	 * notifier_lock.
+	 */
+	struct gpumirror_finish finish[GPUMIRROR_FINISH_SLOTS];
+	/** @pending: slots with a started TLB invalidation, notifier_lock. */
+	unsigned long pending;
+	/**
+	 * @flush_gen: pass 2 runs so far that completed some started TLB
+	 * invalidation; notifier_lock.
+	 */
+	unsigned long flush_gen;
+	/** @release_lock: protects @release_list. */
+	spinlock_t release_lock;
+	/** @release_list: objects with stale page sets to DMA-unmap. */
+	struct list_head release_list;
+	/** @release_work: the release worker. */
+	struct delayed_work release_work;
+};
+
+/*
+ * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror_private.flags: every invalidation inside an
  * object's notifier span moves its sequence, holes included, as a plain
  * span-wide notifier does. A measurement aid for the benchmarks, which
  * compare it with the segment filter; never set otherwise.

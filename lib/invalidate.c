@@ -34,8 +34,8 @@
  * (&mmu_interval_notifier_ops.invalidate_start and .invalidate_finish).
  * Pass 1 runs in each touched object's first pass: each device zaps its
  * PTEs and starts its TLB invalidation, and is marked in
- * &gpumirror.pending. The first object of an event that started something
- * hands the core one of the mirror's &gpumirror.finish slots, tagged with
+ * &gpumirror_private.pending. The first object of an event that started something
+ * hands the core one of the mirror's &gpumirror_private.finish slots, tagged with
  * the event; later objects of the same event find it and hand back
  * nothing. The core runs that slot's second pass after the first pass of
  * every subscription of the event: pass 2, where each pending device waits
@@ -50,10 +50,10 @@
  * invalidated and waited for in pass 1. Devices without a valid set are
  * not called.
  *
- * Concurrent events share &gpumirror.pending: an event's pass 2 may wait for
+ * Concurrent events share &gpumirror_private.pending: an event's pass 2 may wait for
  * another event's starts, which is harmless, and because pass 2 runs under
  * the notifier lock, an event that finds its bits already cleared knows the
- * waits are complete. Each pass 2 that waited moves &gpumirror.flush_gen;
+ * waits are complete. Each pass 2 that waited moves &gpumirror_private.flush_gen;
  * an object records the generation of its last zap, so a stale set is
  * known flushed once the generation moved on, whatever later events have
  * started since (gpumirror_flushed()). Pass 2 may also run outside an
@@ -97,7 +97,7 @@ static void gpumirror_device_start(struct gpumirror_device *gdev,
 	if (gpumirror_two_pass(gdev)) {
 		gdev->ops->invalidate_start(gdev, obj, gpu_start, gpu_end,
 					    event);
-		__set_bit(gdev->index, &mirror->pending);
+		__set_bit(gdev->index, &mirror->priv->pending);
 		return;
 	}
 	gdev->ops->invalidate(gdev, obj, gpu_start, gpu_end, event);
@@ -112,17 +112,17 @@ void gpumirror_finish_pending(struct gpumirror *mirror)
 	/* A test may break the pass order on purpose through this stub. */
 	KUNIT_STATIC_STUB_REDIRECT(gpumirror_finish_pending, mirror);
 	lockdep_assert_held_write(&mirror->notifier_lock);
-	if (!mirror->pending)
+	if (!mirror->priv->pending)
 		return;
-	for_each_set_bit(i, &mirror->pending, GPUMIRROR_MAX_DEVICES) {
+	for_each_set_bit(i, &mirror->priv->pending, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
 		gdev->ops->invalidate_finish(gdev);
 		atomic64_inc(&gdev->stats.tlb_flushes);
 	}
 	/* Every set zapped before now is flushed: see gpumirror_flushed(). */
-	mirror->flush_gen++;
-	WRITE_ONCE(mirror->pending, 0);
+	mirror->priv->flush_gen++;
+	WRITE_ONCE(mirror->priv->pending, 0);
 }
 
 /**
@@ -131,7 +131,7 @@ void gpumirror_finish_pending(struct gpumirror *mirror)
  * @devices: slots whose sets of @obj went stale
  *
  * A set went stale in pass 1 of an event. If its device's bit in
- * &gpumirror.pending is clear, or pass 2 ran since (&gpumirror.flush_gen
+ * &gpumirror_private.pending is clear, or pass 2 ran since (&gpumirror_private.flush_gen
  * moved past &gpumirror_object.zap_gen), the flush that followed the zap
  * has completed. Events that keep coming for other objects keep the bit
  * set, but not the generation still: they never hold this set back.
@@ -145,9 +145,9 @@ unsigned long gpumirror_flushed(struct gpumirror_object *obj,
 	struct gpumirror *mirror = obj->mirror;
 
 	lockdep_assert_held(&mirror->notifier_lock);
-	if (obj->zap_gen != mirror->flush_gen)
+	if (obj->zap_gen != mirror->priv->flush_gen)
 		return devices;
-	return devices & ~mirror->pending;
+	return devices & ~mirror->priv->pending;
 }
 
 /*
@@ -171,7 +171,7 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices,
 		clear_bit(i, &obj->valid);
 	}
 	if (devices) {
-		obj->zap_gen = mirror->flush_gen;
+		obj->zap_gen = mirror->priv->flush_gen;
 		gpumirror_release_queue(obj);
 	}
 }
@@ -187,7 +187,7 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices,
  * keep @obj are suspended first and the restore worker is queued to map it
  * back, as for an invalidation from the core mm.
  *
- * Context: process context; may hold &gpumirror.lock and the object lock,
+ * Context: process context; may hold &gpumirror_private.lock and the object lock,
  * not the notifier lock.
  */
 void gpumirror_object_revoke(struct gpumirror_object *obj,
@@ -274,8 +274,8 @@ static bool gpumirror_finish_claim(struct gpumirror *mirror,
 	unsigned int i;
 
 	lockdep_assert_held_write(&mirror->notifier_lock);
-	for (i = 0; i < ARRAY_SIZE(mirror->finish); i++) {
-		struct gpumirror_finish *f = &mirror->finish[i];
+	for (i = 0; i < ARRAY_SIZE(mirror->priv->finish); i++) {
+		struct gpumirror_finish *f = &mirror->priv->finish[i];
 
 		if (f->event == range)
 			return true;
@@ -303,7 +303,7 @@ static bool gpumirror_invalidate_start(struct mmu_interval_notifier *mni,
 	bool restore;
 
 	it = interval_tree_iter_first(&obj->segtree, range->start, last);
-	if (!it && !(READ_ONCE(mirror->flags) & GPUMIRROR_F_WIDE_NOTIFIER))
+	if (!it && !(READ_ONCE(mirror->priv->flags) & GPUMIRROR_F_WIDE_NOTIFIER))
 		return true;
 	if (!mmu_notifier_range_blockable(range))
 		return gpumirror_invalidate_nonblock(obj, cur_seq);
@@ -321,7 +321,7 @@ static bool gpumirror_invalidate_start(struct mmu_interval_notifier *mni,
 		gpumirror_suspend_nofault(obj, obj->valid);
 		gpumirror_object_zap(obj, obj->valid, range);
 	}
-	if (mirror->pending && !gpumirror_finish_claim(mirror, range, finish))
+	if (mirror->priv->pending && !gpumirror_finish_claim(mirror, range, finish))
 		gpumirror_finish_pending(mirror);
 	/* After the zap: the worker must find the sets stale. */
 	if (restore)

@@ -50,14 +50,14 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
 	might_lock(&mirror->notifier_lock);
 	fs_reclaim_release(GFP_KERNEL);
 
-	down_read(&mirror->range_lock);
-	might_lock(&mirror->attr_lock);
-	mutex_lock(&mirror->lock);
+	down_read(&mirror->priv->range_lock);
+	might_lock(&mirror->priv->attr_lock);
+	mutex_lock(&mirror->priv->lock);
 	mmap_read_lock(mirror->mm);
 	might_lock(&mirror->notifier_lock);
 	mmap_read_unlock(mirror->mm);
-	mutex_unlock(&mirror->lock);
-	up_read(&mirror->range_lock);
+	mutex_unlock(&mirror->priv->lock);
+	up_read(&mirror->priv->range_lock);
 }
 
 /**
@@ -73,7 +73,8 @@ static void gpumirror_prime_lockdep(struct gpumirror *mirror)
  * Context: process context, no locks held (takes mmap_lock).
  * Return: 0, -EINVAL on a NULL @mirror or @mm or with only one of
  * &gpumirror_ops.object_alloc and &gpumirror_ops.object_free, -ESRCH if
- * @mm has no users left, or the error of mmu_notifier_register().
+ * @mm has no users left, -ENOMEM, or the error of mmu_notifier_register().
+ * Nothing is left allocated on error.
  */
 int gpumirror_init_ops(struct gpumirror *mirror, struct mm_struct *mm,
 		       const struct gpumirror_ops *ops)
@@ -88,18 +89,25 @@ int gpumirror_init_ops(struct gpumirror *mirror, struct mm_struct *mm,
 	if (!mmget_not_zero(mm))
 		return -ESRCH;
 	memset(mirror, 0, sizeof(*mirror));
+	/* Freed by gpumirror_fini(), or below if registration fails. */
+	mirror->priv = kzalloc(sizeof(*mirror->priv), GFP_KERNEL_ACCOUNT);
+	if (!mirror->priv) {
+		ret = -ENOMEM;
+		goto out_mmput;
+	}
+	mirror->priv->mirror = mirror;
 	mirror->mm = mm;
 	mirror->ops = ops;
-	mutex_init(&mirror->lock);
+	mutex_init(&mirror->priv->lock);
 	init_rwsem(&mirror->notifier_lock);
-	INIT_LIST_HEAD(&mirror->objects);
-	mirror->ranges = RB_ROOT_CACHED;
-	init_rwsem(&mirror->range_lock);
-	mutex_init(&mirror->attr_lock);
-	mirror->attrs = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&mirror->priv->objects);
+	mirror->priv->ranges = RB_ROOT_CACHED;
+	init_rwsem(&mirror->priv->range_lock);
+	mutex_init(&mirror->priv->attr_lock);
+	mirror->priv->attrs = RB_ROOT_CACHED;
 	mirror->max_segments = GPUMIRROR_DEFAULT_MAX_SEGMENTS;
-	for (i = 0; i < ARRAY_SIZE(mirror->finish); i++)
-		mirror->finish[i].mirror = mirror;
+	for (i = 0; i < ARRAY_SIZE(mirror->priv->finish); i++)
+		mirror->priv->finish[i].mirror = mirror;
 	gpumirror_release_init(mirror);
 	gpumirror_restore_init(mirror);
 	gpumirror_prime_lockdep(mirror);
@@ -112,17 +120,22 @@ int gpumirror_init_ops(struct gpumirror *mirror, struct mm_struct *mm,
 	 * the first time), and nothing needs unregistering.
 	 */
 	ret = mmu_notifier_register(NULL, mm);
-	if (ret) {
-		mutex_destroy(&mirror->attr_lock);
-		mutex_destroy(&mirror->lock);
-		mirror->mm = NULL;
-		mmput(mm);
-		return ret;
-	}
+	if (ret)
+		goto out_free_priv;
 	/* Pairs with the mmdrop() in gpumirror_fini(). */
 	mmgrab(mm);
 	mmput(mm);
 	return 0;
+
+out_free_priv:
+	mutex_destroy(&mirror->priv->attr_lock);
+	mutex_destroy(&mirror->priv->lock);
+	kfree(mirror->priv);
+	mirror->priv = NULL;
+	mirror->mm = NULL;
+out_mmput:
+	mmput(mm);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_init_ops);
 
@@ -160,29 +173,31 @@ void gpumirror_fini(struct gpumirror *mirror)
 
 	gpumirror_restore_stop(mirror);
 	for (;;) {
-		mutex_lock(&mirror->lock);
-		obj = list_first_entry_or_null(&mirror->objects,
+		mutex_lock(&mirror->priv->lock);
+		obj = list_first_entry_or_null(&mirror->priv->objects,
 					       struct gpumirror_object, link);
-		mutex_unlock(&mirror->lock);
+		mutex_unlock(&mirror->priv->lock);
 		if (!obj)
 			break;
 		gpumirror_object_teardown(obj);
 	}
 
 	for (;;) {
-		mutex_lock(&mirror->lock);
+		mutex_lock(&mirror->priv->lock);
 		gdev = mirror->device_mask ?
 			mirror->devices[__ffs(mirror->device_mask)] : NULL;
-		mutex_unlock(&mirror->lock);
+		mutex_unlock(&mirror->priv->lock);
 		if (!gdev)
 			break;
 		gpumirror_device_detach(gdev);
 	}
 
 	/* Every object is gone, so nothing can queue release work. */
-	cancel_delayed_work_sync(&mirror->release_work);
+	cancel_delayed_work_sync(&mirror->priv->release_work);
 	gpumirror_attr_fini(mirror);
-	mutex_destroy(&mirror->lock);
+	mutex_destroy(&mirror->priv->lock);
+	kfree(mirror->priv);
+	mirror->priv = NULL;
 	/* Pairs with the mmgrab() in gpumirror_init(). */
 	mmdrop(mirror->mm);
 	mirror->mm = NULL;
@@ -246,7 +261,7 @@ static bool gpumirror_dev_attached(struct gpumirror *mirror,
 {
 	unsigned int i;
 
-	lockdep_assert_held(&mirror->lock);
+	lockdep_assert_held(&mirror->priv->lock);
 	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
 		if (mirror->devices[i]->dev == dev)
 			return true;
@@ -257,8 +272,8 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
 {
 	struct gpumirror_object *obj;
 
-	lockdep_assert_held(&mirror->lock);
-	list_for_each_entry(obj, &mirror->objects, link)
+	lockdep_assert_held(&mirror->priv->lock);
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		if (obj->gpu_start + ((u64)obj->npages << PAGE_SHIFT) > va_limit)
 			return false;
 	return true;
@@ -302,7 +317,7 @@ int gpumirror_device_attach(struct gpumirror *mirror,
 	if (!gpumirror_dma_shareable(gdev))
 		return -EOPNOTSUPP;
 
-	mutex_lock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
 	if (gpumirror_dev_attached(mirror, gdev->dev)) {
 		ret = -EEXIST;
 		goto out_unlock;
@@ -324,10 +339,10 @@ int gpumirror_device_attach(struct gpumirror *mirror,
 	mirror->devices[index] = gdev;
 	__set_bit(index, &mirror->device_mask);
 	if (gdev->flags & GPUMIRROR_DEVICE_NOFAULT)
-		__set_bit(index, &mirror->nofault_mask);
+		__set_bit(index, &mirror->priv->nofault_mask);
 	up_write(&mirror->notifier_lock);
 out_unlock:
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(gpumirror_device_attach);
@@ -353,34 +368,34 @@ void gpumirror_device_detach(struct gpumirror_device *gdev)
 		return;
 
 	/* No fault, prefetch or restore run may use the slot meanwhile. */
-	down_write(&mirror->range_lock);
+	down_write(&mirror->priv->range_lock);
 	/* Before the slot can be reused: its next device inherits nothing. */
 	gpumirror_attr_forget(mirror, gdev->index);
-	mutex_lock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
 	down_write(&mirror->notifier_lock);
-	list_for_each_entry(obj, &mirror->objects, link)
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		gpumirror_object_zap(obj, BIT(gdev->index), NULL);
 	gpumirror_finish_pending(mirror);
 	__clear_bit(gdev->index, &mirror->device_mask);
-	__clear_bit(gdev->index, &mirror->nofault_mask);
-	__clear_bit(gdev->index, &mirror->suspended);
-	list_for_each_entry(obj, &mirror->objects, link)
+	__clear_bit(gdev->index, &mirror->priv->nofault_mask);
+	__clear_bit(gdev->index, &mirror->priv->suspended);
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		clear_bit(gdev->index, &obj->keep);
 	up_write(&mirror->notifier_lock);
 
 	/*
 	 * A fault that saw @gdev before it left the mask holds obj->lock and
 	 * may still use mirror->devices[]: wait for it, then drop the slot.
-	 * Holding mirror->lock throughout keeps the slot from being reused.
+	 * Holding mirror->priv->lock throughout keeps the slot from being reused.
 	 */
-	list_for_each_entry(obj, &mirror->objects, link)
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		gpumirror_object_release_device(obj, gdev);
 	down_write(&mirror->notifier_lock);
 	mirror->devices[gdev->index] = NULL;
 	up_write(&mirror->notifier_lock);
 	gdev->mirror = NULL;
-	mutex_unlock(&mirror->lock);
-	up_write(&mirror->range_lock);
+	mutex_unlock(&mirror->priv->lock);
+	up_write(&mirror->priv->range_lock);
 
 	if (gdev->ops->detach)
 		gdev->ops->detach(gdev);

@@ -43,7 +43,7 @@
  * notifier spinlock), so the callback reads the tree without a lock.
  */
 
-static int gpumirror_range_check(const struct gpumirror_range *r, u64 limit)
+static int gpumirror_segment_check(const struct gpumirror_segment *r, u64 limit)
 {
 	unsigned long end;
 
@@ -59,7 +59,7 @@ static int gpumirror_range_check(const struct gpumirror_range *r, u64 limit)
 }
 
 static int gpumirror_segments_build(struct gpumirror_object *obj,
-				    const struct gpumirror_range *ranges,
+				    const struct gpumirror_segment *segs,
 				    unsigned long *span_start,
 				    unsigned long *span_end)
 {
@@ -70,10 +70,10 @@ static int gpumirror_segments_build(struct gpumirror_object *obj,
 	*span_start = ULONG_MAX;
 	*span_end = 0;
 	for (i = 0; i < obj->nsegs; i++) {
-		const struct gpumirror_range *r = &ranges[i];
-		struct gpumirror_segment *seg = &obj->segs[i];
+		const struct gpumirror_segment *r = &segs[i];
+		struct gpumirror_segment_node *seg = &obj->segs[i];
 
-		ret = gpumirror_range_check(r, limit);
+		ret = gpumirror_segment_check(r, limit);
 		if (ret)
 			return ret;
 		if ((r->len >> PAGE_SHIFT) >
@@ -99,7 +99,7 @@ static bool gpumirror_extent_fits(struct gpumirror_object *obj)
 	u64 size = (u64)obj->npages << PAGE_SHIFT;
 	unsigned int i;
 
-	lockdep_assert_held(&mirror->lock);
+	lockdep_assert_held(&mirror->priv->lock);
 	if (obj->gpu_start + size < obj->gpu_start)
 		return false;
 	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
@@ -125,7 +125,7 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 		return -ENOMEM;
 	for (it = interval_tree_iter_first(&obj->segtree, 0, ULONG_MAX); it;
 	     it = interval_tree_iter_next(it, 0, ULONG_MAX)) {
-		obj->by_addr[i++] = container_of(it, struct gpumirror_segment, it);
+		obj->by_addr[i++] = container_of(it, struct gpumirror_segment_node, it);
 		if (n && gpumirror_walk_joins(start, end, it->start,
 					      it->last + 1)) {
 			n++;
@@ -178,9 +178,9 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
 /**
  * gpumirror_object_create() - mirror CPU VA segments at one GPU VA extent
  * @mirror: the mirror
- * @ranges: the segments, in the order they appear in GPU VA
- * @nr: number of @ranges
- * @gpu_start: GPU VA of the first page of @ranges[0], page aligned
+ * @segs: the segments, in the order they appear in GPU VA
+ * @nr: number of @segs
+ * @gpu_start: GPU VA of the first page of @segs[0], page aligned
  *
  * Segment i is mapped right after segment i - 1 in GPU VA, so the object's
  * extent is [@gpu_start, @gpu_start + sum of lengths). No page is faulted
@@ -200,14 +200,14 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
  */
 struct gpumirror_object *
 gpumirror_object_create(struct gpumirror *mirror,
-			const struct gpumirror_range *ranges, unsigned int nr,
+			const struct gpumirror_segment *segs, unsigned int nr,
 			u64 gpu_start)
 {
 	unsigned long span_start, span_end;
 	struct gpumirror_object *obj;
 	int ret;
 
-	if (!mirror || !ranges || !PAGE_ALIGNED(gpu_start))
+	if (!mirror || !segs || !PAGE_ALIGNED(gpu_start))
 		return ERR_PTR(-EINVAL);
 	if (!nr)
 		return ERR_PTR(-ENOENT);
@@ -228,7 +228,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	ret = gpumirror_segments_build(obj, ranges, &span_start, &span_end);
+	ret = gpumirror_segments_build(obj, segs, &span_start, &span_end);
 	if (ret)
 		goto out_free;
 	obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns),
@@ -241,7 +241,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	if (ret)
 		goto out_free;
 
-	mutex_lock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
 	if (!gpumirror_extent_fits(obj)) {
 		ret = -ERANGE;
 		goto out_unlock;
@@ -260,8 +260,8 @@ gpumirror_object_create(struct gpumirror *mirror,
 						   span_end - span_start,
 						   &gpumirror_notifier_ops);
 	if (!ret)
-		list_add_tail(&obj->link, &mirror->objects);
-	mutex_unlock(&mirror->lock);
+		list_add_tail(&obj->link, &mirror->priv->objects);
+	mutex_unlock(&mirror->priv->lock);
 	/* Pairs with mmget_not_zero() above; no mirror lock held. */
 	mmput(mirror->mm);
 	if (ret)
@@ -269,7 +269,7 @@ gpumirror_object_create(struct gpumirror *mirror,
 	return obj;
 
 out_unlock:
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 out_free:
 	gpumirror_object_free(obj);
 	return ERR_PTR(ret);
@@ -319,10 +319,10 @@ void gpumirror_object_teardown(struct gpumirror_object *obj)
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
 
-	mutex_lock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
 	list_del(&obj->link);
 	if (obj->is_range)
-		interval_tree_remove(&obj->range_it, &mirror->ranges);
+		interval_tree_remove(&obj->range_it, &mirror->priv->ranges);
 	down_write(&mirror->notifier_lock);
 	gpumirror_object_zap(obj, obj->valid, NULL);
 	gpumirror_finish_pending(mirror);
@@ -330,7 +330,7 @@ void gpumirror_object_teardown(struct gpumirror_object *obj)
 	gpumirror_release_cancel(obj);
 	for_each_set_bit(i, &mirror->device_mask, GPUMIRROR_MAX_DEVICES)
 		gpumirror_object_release_device(obj, mirror->devices[i]);
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 
 	/* Waits for a callback in flight; it finds no valid set left. */
 	mmu_interval_notifier_remove(&obj->notifier);

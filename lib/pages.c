@@ -210,7 +210,7 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 
 static int gpumirror_map_segment(struct gpumirror_object *obj,
 				 struct gpumirror_device *gdev,
-				 const struct gpumirror_segment *seg,
+				 const struct gpumirror_segment_node *seg,
 				 unsigned int map_flags)
 {
 	gpumirror_addr_t *set = obj->sets[gdev->index] + seg->first_page;

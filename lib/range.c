@@ -32,7 +32,7 @@
  * there first (best effort, mixed placement allowed). The range is then
  * bound through &gpumirror_device_ops.bind.
  *
- * Lifetime: &gpumirror.range_lock is held for read around every use of a
+ * Lifetime: &gpumirror_private.range_lock is held for read around every use of a
  * range (fault, prefetch, restore); the garbage collector takes it for
  * write to destroy the ranges an munmap() hit, so nobody holds a pointer
  * to a range that goes away. Ranges belong to the mirror: only the
@@ -88,9 +88,9 @@ static bool gpumirror_range_overlaps(struct gpumirror *mirror,
 {
 	bool overlaps;
 
-	mutex_lock(&mirror->lock);
-	overlaps = interval_tree_iter_first(&mirror->ranges, start, end - 1);
-	mutex_unlock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
+	overlaps = interval_tree_iter_first(&mirror->priv->ranges, start, end - 1);
+	mutex_unlock(&mirror->priv->lock);
 	return overlaps;
 }
 
@@ -141,15 +141,15 @@ static bool gpumirror_range_publish(struct gpumirror_object *obj)
 	unsigned long last = obj->segs[0].it.last;
 	bool ok;
 
-	mutex_lock(&mirror->lock);
-	ok = !interval_tree_iter_first(&mirror->ranges, start, last);
+	mutex_lock(&mirror->priv->lock);
+	ok = !interval_tree_iter_first(&mirror->priv->ranges, start, last);
 	if (ok) {
 		obj->range_it.start = start;
 		obj->range_it.last = last;
 		obj->is_range = true;
-		interval_tree_insert(&obj->range_it, &mirror->ranges);
+		interval_tree_insert(&obj->range_it, &mirror->priv->ranges);
 	}
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 	return ok;
 }
 
@@ -158,9 +158,9 @@ static struct gpumirror_object *gpumirror_range_find(struct gpumirror *mirror,
 {
 	struct interval_tree_node *it;
 
-	mutex_lock(&mirror->lock);
-	it = interval_tree_iter_first(&mirror->ranges, addr, addr);
-	mutex_unlock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
+	it = interval_tree_iter_first(&mirror->priv->ranges, addr, addr);
+	mutex_unlock(&mirror->priv->lock);
 	return it ? container_of(it, struct gpumirror_object, range_it) : NULL;
 }
 
@@ -170,7 +170,7 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 					     const struct gpumirror_attrs *attrs)
 {
 	struct gpumirror_object *obj;
-	struct gpumirror_range r;
+	struct gpumirror_segment r;
 	unsigned int tries;
 	long start;
 
@@ -267,7 +267,7 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 	unsigned int tries, flags;
 	int ret = -EBUSY;
 
-	lockdep_assert_held(&obj->mirror->range_lock);
+	lockdep_assert_held(&obj->mirror->priv->range_lock);
 	/* Not even a writable CPU page gives write access then. */
 	flags = write || write_pref ? GPUMIRROR_MAP_WRITE :
 				      GPUMIRROR_MAP_READ_ONLY;
@@ -345,7 +345,7 @@ static void gpumirror_range_place(struct gpumirror *mirror,
 }
 
 /*
- * gpumirror_fault() with &gpumirror.range_lock held for read; on success
+ * gpumirror_fault() with &gpumirror_private.range_lock held for read; on success
  * *@end is the end of the range that serves @addr.
  */
 static int gpumirror_fault_locked(struct gpumirror *mirror,
@@ -418,11 +418,11 @@ int gpumirror_fault(struct gpumirror *mirror, struct gpumirror_device *gdev,
 	if (ret)
 		return ret;
 	for (tries = 0; tries < 4; tries++) {
-		down_read(&mirror->range_lock);
+		down_read(&mirror->priv->range_lock);
 		ret = gpumirror_fault_locked(mirror, gdev,
 					     ALIGN_DOWN(addr, PAGE_SIZE), write,
 					     false, &end);
-		up_read(&mirror->range_lock);
+		up_read(&mirror->priv->range_lock);
 		if (ret != -ESTALE)
 			return ret;
 		gpumirror_gc_sync(mirror);
@@ -505,7 +505,7 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 	if (!mmget_not_zero(mirror->mm))
 		return -EFAULT;
 	keep = gdev->flags & GPUMIRROR_DEVICE_NOFAULT;
-	down_read(&mirror->range_lock);
+	down_read(&mirror->priv->range_lock);
 	while (start < end && !ret) {
 		next = gpumirror_vma_next(mirror->mm, start, end, &mapped);
 		gpumirror_attr_get(mirror, start, &attrs, &run_end);
@@ -520,9 +520,9 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 			start = range_end;
 		} else if (ret == -ESTALE && stale++ < 4) {
 			/* Collect the unmapped range, then try again. */
-			up_read(&mirror->range_lock);
+			up_read(&mirror->priv->range_lock);
 			gpumirror_gc_sync(mirror);
-			down_read(&mirror->range_lock);
+			down_read(&mirror->priv->range_lock);
 			ret = 0;
 		} else if (ret == -EFAULT && gpumirror_vma_unreachable(mirror->mm,
 								     start)) {
@@ -531,7 +531,7 @@ int gpumirror_prefetch(struct gpumirror *mirror, struct gpumirror_device *gdev,
 			start = next;
 		}
 	}
-	up_read(&mirror->range_lock);
+	up_read(&mirror->priv->range_lock);
 	/* Pairs with mmget_not_zero() above. */
 	mmput(mirror->mm);
 	return ret == -ESTALE ? -EBUSY : ret;

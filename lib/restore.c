@@ -23,7 +23,7 @@
  * it too.
  *
  * The worker, on the unbound workqueue, first collects garbage under
- * &gpumirror.range_lock held for write: each range an munmap() hit is
+ * &gpumirror_private.range_lock held for write: each range an munmap() hit is
  * destroyed, and for the no-fault devices that kept it, new ranges are
  * made over the parts still mapped. Then, with the lock held for read and
  * no other gpumirror lock (the bind op's contract; ranges cannot go away
@@ -67,11 +67,11 @@ void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 
 	lockdep_assert_held_write(&mirror->notifier_lock);
 	devs = devices & obj->valid & READ_ONCE(obj->keep) &
-	       mirror->nofault_mask & ~mirror->suspended;
+	       mirror->priv->nofault_mask & ~mirror->priv->suspended;
 	for_each_set_bit(i, &devs, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
-		__set_bit(i, &mirror->suspended);
+		__set_bit(i, &mirror->priv->suspended);
 		gdev->suspended_at = ktime_get_ns();
 		atomic64_inc(&gdev->stats.suspends);
 		gdev->ops->suspend(gdev);
@@ -82,17 +82,17 @@ void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 void gpumirror_restore_queue(struct gpumirror *mirror)
 {
 	lockdep_assert_held(&mirror->notifier_lock);
-	if (!mirror->dying)
-		queue_delayed_work(system_unbound_wq, &mirror->restore_work, 0);
+	if (!mirror->priv->dying)
+		queue_delayed_work(system_unbound_wq, &mirror->priv->restore_work, 0);
 }
 
-/* The first range an munmap() hit, or NULL; under @mirror->lock. */
+/* The first range an munmap() hit, or NULL; under @mirror->priv->lock. */
 static struct gpumirror_object *gpumirror_gc_next(struct gpumirror *mirror)
 {
 	struct gpumirror_object *obj;
 
-	lockdep_assert_held(&mirror->lock);
-	list_for_each_entry(obj, &mirror->objects, link)
+	lockdep_assert_held(&mirror->priv->lock);
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		if (obj->is_range && READ_ONCE(obj->retired))
 			return obj;
 	return NULL;
@@ -137,16 +137,16 @@ void gpumirror_gc(struct gpumirror *mirror)
 	struct gpumirror_object *obj;
 	unsigned long start, end, keep;
 
-	lockdep_assert_held_write(&mirror->range_lock);
+	lockdep_assert_held_write(&mirror->priv->range_lock);
 	for (;;) {
-		mutex_lock(&mirror->lock);
+		mutex_lock(&mirror->priv->lock);
 		obj = gpumirror_gc_next(mirror);
-		mutex_unlock(&mirror->lock);
+		mutex_unlock(&mirror->priv->lock);
 		if (!obj)
 			break;
 		start = obj->segs[0].it.start;
 		end = obj->segs[0].it.last + 1;
-		keep = READ_ONCE(obj->keep) & mirror->nofault_mask;
+		keep = READ_ONCE(obj->keep) & mirror->priv->nofault_mask;
 		/* No-fault devices still running on it are suspended first. */
 		gpumirror_object_revoke(obj, ~0UL);
 		gpumirror_object_teardown(obj);
@@ -161,7 +161,7 @@ void gpumirror_gc(struct gpumirror *mirror)
 /*
  * The first range from *@cursor on that a no-fault device keeps and whose
  * set is not valid for it, with those devices in *@need; NULL if none.
- * The pointer stays good while &gpumirror.range_lock is held: only the
+ * The pointer stays good while &gpumirror_private.range_lock is held: only the
  * garbage collector (write-locked) and gpumirror_fini() destroy ranges.
  */
 static struct gpumirror_object *gpumirror_restore_next(struct gpumirror *mirror,
@@ -171,20 +171,20 @@ static struct gpumirror_object *gpumirror_restore_next(struct gpumirror *mirror,
 	struct gpumirror_object *obj = NULL;
 	struct interval_tree_node *it;
 
-	lockdep_assert_held_read(&mirror->range_lock);
-	mutex_lock(&mirror->lock);
-	for (it = interval_tree_iter_first(&mirror->ranges, *cursor, ULONG_MAX);
+	lockdep_assert_held_read(&mirror->priv->range_lock);
+	mutex_lock(&mirror->priv->lock);
+	for (it = interval_tree_iter_first(&mirror->priv->ranges, *cursor, ULONG_MAX);
 	     it; it = interval_tree_iter_next(it, *cursor, ULONG_MAX)) {
 		obj = container_of(it, struct gpumirror_object, range_it);
 		*need = READ_ONCE(obj->keep) & ~READ_ONCE(obj->valid) &
-			mirror->nofault_mask;
+			mirror->priv->nofault_mask;
 		if (*need) {
 			*cursor = it->last + 1;
 			break;
 		}
 		obj = NULL;
 	}
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 	return obj;
 }
 
@@ -201,7 +201,7 @@ static void gpumirror_restore_give_up(struct gpumirror_object *obj,
 
 /*
  * Map and bind the kept ranges that are not valid, with only
- * &gpumirror.range_lock held for read (the bind op's contract). Return:
+ * &gpumirror_private.range_lock held for read (the bind op's contract). Return:
  * true if some failed for a reason that may pass. @give_up: give those up
  * as well.
  */
@@ -213,7 +213,7 @@ static bool gpumirror_restore_ranges(struct gpumirror *mirror, bool give_up)
 	unsigned int i;
 	int ret;
 
-	lockdep_assert_held_read(&mirror->range_lock);
+	lockdep_assert_held_read(&mirror->priv->range_lock);
 	while ((obj = gpumirror_restore_next(mirror, &cursor, &need))) {
 		for_each_set_bit(i, &need, GPUMIRROR_MAX_DEVICES) {
 			/* Detach takes range_lock for write: the slot stays. */
@@ -244,9 +244,9 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 {
 	struct gpumirror_object *obj;
 
-	lockdep_assert_held(&mirror->lock);
+	lockdep_assert_held(&mirror->priv->lock);
 	lockdep_assert_held(&mirror->notifier_lock);
-	list_for_each_entry(obj, &mirror->objects, link)
+	list_for_each_entry(obj, &mirror->priv->objects, link)
 		if (test_bit(i, &obj->keep) && !test_bit(i, &obj->valid))
 			return false;
 	return true;
@@ -254,9 +254,9 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 
 /*
  * Resume the suspended devices whose ranges are all back. The check runs
- * under &gpumirror.lock and the notifier lock held for read; the resume
- * op under the notifier lock (its contract; &gpumirror.range_lock is held
- * for read too, but not &gpumirror.lock), still held from the check, so
+ * under &gpumirror_private.lock and the notifier lock held for read; the resume
+ * op under the notifier lock (its contract; &gpumirror_private.range_lock is held
+ * for read too, but not &gpumirror_private.lock), still held from the check, so
  * no invalidation comes in between. Return: true if
  * one is still waiting (an invalidation came in meanwhile).
  */
@@ -266,18 +266,18 @@ static bool gpumirror_resume_ready(struct gpumirror *mirror)
 	unsigned int i;
 	u64 ns;
 
-	mutex_lock(&mirror->lock);
+	mutex_lock(&mirror->priv->lock);
 	down_read(&mirror->notifier_lock);
-	suspended = READ_ONCE(mirror->suspended);
+	suspended = READ_ONCE(mirror->priv->suspended);
 	for_each_set_bit(i, &suspended, GPUMIRROR_MAX_DEVICES)
 		if (gpumirror_all_kept_valid(mirror, i))
 			__set_bit(i, &ready);
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 	for_each_set_bit(i, &ready, GPUMIRROR_MAX_DEVICES) {
 		struct gpumirror_device *gdev = mirror->devices[i];
 
 		/* Invalidations set bits under the lock held for write. */
-		clear_bit(i, &mirror->suspended);
+		clear_bit(i, &mirror->priv->suspended);
 		ns = ktime_get_ns() - gdev->suspended_at;
 		atomic64_add(ns, &gdev->stats.restore_ns);
 		atomic64_inc(&gdev->stats.resumes);
@@ -290,7 +290,7 @@ static bool gpumirror_resume_ready(struct gpumirror *mirror)
 static void gpumirror_restore_work(struct work_struct *work)
 {
 	struct gpumirror *mirror =
-		container_of(work, struct gpumirror, restore_work.work);
+		container_of(work, struct gpumirror_private, restore_work.work)->mirror;
 	bool again;
 
 	/*
@@ -299,22 +299,22 @@ static void gpumirror_restore_work(struct work_struct *work)
 	 */
 	if (!mmget_not_zero(mirror->mm))
 		return;
-	down_write(&mirror->range_lock);
+	down_write(&mirror->priv->range_lock);
 	gpumirror_gc(mirror);
-	downgrade_write(&mirror->range_lock);
-	again = gpumirror_restore_ranges(mirror, mirror->restore_tries >=
+	downgrade_write(&mirror->priv->range_lock);
+	again = gpumirror_restore_ranges(mirror, mirror->priv->restore_tries >=
 					 GPUMIRROR_RESTORE_TRIES);
 	again |= gpumirror_resume_ready(mirror);
-	up_read(&mirror->range_lock);
+	up_read(&mirror->priv->range_lock);
 	/* Pairs with mmget_not_zero() above; not exit_mmap() from here. */
 	mmput_async(mirror->mm);
 
-	mirror->restore_tries = again ? mirror->restore_tries + 1 : 0;
+	mirror->priv->restore_tries = again ? mirror->priv->restore_tries + 1 : 0;
 	if (again) {
 		down_read(&mirror->notifier_lock);
-		if (!mirror->dying)
+		if (!mirror->priv->dying)
 			queue_delayed_work(system_unbound_wq,
-					   &mirror->restore_work, 1);
+					   &mirror->priv->restore_work, 1);
 		up_read(&mirror->notifier_lock);
 	}
 }
@@ -325,9 +325,9 @@ static void gpumirror_restore_work(struct work_struct *work)
  */
 void gpumirror_gc_sync(struct gpumirror *mirror)
 {
-	down_write(&mirror->range_lock);
+	down_write(&mirror->priv->range_lock);
 	gpumirror_gc(mirror);
-	up_write(&mirror->range_lock);
+	up_write(&mirror->priv->range_lock);
 	down_read(&mirror->notifier_lock);
 	gpumirror_restore_queue(mirror);
 	up_read(&mirror->notifier_lock);
@@ -336,14 +336,14 @@ void gpumirror_gc_sync(struct gpumirror *mirror)
 /* Set up the restore worker of @mirror. */
 void gpumirror_restore_init(struct gpumirror *mirror)
 {
-	INIT_DELAYED_WORK(&mirror->restore_work, gpumirror_restore_work);
+	INIT_DELAYED_WORK(&mirror->priv->restore_work, gpumirror_restore_work);
 }
 
 /* No restore work from now on; wait for a running one. */
 void gpumirror_restore_stop(struct gpumirror *mirror)
 {
 	down_write(&mirror->notifier_lock);
-	mirror->dying = true;
+	mirror->priv->dying = true;
 	up_write(&mirror->notifier_lock);
-	cancel_delayed_work_sync(&mirror->restore_work);
+	cancel_delayed_work_sync(&mirror->priv->restore_work);
 }

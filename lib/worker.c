@@ -32,26 +32,26 @@ void gpumirror_release_queue(struct gpumirror_object *obj)
 {
 	struct gpumirror *mirror = obj->mirror;
 
-	spin_lock(&mirror->release_lock);
+	spin_lock(&mirror->priv->release_lock);
 	if (list_empty(&obj->release_link))
-		list_add_tail(&obj->release_link, &mirror->release_list);
-	spin_unlock(&mirror->release_lock);
+		list_add_tail(&obj->release_link, &mirror->priv->release_list);
+	spin_unlock(&mirror->priv->release_lock);
 	/*
 	 * A tick later, on any CPU: the unmapping should neither delay nor
 	 * compete with the invalidation that is still running.
 	 */
-	queue_delayed_work(system_unbound_wq, &mirror->release_work, 1);
+	queue_delayed_work(system_unbound_wq, &mirror->priv->release_work, 1);
 }
 
-/* Take @obj off the release list; the caller holds &gpumirror.lock. */
+/* Take @obj off the release list; the caller holds &gpumirror_private.lock. */
 void gpumirror_release_cancel(struct gpumirror_object *obj)
 {
 	struct gpumirror *mirror = obj->mirror;
 
-	lockdep_assert_held(&mirror->lock);
-	spin_lock(&mirror->release_lock);
+	lockdep_assert_held(&mirror->priv->lock);
+	spin_lock(&mirror->priv->release_lock);
 	list_del_init(&obj->release_link);
-	spin_unlock(&mirror->release_lock);
+	spin_unlock(&mirror->priv->release_lock);
 }
 
 /*
@@ -85,43 +85,43 @@ static bool gpumirror_release_stale_sets(struct gpumirror_object *obj)
 static void gpumirror_release_work(struct work_struct *work)
 {
 	struct gpumirror *mirror =
-		container_of(work, struct gpumirror, release_work.work);
+		container_of(work, struct gpumirror_private, release_work.work)->mirror;
 	struct gpumirror_object *obj;
 	LIST_HEAD(later);
 
-	/* mirror->lock keeps the objects and the device slots alive. */
-	mutex_lock(&mirror->lock);
+	/* mirror->priv->lock keeps the objects and the device slots alive. */
+	mutex_lock(&mirror->priv->lock);
 	for (;;) {
-		spin_lock(&mirror->release_lock);
-		obj = list_first_entry_or_null(&mirror->release_list,
+		spin_lock(&mirror->priv->release_lock);
+		obj = list_first_entry_or_null(&mirror->priv->release_list,
 					       struct gpumirror_object,
 					       release_link);
 		if (obj)
 			list_del_init(&obj->release_link);
-		spin_unlock(&mirror->release_lock);
+		spin_unlock(&mirror->priv->release_lock);
 		if (!obj)
 			break;
 		if (!gpumirror_release_stale_sets(obj))
 			continue;
 		/* Unless an invalidation queued it again meanwhile. */
-		spin_lock(&mirror->release_lock);
+		spin_lock(&mirror->priv->release_lock);
 		if (list_empty(&obj->release_link))
 			list_add_tail(&obj->release_link, &later);
-		spin_unlock(&mirror->release_lock);
+		spin_unlock(&mirror->priv->release_lock);
 	}
 	if (!list_empty(&later)) {
-		spin_lock(&mirror->release_lock);
-		list_splice_tail(&later, &mirror->release_list);
-		spin_unlock(&mirror->release_lock);
-		queue_delayed_work(system_unbound_wq, &mirror->release_work, 1);
+		spin_lock(&mirror->priv->release_lock);
+		list_splice_tail(&later, &mirror->priv->release_list);
+		spin_unlock(&mirror->priv->release_lock);
+		queue_delayed_work(system_unbound_wq, &mirror->priv->release_work, 1);
 	}
-	mutex_unlock(&mirror->lock);
+	mutex_unlock(&mirror->priv->lock);
 }
 
 /* Set up the release worker of @mirror. */
 void gpumirror_release_init(struct gpumirror *mirror)
 {
-	spin_lock_init(&mirror->release_lock);
-	INIT_LIST_HEAD(&mirror->release_list);
-	INIT_DELAYED_WORK(&mirror->release_work, gpumirror_release_work);
+	spin_lock_init(&mirror->priv->release_lock);
+	INIT_LIST_HEAD(&mirror->priv->release_list);
+	INIT_DELAYED_WORK(&mirror->priv->release_work, gpumirror_release_work);
 }

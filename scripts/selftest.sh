@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # selftest.sh: the userspace selftests of `make check`, in QEMU.
 #
-# Builds the selftest kernel (scripts/selftest.config: vgpu, no lib/test_hmm,
+# Builds the selftest kernel (scripts/selftest.config: vgpu, lib/test_hmm,
 # lockdep, KASAN, kmemleak), the kernel's own hmm-tests (unmodified, from
 # the tree) and vgpu's selftests, both static, packs them into an
-# initramfs and boots it: 2 vCPUs, 2 GiB, transparent_hugepage=madvise,
+# initramfs and boots it: 2 vCPUs, 3 GiB, transparent_hugepage=madvise,
 # 4 huge pages, 512 MiB reserved at 1 GiB for the device-coherent vgpus 2
-# and 3; the scenarios (vgpu-scenario-tests) get a second boot with two
+# and 3 and 512 MiB at 1.5 GiB for lib/test_hmm's device-coherent devices
+# 2 and 3. hmm-tests runs twice: against lib/test_hmm (hmm-tests, on the
+# patched core mm) and against vgpus 0-3 (hmm-tests-vgpu); the scenarios (vgpu-scenario-tests) get a second boot with two
 # NUMA nodes, the bounce-buffer tests (vgpu-swiotlb-tests) a third with
 # swiotlb=force and vgpu 0 behind a virtio-iommu. In the main boot the
 # kernel runs the core KUnit suites first (kunit.enable=1: allnoconfig
@@ -41,6 +43,8 @@ sel=$tree/tools/testing/selftests
 echo "  CC      hmm-tests (tools/testing/selftests/mm/hmm-tests.c)"
 gcc "${cflags[@]}" -I"$tree" -I"$sel" -o "$bin/hmm-tests" \
 	"$sel/mm/hmm-tests.c"
+# The same binary, which the initramfs's /init runs against the vgpus.
+cp "$bin/hmm-tests" "$bin/hmm-tests-vgpu"
 tests="vgpu-tests vgpu-migrate-tests vgpu-svm-tests vgpu-multi-tests"
 tests+=" vgpu-inject-tests"
 fuzzers="vgpu-uapi-fuzz vgpu-coherence-fuzz"
@@ -63,11 +67,11 @@ pick() {
 		case " $* " in *" $t "*) echo "$t" ;; esac
 	done
 }
-only=$(pick hmm-tests $tests $fuzzers)
+only=$(pick hmm-tests hmm-tests-vgpu $tests $fuzzers)
 numa_only=$(pick $numa_tests)
 swiotlb_only=$(pick $swiotlb_tests)
 for t in ${SELFTEST_ONLY-}; do
-	case " hmm-tests $tests $fuzzers $numa_tests $swiotlb_tests " in
+	case " hmm-tests hmm-tests-vgpu $tests $fuzzers $numa_tests $swiotlb_tests " in
 	*" $t "*) ;;
 	*) echo "selftest.sh: no selftest named $t" >&2; exit 1 ;;
 	esac
@@ -105,14 +109,15 @@ detectors="rcupdate.rcu_cpu_stall_timeout=60 watchdog_thresh=30"
 vgpus="vgpu.ndevs=7 vgpu.nofault_mask=0x40 vgpu.peer=1,2,0,0,1,2"
 vgpus+=" vgpu.coherent_addr=0,0,0x40000000,0x50000000"
 # boot LOG INITRD KERNEL_ARGS [QEMU ARGS...]: one run of the selftest kernel.
+# BOOT_MEM: the guest's MiB (2048).
 boot() {
-	local log=$1 initrd=$2 args=$3 start
+	local log=$1 initrd=$2 args=$3 mem=${BOOT_MEM:-2048} start
 	shift 3
 	rm -f "$log"
-	echo "  QEMU    2 vCPUs, 2 GiB, TCG $args $* (console: $log)"
+	echo "  QEMU    2 vCPUs, $mem MiB, TCG $args $* (console: $log)"
 	start=$(date +%s)
 	timeout "${SELFTEST_TIMEOUT:-2400}" qemu-system-x86_64 -nodefaults \
-		-nographic -no-reboot -accel tcg -m 2048 -smp 2 \
+		-nographic -no-reboot -accel tcg -m "$mem" -smp 2 \
 		-bios qboot.rom "$@" \
 		-kernel "$kb/arch/x86/boot/bzImage" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 ignore_loglevel $detectors transparent_hugepage=madvise hugepages=4 memmap=512M\$0x40000000 $vgpus $args" \
@@ -120,7 +125,14 @@ boot() {
 	echo "  QEMU    $(( $(date +%s) - start )) s"
 }
 logs=()
-[ -z "$only" ] || { boot "$log" "$kb/initramfs.cpio.gz" kunit.enable=1; logs+=("$log"); }
+# lib/test_hmm's device-coherent devices 2 and 3 on 512 MiB at 1.5 GiB.
+test_hmm='memmap=512M$0x60000000 test_hmm.spm_addr_dev0=0x60000000'
+test_hmm+=' test_hmm.spm_addr_dev1=0x70000000'
+[ -z "$only" ] || {
+	BOOT_MEM=3072 boot "$log" "$kb/initramfs.cpio.gz" \
+		"kunit.enable=1 $test_hmm"
+	logs+=("$log")
+}
 # Two NUMA nodes of 1 GiB. Not for the others: a GPU fault racing
 # migrations is ten times slower there under TCG (svm's storm test).
 numa_log=${log%.console}-numa.console

@@ -16,6 +16,8 @@
   tree.py diffed           print the upstream files the diffs patch
   tree.py added-lines      print PATH:LINE for every line the diffs add or
                            change, in the patched files' final numbering
+  tree.py suites           print "N patch suite..." per patch of the series:
+                           the KUnit suites each patch adds
   tree.py where            print the pristine and build tree paths
 
 The pristine tree is Debian's linux-source-6.12, unpacked under build/src, or
@@ -46,7 +48,7 @@ def die(msg):
 
 
 def load_table():
-    maps, hooks, diffs = [], [], []
+    maps, hooks, diffs, stages = [], [], [], []
     with open(os.path.join(TOP, 'scripts', 'paths')) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip() or line.lstrip().startswith('#'):
@@ -62,11 +64,44 @@ def load_table():
                               unescape(w[5]) if where else None))
             elif w[0] == 'diff' and len(w) == 3:
                 diffs.append((w[1], w[2]))
+            elif w[0] == 'stage' and len(w) in (4, 5):
+                stages.append((w[1], w[2], unescape(w[3]),
+                               unescape(w[4]) if len(w) == 5 else None))
             else:
                 die('paths:%d: cannot parse' % lineno)
     # longest project prefix first
     maps.sort(key=lambda m: -len(m[0]))
+    STAGES[:] = stages
     return maps, hooks, diffs
+
+
+# The table's stage entries: (upstream file, patch, first line, last line).
+STAGES = []
+
+
+def unstage(path, text, present):
+    """@text of the project file @path without the lines that later
+    patches of the series add (stage entries whose patch is not in
+    @present), for the series' earlier patches."""
+    lines = text.decode().split('\n')
+    for f, patch, first, last in STAGES:
+        if f != path or patch in present:
+            continue
+        if lines.count(first) != 1:
+            die('stage %s: %r found %d times, not once' %
+                (f, first, lines.count(first)))
+        i = lines.index(first)
+        j = i
+        if last is not None:
+            try:
+                j = lines.index(last, i)
+            except ValueError:
+                die('stage %s: no %r after %r' % (f, last, first))
+        del lines[i:j + 1]
+        # no blank line left doubled where the block was
+        if 0 < i < len(lines) and lines[i - 1] == '' and lines[i] == '':
+            del lines[i]
+    return '\n'.join(lines).encode()
 
 
 def diff_files(diff):
@@ -244,6 +279,9 @@ def desired_files(patches=None):
         if dst and (patches is None or patch in patches):
             want[dst] = read(os.path.join(TOP, p))
             present.add(patch)
+    if patches is not None:
+        for dst in {s[0] for s in STAGES} & set(want):
+            want[dst] = unstage(dst, want[dst], patches)
     # a hook only goes in with the files it wires up
     by_file = {}
     for h in hooks:
@@ -312,8 +350,10 @@ def overlay():
     print('  OVERLAY %d file(s) updated in %s' % (n, tree))
 
 
-def load_series():
-    """scripts/series: '[patch]' sections, first line subject, rest body."""
+def load_series(suites=False):
+    """scripts/series: '[patch]' sections, first line subject, rest body;
+    a '@suites' line names the KUnit suites the patch adds. With @suites,
+    (name, suites) pairs instead of (name, message)."""
     series, cur = [], None
     with open(os.path.join(TOP, 'scripts', 'series')) as f:
         for line in f:
@@ -321,11 +361,16 @@ def load_series():
             if line.startswith('#'):
                 continue
             if line.startswith('[') and line.endswith(']'):
-                cur = [line[1:-1], []]
+                cur = [line[1:-1], [], []]
                 series.append(cur)
+            elif cur is not None and line.startswith('@suites'):
+                cur[2] += line.split()[1:]
             elif cur is not None:
                 cur[1].append(line)
-    return [(name, '\n'.join(body).strip() + '\n') for name, body in series]
+    if suites:
+        return [(name, ks) for name, _, ks in series]
+    return [(name, '\n'.join(body).strip() + '\n')
+            for name, body, _ in series]
 
 
 def git(cwd, *args, **kw):
@@ -363,6 +408,10 @@ def patches(outdir):
     for u in used - set(names):
         if desired_files({u}):
             die('patch %r has files but no entry in scripts/series' % u)
+    for st in STAGES:
+        if st[1] not in names:
+            die('stage entry for %s names patch %r, not in scripts/series'
+                % (st[0], st[1]))
     outdir = os.path.abspath(outdir)
     shutil.rmtree(outdir, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=BUILD) as work:
@@ -428,6 +477,9 @@ def main():
         verify_patches(args[0] if args else os.path.join(TOP, 'patches'))
     elif cmd == 'rediff':
         rediff(args[0], args[1:])
+    elif cmd == 'suites':
+        for i, (name, ks) in enumerate(load_series(suites=True), 1):
+            print(i, name, *ks)
     elif cmd == 'diffed':
         for d, _ in load_table()[2]:
             print('\n'.join(diff_files(d)))

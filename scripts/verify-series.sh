@@ -1,34 +1,122 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# verify-series.sh [DIR]: the full check of `make patches` output, for
-# upstream submission: copy the pristine tree, commit it to a fresh git
-# repository, `git am` the series and build it with the gpumirror options
-# (the `make run` configuration). Slow (a full kernel build): run it before
-# sending a series; `make check` runs the quick form (tree.py
-# verify-patches).
-set -euo pipefail
+# verify-series.sh [DIR]: every prefix of the `make patches` series, as a
+# maintainer applying it one patch at a time would see it (make
+# verify-series; slow: a KUnit kernel built once per patch, incrementally).
+#
+# Copies the pristine tree into a fresh git repository, then for each patch
+# in order: checkpatch --strict on the patch, `git am`, a KUnit kernel build
+# with the .kunitconfig files the tree has at that point (the mm suites'
+# options alone before the library exists), and a boot per KUnit suite the
+# patch adds (`tree.py suites`), whose log must be free of kernel reports.
+# Prints one "SERIES <N> <patch> ..." line per patch and ends with
+# "N passed, N failed" like make check.
+set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 series=$(cd "${1:-patches}" && pwd)
 pristine=$(scripts/tree.py where | sed -n 1p)
 work=$top/build/verify-series
-rm -rf "$work"
-echo "  COPY    $pristine -> $work/linux"
-mkdir -p "$work"
-cp -a --reflink=auto "$pristine" "$work/linux"
-cd "$work/linux"
+src=$work/linux
+kbuild=$work/kunit
+log=$work/log
+jobs=$(nproc)
+pass=0 fail=0
+
+rm -rf "$src" "$log"
+mkdir -p "$work" "$log"
+echo "  COPY    $pristine -> $src"
+cp -a --reflink=auto "$pristine" "$src"
 export GIT_AUTHOR_NAME=verify GIT_AUTHOR_EMAIL=verify@localhost
 export GIT_COMMITTER_NAME=verify GIT_COMMITTER_EMAIL=verify@localhost
-git -c init.defaultBranch=master init -q
+git -C "$src" -c init.defaultBranch=master init -q
 # -f: Debian's .gitignore ignores everything at the top level.
-git add -A -f
-git commit -q -m pristine
-echo "  GIT AM  $(ls "$series"/0*.patch | grep -vc 0000-) patch(es)"
-git am -q $(ls "$series"/0*.patch | grep -v 0000-cover-letter)
-echo "  BUILD   allnoconfig + scripts/run.config"
-make -s O="$work/build" ARCH=x86_64 \
-	KCONFIG_ALLCONFIG="$top/scripts/run.config" allnoconfig
-make -s O="$work/build" ARCH=x86_64 -j"$(nproc)" bzImage
-grep -q '^CONFIG_GPUMIRROR=y' "$work/build/.config"
-echo "  OK      the series applies to the pristine tree and builds"
+git -C "$src" add -A -f
+git -C "$src" commit -q -m pristine
+
+# The mm suites' options, for the prefixes before lib/gpumirror has its own
+# .kunitconfig: each only once the series defines it.
+base_kunitconfig() {
+	echo CONFIG_KUNIT=y
+	grep -qs '^config MMU_NOTIFIER_KUNIT_TEST' "$src/mm/Kconfig" &&
+		echo CONFIG_MMU_NOTIFIER_KUNIT_TEST=y
+	grep -qs '^config HMM_KUNIT_TEST' "$src/mm/Kconfig" &&
+		echo CONFIG_HMM_KUNIT_TEST=y
+	return 0
+}
+
+# check NAME OK DETAIL: one result line.
+check() {
+	if [ "$2" = 0 ]; then
+		pass=$((pass + 1)); echo "SERIES $1 ok $3"
+	else
+		fail=$((fail + 1)); echo "SERIES $1 FAILED $3"
+	fi
+}
+
+kunit() {
+	python3 "$src/tools/testing/kunit/kunit.py" "$@" --arch=x86_64 \
+		--build_dir="$kbuild" "${kconfigs[@]}"
+}
+
+patches=($(ls "$series"/0*.patch | grep -v 0000-cover-letter))
+[ "${#patches[@]}" -gt 0 ] || { echo "verify-series.sh: no patches in $series" >&2; exit 1; }
+scripts/tree.py suites >"$work/suites"
+[ "$(wc -l <"$work/suites")" = "${#patches[@]}" ] || {
+	echo "verify-series.sh: $series is not the series of scripts/series" >&2
+	exit 1
+}
+
+i=0
+for p in "${patches[@]}"; do
+	i=$((i + 1))
+	read -r _ name suites < <(sed -n "${i}p" "$work/suites")
+	tag="$i/${#patches[@]} $name"
+
+	perl "$src/scripts/checkpatch.pl" --no-tree --strict --terse \
+		--ignore FILE_PATH_CHANGES "$p" >"$log/$i-checkpatch.out" 2>&1
+	n=$(grep -cE ': (ERROR|WARNING|CHECK):' "$log/$i-checkpatch.out")
+	check "$tag checkpatch" "$n" "($n findings)"
+	[ "$n" = 0 ] || grep -E ': (ERROR|WARNING|CHECK):' "$log/$i-checkpatch.out"
+
+	if ! git -C "$src" am -q "$p" >"$log/$i-am.out" 2>&1; then
+		check "$tag git-am" 1 "(does not apply)"
+		cat "$log/$i-am.out"
+		break
+	fi
+
+	kconfigs=()
+	base_kunitconfig >"$work/base.kunitconfig"
+	kconfigs+=(--kunitconfig="$work/base.kunitconfig")
+	for k in lib/gpumirror/tests/.kunitconfig \
+		 drivers/gpu/drm/amd/amdgpu/.kunitconfig; do
+		[ -f "$src/$k" ] && kconfigs+=(--kunitconfig="$src/$k")
+	done
+	echo "  BUILD   $tag (log: $log/$i-build.out)"
+	kunit build --jobs="$jobs" >"$log/$i-build.out" 2>&1
+	rc=$?
+	check "$tag build" "$rc" "(KUnit kernel)"
+	[ "$rc" = 0 ] || { tail -n 30 "$log/$i-build.out"; break; }
+
+	for s in $suites; do
+		echo "  KUNIT   $tag: $s"
+		rm -f "$kbuild/test.log"
+		kunit exec --timeout=1800 --qemu_args="-smp 2 -m 2048" \
+			--kernel_args=ignore_loglevel \
+			--kernel_args=rcupdate.rcu_cpu_stall_timeout=60 \
+			--kernel_args=watchdog_thresh=30 "$s" \
+			>"$log/$i-$s.out" 2>&1
+		rc=$?
+		summary=$(grep -a "Testing complete\." "$log/$i-$s.out" | tail -n 1)
+		[[ $summary =~ passed:\ [1-9] ]] &&
+			! [[ $summary =~ (failed|crashed|skipped|errors) ]] ||
+			rc=1
+		check "$tag suite $s" "$rc" "(${summary#*Testing complete. })"
+		[ "$rc" = 0 ] || tail -n 30 "$log/$i-$s.out"
+		reports=$(scripts/logscan.py "$kbuild/test.log" | wc -l)
+		check "$tag suite $s kernel-log" "$reports" "($reports reports)"
+	done
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

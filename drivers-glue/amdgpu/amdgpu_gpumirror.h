@@ -288,7 +288,7 @@ void amdgpu_gpumirror_vm_detach(struct amdgpu_gpumirror_vm *gvm);
 
 struct amdgpu_gpumirror_mem *
 amdgpu_gpumirror_userptr_create(struct amdgpu_gpumirror_process *p,
-				const struct gpumirror_range *ranges,
+				const struct gpumirror_segment *ranges,
 				unsigned int nr, u64 gpu_va, bool writable,
 				bool executable);
 void amdgpu_gpumirror_mem_free(struct amdgpu_gpumirror_process *p,

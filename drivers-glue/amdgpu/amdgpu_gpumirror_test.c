@@ -488,7 +488,7 @@ static int fake_last(struct fake_ctx *ctx, int vm, char op)
 /* Create and map @mem on @fv through the glue, as the ioctl does. */
 static struct amdgpu_gpumirror_mem *
 fake_mem(struct kunit *test, struct fake_vm *fv,
-	 const struct gpumirror_range *r, unsigned int nr, u64 gpu_va,
+	 const struct gpumirror_segment *r, unsigned int nr, u64 gpu_va,
 	 bool writable)
 {
 	struct fake_ctx *ctx = test->priv;
@@ -514,8 +514,8 @@ static unsigned long fake_two_mems(struct kunit *test, struct fake_vm *fv,
 				   struct amdgpu_gpumirror_mem **m)
 {
 	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
-	struct gpumirror_range r0 = { a, PAGE_SIZE };
-	struct gpumirror_range r1 = { a + PAGE_SIZE, PAGE_SIZE };
+	struct gpumirror_segment r0 = { a, PAGE_SIZE };
+	struct gpumirror_segment r1 = { a + PAGE_SIZE, PAGE_SIZE };
 
 	m[0] = fake_mem(test, fv, &r0, 1, gpu0, true);
 	m[1] = fake_mem(test, fv, &r1, 1, gpu1, true);
@@ -588,7 +588,7 @@ static void gm_amdgpu_batch_map(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	unsigned long a = fake_mmap(test, 8 * PAGE_SIZE, RW);
-	struct gpumirror_range r[3] = {
+	struct gpumirror_segment r[3] = {
 		{ a + 6 * PAGE_SIZE, 2 * PAGE_SIZE },
 		{ a, PAGE_SIZE },
 		{ a + 3 * PAGE_SIZE, 2 * PAGE_SIZE },
@@ -654,7 +654,7 @@ static void gm_amdgpu_two_pass(struct kunit *test)
 {
 	struct fake_ctx *ctx = test->priv;
 	unsigned long a = fake_mmap(test, 4 * PAGE_SIZE, RW);
-	struct gpumirror_range r[2] = { { a, PAGE_SIZE },
+	struct gpumirror_segment r[2] = { { a, PAGE_SIZE },
 					{ a + 2 * PAGE_SIZE, PAGE_SIZE } };
 	struct amdgpu_gpumirror_mem *mem;
 	int v, clear, wait;
@@ -883,11 +883,11 @@ static void gm_amdgpu_fault_dispatch(struct kunit *test)
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[0];
 	unsigned long a = fake_mmap(test, 4 * PAGE_SIZE, RW);
-	struct gpumirror_range r[2] = { { a + 2 * PAGE_SIZE, PAGE_SIZE },
+	struct gpumirror_segment r[2] = { { a + 2 * PAGE_SIZE, PAGE_SIZE },
 					{ a, PAGE_SIZE } };
 	const u64 gpu_va = 0x200000000ULL;
 	struct amdgpu_gpumirror_mem *mem, *ro;
-	struct gpumirror_range rr = { a + 3 * PAGE_SIZE, PAGE_SIZE };
+	struct gpumirror_segment rr = { a + 3 * PAGE_SIZE, PAGE_SIZE };
 	int u;
 
 	mem = fake_mem(test, fv, r, 2, gpu_va, true);
@@ -1202,7 +1202,7 @@ static void gm_amdgpu_update_unwind(struct kunit *test)
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[0];
 	unsigned long a = fake_mmap(test, 4 * PAGE_SIZE, RW);
-	struct gpumirror_range r = { a, 4 * PAGE_SIZE };
+	struct gpumirror_segment r = { a, 4 * PAGE_SIZE };
 	struct amdgpu_gpumirror_mem *mem;
 	u64 one = 1;
 
@@ -1261,7 +1261,7 @@ static void gm_amdgpu_clear_failure(struct kunit *test)
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[0];
 	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 	int failed, again;
 
 	fake_mem(test, fv, &r, 1, 0, true);
@@ -1298,7 +1298,7 @@ static void gm_amdgpu_clear_failure_remap(struct kunit *test)
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
 	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 	struct amdgpu_gpumirror_mem *mem;
 
 	mem = fake_mem(test, fv, &r, 1, 0, true);
@@ -1360,7 +1360,7 @@ static void gm_amdgpu_svm_over_bo(struct kunit *test)
 	struct fake_vm *fv = &ctx->vm[0];
 	unsigned long a = fake_mmap(test, 2 * PAGE_SIZE, RW);
 	unsigned long b = fake_mmap(test, PAGE_SIZE, RW);
-	struct gpumirror_range r = { b, PAGE_SIZE };
+	struct gpumirror_segment r = { b, PAGE_SIZE };
 	struct drm_amdgpu_gpumirror_attr at = {
 		AMDGPU_GPUMIRROR_ATTR_ACCESS, AMDGPU_GPUMIRROR_ACCESS_WRITE };
 	struct drm_amdgpu_gpumirror args = {
@@ -1390,7 +1390,7 @@ static void gm_amdgpu_detach_quiesced(struct kunit *test)
 	struct fake_ctx *ctx = test->priv;
 	struct fake_vm *fv = &ctx->vm[1];
 	unsigned long a = fake_mmap(test, PAGE_SIZE, RW);
-	struct gpumirror_range r = { a, PAGE_SIZE };
+	struct gpumirror_segment r = { a, PAGE_SIZE };
 
 	fake_mem(test, fv, &r, 1, 0, true);
 	/* Every restore fails: the queues stay stopped for a while. */

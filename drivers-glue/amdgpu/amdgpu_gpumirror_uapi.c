@@ -72,11 +72,11 @@ struct amdgpu_gpumirror_file {
 static DEFINE_MUTEX(amdgpu_gpumirror_file_lock);
 
 static int amdgpu_gpumirror_copy_ranges(const struct drm_amdgpu_gpumirror *args,
-					struct gpumirror_range **out,
+					struct gpumirror_segment **out,
 					u64 *total)
 {
 	struct drm_amdgpu_gpumirror_range *u;
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	unsigned int i;
 	int ret = 0;
 
@@ -119,7 +119,7 @@ static int amdgpu_gpumirror_op_create(struct amdgpu_gpumirror_vm *gvm,
 			  AMDGPU_GPUMIRROR_USERPTR_EXECUTABLE;
 	struct amdgpu_gpumirror_process *p = gvm->proc;
 	struct amdgpu_gpumirror_mem *mem;
-	struct gpumirror_range *ranges;
+	struct gpumirror_segment *ranges;
 	bool writable, executable;
 	u64 total;
 	u32 id;

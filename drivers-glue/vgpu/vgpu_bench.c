@@ -99,7 +99,7 @@ static int vgpu_cmp_u64(const void *a, const void *b)
 
 /* ---- B1: K scattered segments, one object vs K objects ------------------ */
 
-static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_range *r,
+static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_segment *r,
 		       unsigned int k)
 {
 	struct gpumirror_object *obj;
@@ -115,7 +115,7 @@ static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_range *r,
 	return ret ?: t;
 }
 
-static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_range *r,
+static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_segment *r,
 			unsigned int k)
 {
 	struct gpumirror_object **objs;
@@ -155,7 +155,7 @@ static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
 			unsigned int k, unsigned long seglen)
 {
 	unsigned long len = k * (seglen + PAGE_SIZE), addr;
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	s64 one = 0, many = 0;
 	unsigned int i;
 
@@ -362,7 +362,7 @@ static int vgpu_b2_mode(struct seq_file *m, struct vgpu_bench *b,
 	unsigned long ops0;
 	int ret = 0;
 
-	WRITE_ONCE(b->mirror.flags, wide ? GPUMIRROR_F_WIDE_NOTIFIER : 0);
+	WRITE_ONCE(b->mirror.priv->flags, wide ? GPUMIRROR_F_WIDE_NOTIFIER : 0);
 	t = kthread_run(vgpu_churn_fn, c, "vgpu-churn");
 	if (IS_ERR(t))
 		return PTR_ERR(t);
@@ -382,7 +382,7 @@ static int vgpu_b2_mode(struct seq_file *m, struct vgpu_bench *b,
 	elapsed = ktime_get_ns() - start;
 	kthread_stop(t);
 	gpumirror_device_stats_read(gdev, &c1);
-	WRITE_ONCE(b->mirror.flags, 0);
+	WRITE_ONCE(b->mirror.priv->flags, 0);
 	if (ret)
 		return ret;
 	seq_printf(m, "{\"bench\":\"B2\",\"mode\":\"%s\",\"faults\":%u,\"retries\":%llu,\"busy\":%u,\"churn_ops\":%lu,\"ns_per_fault\":%llu}\n",
@@ -396,7 +396,7 @@ static int vgpu_b2_show(struct seq_file *m, void *unused)
 {
 	const unsigned int nseg = 64;
 	struct vgpu_churn churn = { .nholes = nseg };
-	struct gpumirror_range r[64];
+	struct gpumirror_segment r[64];
 	struct gpumirror_object *obj;
 	unsigned long len = 2 * nseg * PAGE_SIZE;
 	struct vgpu_bench *b;
@@ -437,7 +437,7 @@ out_teardown:
 /* ---- B3: N devices on one object vs N objects --------------------------- */
 
 /* Map one object over @r for all @ndev devices: one walk. */
-static s64 vgpu_b3_one(struct vgpu_bench *b, struct gpumirror_range *r,
+static s64 vgpu_b3_one(struct vgpu_bench *b, struct gpumirror_segment *r,
 		       unsigned int ndev, u64 *walks)
 {
 	struct gpumirror_object *obj;
@@ -457,7 +457,7 @@ static s64 vgpu_b3_one(struct vgpu_bench *b, struct gpumirror_range *r,
 }
 
 /* Map @ndev objects over @r, one per device: @ndev walks, counted. */
-static s64 vgpu_b3_separate(struct vgpu_bench *b, struct gpumirror_range *r,
+static s64 vgpu_b3_separate(struct vgpu_bench *b, struct gpumirror_segment *r,
 			    unsigned int ndev, u64 *walks)
 {
 	struct gpumirror_object *objs[8];
@@ -489,7 +489,7 @@ static int vgpu_b3_case(struct seq_file *m, unsigned long addr,
 			unsigned long len, unsigned int ndev,
 			const char *backing)
 {
-	struct gpumirror_range r = { addr, len };
+	struct gpumirror_segment r = { addr, len };
 	s64 one = 0, sep = 0;
 	struct vgpu_bench *b;
 	unsigned int i;
@@ -563,7 +563,7 @@ static u64 vgpu_event_ns(unsigned long start, unsigned long end)
 /* Median over VGPU_REPS events, each on freshly mapped sets. */
 static s64 vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial)
 {
-	struct gpumirror_range r = { addr, PAGE_SIZE };
+	struct gpumirror_segment r = { addr, PAGE_SIZE };
 	struct gpumirror_object *obj;
 	u64 t[VGPU_REPS];
 	struct vgpu_bench *b;
@@ -580,7 +580,7 @@ static s64 vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial)
 	}
 	for (i = 0; i < VGPU_REPS && !ret; i++) {
 		ret = gpumirror_object_map(obj, GENMASK(ndev - 1, 0), 0);
-		flush_delayed_work(&b->mirror.release_work);
+		flush_delayed_work(&b->mirror.priv->release_work);
 		t[i] = vgpu_event_ns(addr, addr + PAGE_SIZE);
 	}
 	gpumirror_object_destroy(obj);
@@ -634,7 +634,7 @@ static int vgpu_b5_case(struct seq_file *m, struct vgpu_bench *b,
 {
 	unsigned long len = 2UL * nseg * PAGE_SIZE, addr, mid;
 	struct gpumirror_object *obj;
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	s64 first, stale, hole;
 	unsigned int i;
 	int ret;
@@ -666,7 +666,7 @@ static int vgpu_b5_case(struct seq_file *m, struct vgpu_bench *b,
 		 * caches the walk of every segment just left cold: a hole
 		 * event runs the same notifier path without invalidating.
 		 */
-		flush_delayed_work(&b->mirror.release_work);
+		flush_delayed_work(&b->mirror.priv->release_work);
 		vgpu_event_ns(mid + PAGE_SIZE, mid + 2 * PAGE_SIZE);
 		first = min_t(s64, first, vgpu_event_ns(mid, mid + PAGE_SIZE));
 	}

@@ -342,7 +342,7 @@ int vgpu_file_bind(struct vgpu_file *vf, struct gpumirror_object *obj,
 int vgpu_file_fault(struct vgpu_file *vf, unsigned long start,
 		    unsigned long end, unsigned int flags)
 {
-	struct gpumirror_range r = { .addr = start, .len = end - start };
+	struct gpumirror_segment r = { .addr = start, .len = end - start };
 	struct vgpu_fobj *fo;
 	int ret;
 

@@ -84,7 +84,7 @@ static void vgpu_fill(struct kunit *test, unsigned long addr, u64 v)
 static void vgpu_reader_race(struct kunit *test)
 {
 	struct vgpu_reader rd[VGPU_TEST_NDEV];
-	struct gpumirror_range r[VGPU_TEST_SEGS];
+	struct gpumirror_segment r[VGPU_TEST_SEGS];
 	struct vgpu_test *vt;
 	unsigned long addr;
 	unsigned int i, n;
@@ -180,7 +180,7 @@ static void vgpu_unpin(void *page)
  */
 static void vgpu_stale_case(struct kunit *test, bool broken)
 {
-	struct gpumirror_range r = { .len = PAGE_SIZE };
+	struct gpumirror_segment r = { .len = PAGE_SIZE };
 	struct gpumirror_object *obj;
 	struct gpumirror *mirror;
 	struct vgpu_as *as;

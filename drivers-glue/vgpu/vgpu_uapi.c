@@ -48,10 +48,10 @@ static bool vgpu_uapi_overlaps(struct vgpu_file *vf, u64 start, u64 end)
 	return false;
 }
 
-static struct gpumirror_range *vgpu_uapi_ranges(const struct vgpu_obj_create *a)
+static struct gpumirror_segment *vgpu_uapi_ranges(const struct vgpu_obj_create *a)
 {
 	struct vgpu_range __user *u = u64_to_user_ptr(a->ranges);
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	struct vgpu_range v;
 	u32 i;
 
@@ -94,7 +94,7 @@ static int vgpu_uapi_install(struct vgpu_file *vf, struct vgpu_fobj *fo,
 
 static int vgpu_uapi_create(struct vgpu_file *vf, struct vgpu_obj_create *a)
 {
-	struct gpumirror_range *r;
+	struct gpumirror_segment *r;
 	struct vgpu_fobj *fo;
 	int ret;
 

@@ -17,17 +17,20 @@
 
 #include <linux/vgpu.h>
 
-/* Open vgpu @id: /dev/hmm_dmirror<id>, or /dev/vgpu<id> beside test_hmm. */
+/*
+ * Open vgpu @id: /dev/vgpu<id> in a kernel with lib/test_hmm (which owns
+ * /dev/hmm_dmirror<N> there), else /dev/hmm_dmirror<id>.
+ */
 static inline int vgpu_dev_open(int id)
 {
 	char path[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
 	fd = open(path, O_RDWR);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
+	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
 	return open(path, O_RDWR);
 }
 
