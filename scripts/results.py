@@ -95,6 +95,25 @@ def report(res):
                for r in b5])
 
 
+def report_b8(res):
+    b8 = [r for r in res if r['bench'] == 'B8']
+    if not b8:
+        return
+    n = b8[0]['lookups']
+    table('B8  attribute tree (interval tree, the library) vs a maple tree of '
+          'the same ranges: ns per set and per lookup (%d random lookups), '
+          'slab bytes per range' % n,
+          ['ranges', 'tree set', 'maple set', 'tree get', 'maple get',
+           'get tree/maple', 'tree B/range', 'maple B/range'],
+          [[r['ranges'], '%.0f' % ratio(r['tree_set_ns'], r['ranges']),
+            '%.0f' % ratio(r['maple_set_ns'], r['ranges']),
+            '%.0f' % (r['tree_get_ns'] / n), '%.0f' % (r['maple_get_ns'] / n),
+            '%.2f' % ratio(r['tree_get_ns'], r['maple_get_ns']),
+            '%.0f' % ratio(r['tree_slab_bytes'], r['ranges']),
+            '%.0f' % ratio(r['maple_slab_bytes'], r['ranges'])]
+           for r in b8])
+
+
 def report_b6(res):
     b6 = [r for r in res if r['bench'] == 'B6']
     if not b6:
@@ -110,6 +129,16 @@ def report_b6(res):
             r['impl'] != 'test_hmm' else '-',
             '%.2f' % ratio(mc[0], r['ms']) if mc else '-']
            for r in b6])
+    race = [r for r in res if r['bench'] == 'B6race']
+    if race:
+        table('B6  two threads migrating the same %d MiB to vgpu0 and to vgpu1 '
+              'at once (best of %d; data checked after each)'
+              % (race[0]['mib'], race[0]['reps']),
+              ['ms', 'calls EBUSY', 'retried for write', 'busy (kernel)',
+               'pages to vgpu0', 'pages to vgpu1'],
+              [['%.1f' % r['ms'], '%d/%d' % (r['ebusy'], 2 * r['reps']),
+                r['races'], r['busy'], r['to_dev'][0], r['to_dev'][1]]
+               for r in race])
 
 
 def report_b7(res):
@@ -132,6 +161,17 @@ def report_b7(res):
               ['restores', 'suspended us (kernel)', 'access waited us'],
               [[r['restores'], '%.1f' % r['kernel_us'],
                 '%.1f' % r['user_wait_us']] for r in rs])
+    pm = [r for r in res
+          if r['bench'] == 'B7' and r.get('op') == 'partial_munmap']
+    if pm:
+        table('B7  no-fault vgpu: partial munmap (one 4K page out of a mapped '
+              '2 MiB range; the rest restored, the hole refused)',
+              ['rounds', 'restores', 'suspended us (kernel)',
+               'access waited us', 'hole reads refused'],
+              [[r['rounds'], r['restores'], '%.1f' % r['kernel_us'],
+                '%.1f' % r['user_wait_us'],
+                '%d/%d' % (r['hole_reads_refused'], r['rounds'])]
+               for r in pm])
 
 
 def write_series(f, title, rows, x, baseline):
@@ -195,6 +235,7 @@ def main():
     report(res)
     report_b6(res)
     report_b7(res)
+    report_b8(res)
     plot(res, outdir)
     print('\nresults: %s/results.json, %s/scaling.svg' % (outdir, outdir))
     for e in errors:

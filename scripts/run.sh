@@ -20,7 +20,7 @@ scripts/runkernel.sh build bzImage
 # The userspace workloads: static binaries in /workloads.
 for w in b6-migrate b7-fault; do
 	echo "  CC      $w"
-	gcc -static -O2 -Wall -I"$tree" -idirafter "$tree/include/uapi" \
+	gcc -static -O2 -Wall -pthread -I"$tree" -idirafter "$tree/include/uapi" \
 		-o "$kb/$w" "tools/run/$w.c"
 done
 scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init \

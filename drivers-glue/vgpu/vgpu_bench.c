@@ -11,14 +11,17 @@
 #include <linux/hmm.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/maple_tree.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_notifier.h>
+#include <linux/random.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/vmstat.h>
 
 #include "gpumirror/internal.h"
 #include "vgpu.h"
@@ -704,6 +707,154 @@ static int vgpu_b5_show(struct seq_file *m, void *unused)
 	return ret;
 }
 
+/*
+ * B8: should the attribute tree be a maple tree? The library's tree
+ * against a maple tree holding the same ranges, for the two operations
+ * the fault path and the advice ioctls run: gpumirror_attr_get() (every
+ * fault of a new range) and gpumirror_attr_set(). N ranges of two pages,
+ * two pages apart, with alternating attributes; the maple side stores a
+ * pointer to its own copy of each range's attributes and is read under a
+ * mutex like the library's (a driver needs the copy, not the pointer).
+ * Memory: unreclaimable slab growth while the N ranges are set.
+ */
+#define VGPU_B8_LOOKUPS	4096
+
+struct vgpu_b8 {
+	unsigned long base;
+	unsigned int n;
+	unsigned long *addrs;	/* VGPU_B8_LOOKUPS random addresses */
+};
+
+static unsigned long vgpu_slab_bytes(void)
+{
+	return global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) *
+	       PAGE_SIZE;
+}
+
+static void vgpu_b8_attrs(struct gpumirror_attrs *a, unsigned int i)
+{
+	gpumirror_attr_default(a);
+	a->granularity = i & 1 ? 0 : 4;
+}
+
+static int vgpu_b8_library(struct vgpu_b8 *t,
+			   s64 *set_ns, s64 *get_ns, long *bytes)
+{
+	struct gpumirror mirror;
+	struct gpumirror_attrs a;
+	unsigned long slab;
+	unsigned int i;
+	u64 t0;
+	int ret;
+
+	ret = gpumirror_init(&mirror, current->mm);
+	if (ret)
+		return ret;
+	slab = vgpu_slab_bytes();
+	t0 = ktime_get_ns();
+	for (i = 0; i < t->n && !ret; i++) {
+		vgpu_b8_attrs(&a, i);
+		ret = gpumirror_attr_set(&mirror, t->base + 4UL * i * PAGE_SIZE,
+					 t->base + (4UL * i + 2) * PAGE_SIZE,
+					 &a, GPUMIRROR_ATTR_GRANULARITY);
+	}
+	*set_ns = ktime_get_ns() - t0;
+	*bytes = vgpu_slab_bytes() - slab;
+	t0 = ktime_get_ns();
+	for (i = 0; i < VGPU_B8_LOOKUPS && !ret; i++)
+		gpumirror_attr_get(&mirror, t->addrs[i], &a, NULL);
+	*get_ns = ktime_get_ns() - t0;
+	gpumirror_fini(&mirror);
+	return ret;
+}
+
+static int vgpu_b8_maple(struct vgpu_b8 *t,
+			 s64 *set_ns, s64 *get_ns, long *bytes)
+{
+	struct gpumirror_attrs a, *p;
+	struct maple_tree mt;
+	unsigned long slab, idx;
+	DEFINE_MUTEX(lock);
+	unsigned int i;
+	int ret = 0;
+	u64 t0;
+
+	mt_init(&mt);
+	slab = vgpu_slab_bytes();
+	t0 = ktime_get_ns();
+	for (i = 0; i < t->n && !ret; i++) {
+		unsigned long start = t->base + 4UL * i * PAGE_SIZE;
+
+		p = kmalloc(sizeof(*p), GFP_KERNEL);
+		if (!p) {
+			ret = -ENOMEM;
+			break;
+		}
+		vgpu_b8_attrs(p, i);
+		mutex_lock(&lock);
+		ret = mtree_store_range(&mt, start, start + 2 * PAGE_SIZE - 1,
+					p, GFP_KERNEL);
+		mutex_unlock(&lock);
+		if (ret)
+			kfree(p);
+	}
+	*set_ns = ktime_get_ns() - t0;
+	*bytes = vgpu_slab_bytes() - slab;
+	t0 = ktime_get_ns();
+	for (i = 0; i < VGPU_B8_LOOKUPS && !ret; i++) {
+		mutex_lock(&lock);
+		p = mtree_load(&mt, t->addrs[i]);
+		if (p)
+			a = *p;
+		else
+			gpumirror_attr_default(&a);
+		mutex_unlock(&lock);
+	}
+	*get_ns = ktime_get_ns() - t0;
+	mt_for_each(&mt, p, idx, ULONG_MAX)
+		kfree(p);
+	mtree_destroy(&mt);
+	return ret;
+}
+
+static int vgpu_b8_case(struct seq_file *m, unsigned int n)
+{
+	s64 lib_set, lib_get, mt_set, mt_get;
+	struct vgpu_b8 t = { .n = n };
+	long lib_bytes, mt_bytes;
+	unsigned int i;
+	int ret;
+
+	/* Addresses only: attributes need no mapping. */
+	t.base = SZ_1G;
+	t.addrs = kvmalloc_array(VGPU_B8_LOOKUPS, sizeof(*t.addrs),
+				 GFP_KERNEL);
+	if (!t.addrs)
+		return -ENOMEM;
+	for (i = 0; i < VGPU_B8_LOOKUPS; i++)
+		t.addrs[i] = t.base + get_random_u32_below(4 * n) * PAGE_SIZE;
+	ret = vgpu_b8_library(&t, &lib_set, &lib_get, &lib_bytes);
+	if (!ret)
+		ret = vgpu_b8_maple(&t, &mt_set, &mt_get, &mt_bytes);
+	if (!ret)
+		seq_printf(m, "{\"bench\":\"B8\",\"ranges\":%u,\"lookups\":%u,\"tree_set_ns\":%lld,\"tree_get_ns\":%lld,\"tree_slab_bytes\":%ld,\"maple_set_ns\":%lld,\"maple_get_ns\":%lld,\"maple_slab_bytes\":%ld}\n",
+			   n, VGPU_B8_LOOKUPS, lib_set, lib_get, lib_bytes,
+			   mt_set, mt_get, mt_bytes);
+	kvfree(t.addrs);
+	return ret;
+}
+
+static int vgpu_b8_show(struct seq_file *m, void *unused)
+{
+	static const unsigned int ns[] = { 16, 1024, 65536 };
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ns) && !ret; i++)
+		ret = vgpu_b8_case(m, ns[i]);
+	return ret;
+}
+
 /* ---- debugfs ------------------------------------------------------------ */
 
 #define VGPU_BENCH_FILE(name)						\
@@ -726,6 +877,7 @@ VGPU_BENCH_FILE(vgpu_b2);
 VGPU_BENCH_FILE(vgpu_b3);
 VGPU_BENCH_FILE(vgpu_b4);
 VGPU_BENCH_FILE(vgpu_b5);
+VGPU_BENCH_FILE(vgpu_b8);
 
 /**
  * vgpu_bench_init() - create /sys/kernel/debug/vgpu/bench/
@@ -744,6 +896,7 @@ int vgpu_bench_init(void)
 	debugfs_create_file("b3", 0400, dir, NULL, &vgpu_b3_fops);
 	debugfs_create_file("b4", 0400, dir, NULL, &vgpu_b4_fops);
 	debugfs_create_file("b5", 0400, dir, NULL, &vgpu_b5_fops);
+	debugfs_create_file("b8", 0400, dir, NULL, &vgpu_b8_fops);
 	return 0;
 }
 

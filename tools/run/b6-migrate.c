@@ -5,12 +5,16 @@
  *   dev->sys; and the lib/test_hmm command on a vgpu node, which reads
  *   the migrated pages back like lib/test_hmm does),
  *   lib/test_hmm (MIGRATE_TO_DEV with that readback, MIGRATE_TO_SYS),
- *   memcpy of the same bytes (the physical limit).
+ *   memcpy of the same bytes (the physical limit);
+ *   and two threads migrating the same 64 MiB to vgpu0 and to vgpu1 at
+ *   once (the race between devices: time, and the races and busy pages
+ *   the vgpus counted; the data checked after).
  * Prints "@@RESULT {json}" lines; best of REPS runs each.
  */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +217,90 @@ static int bench_hmm_cmds(void)
 	return 0;
 }
 
+/* One side of the race: migrate the buffer to one vgpu, pages may split. */
+struct race_arm {
+	int fd;
+	void *p;
+	int ret;
+	pthread_barrier_t *go;
+};
+
+static void *race_fn(void *data)
+{
+	struct race_arm *r = data;
+	struct vgpu_migrate a = {
+		.addr = (uintptr_t)r->p,
+		.len = SIZE,
+		.flags = VGPU_MIGRATE_MIXED,
+	};
+
+	pthread_barrier_wait(r->go);
+	r->ret = ioctl(r->fd, VGPU_IOCTL_MIGRATE, &a) ? -errno : 0;
+	return NULL;
+}
+
+static int bench_race(void)
+{
+	struct vgpu_stats a[2], b[2];
+	struct race_arm arm[2];
+	pthread_barrier_t go;
+	pthread_t th[2];
+	double t, ms = 1e30;
+	void *p = map_filled();
+	int i, j, ret = 0, ebusy = 0;
+
+	if (!p || pthread_barrier_init(&go, NULL, 3))
+		return -1;
+	for (j = 0; j < 2; j++) {
+		arm[j].fd = open(j ? "/dev/vgpu1" : "/dev/vgpu0", O_RDWR);
+		arm[j].p = p;
+		arm[j].go = &go;
+		if (arm[j].fd < 0 || ioctl(arm[j].fd, VGPU_IOCTL_STATS, &a[j]))
+			return -1;
+	}
+	for (i = 0; i < REPS && !ret; i++) {
+		for (j = 0; j < 2; j++)
+			if (pthread_create(&th[j], NULL, race_fn, &arm[j]))
+				return -1;
+		pthread_barrier_wait(&go);
+		t = now_ms();
+		for (j = 0; j < 2; j++) {
+			pthread_join(th[j], NULL);
+			/* Losing to the other device is an answer, not an error. */
+			if (arm[j].ret == -EBUSY)
+				ebusy++;
+			else
+				ret = ret ?: arm[j].ret;
+		}
+		ms = best(ms, now_ms() - t);
+		/* The CPU reads every page back: the data must be intact. */
+		ret = ret ?: check(p);
+	}
+	for (j = 0; j < 2; j++)
+		if (ioctl(arm[j].fd, VGPU_IOCTL_STATS, &b[j]))
+			ret = -1;
+	if (ret) {
+		fprintf(stderr, "b6: migration race failed (%d)\n", ret);
+		return -1;
+	}
+	printf("@@RESULT {\"bench\": \"B6race\", \"mib\": %lu, \"reps\": %d, "
+	       "\"ms\": %.3f, \"ebusy\": %d, \"races\": %llu, \"busy\": %llu, "
+	       "\"to_dev\": [%llu, %llu]}\n", SIZE >> 20, REPS, ms, ebusy,
+	       (unsigned long long)(b[0].migrate_races - a[0].migrate_races +
+				    b[1].migrate_races - a[1].migrate_races),
+	       (unsigned long long)(b[0].migrate_busy - a[0].migrate_busy +
+				    b[1].migrate_busy - a[1].migrate_busy),
+	       (unsigned long long)(b[0].migrations_to_dev -
+				    a[0].migrations_to_dev),
+	       (unsigned long long)(b[1].migrations_to_dev -
+				    a[1].migrations_to_dev));
+	pthread_barrier_destroy(&go);
+	munmap(p, SIZE);
+	close(arm[0].fd);
+	close(arm[1].fd);
+	return 0;
+}
+
 int main(void)
 {
 	int ret = 0;
@@ -220,5 +308,6 @@ int main(void)
 	ret |= bench_memcpy();
 	ret |= bench_vgpu();
 	ret |= bench_hmm_cmds();
+	ret |= bench_race();
 	return ret ? 1 : 0;
 }

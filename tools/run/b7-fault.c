@@ -23,6 +23,7 @@
 #include <linux/vgpu.h>
 
 #define SZ_4K		4096UL
+#define SZ_1M		(1UL << 20)
 #define SZ_2M		(2UL << 20)
 #define NCHUNK		64
 #define NRESTORE	50
@@ -170,6 +171,53 @@ static int bench_restore(void)
 	return 0;
 }
 
+/*
+ * No-fault vgpu, partial munmap: one 4K page in the middle of a mapped
+ * 2 MiB range goes away; the rest must be mapped back (an access waits for
+ * the resume), and the GPU must no longer reach the unmapped page.
+ */
+static int bench_partial_munmap(void)
+{
+	struct vgpu_svm_attr attr = { .mask = VGPU_SVM_ATTR_ACCESS,
+				      .access = VGPU_SVM_ACCESS_RW };
+	int fd = open(NOFAULT_VGPU, O_RDWR), i, refused = 0;
+	double user[NRESTORE], t;
+	struct vgpu_stats a, b;
+	uint64_t v;
+	char *p;
+
+	if (fd < 0 || ioctl(fd, VGPU_IOCTL_STATS, &a))
+		return -1;
+	for (i = 0; i < NRESTORE; i++) {
+		p = region(SZ_2M, 1);
+		if (!p)
+			return -1;
+		attr.start = (uintptr_t)p;
+		attr.len = SZ_2M;
+		if (ioctl(fd, VGPU_IOCTL_SVM_ATTR, &attr) ||
+		    vgpu_read(fd, p + 4 * SZ_4K, &v, sizeof(v)) ||
+		    munmap(p + SZ_1M, SZ_4K))
+			return -1;
+		t = now_us();
+		if (vgpu_read(fd, p + 4 * SZ_4K, &v, sizeof(v)))
+			return -1;
+		user[i] = now_us() - t;
+		refused += vgpu_read(fd, p + SZ_1M, &v, sizeof(v)) != 0;
+		munmap(p, SZ_2M);
+	}
+	if (ioctl(fd, VGPU_IOCTL_STATS, &b) || b.resumes == a.resumes)
+		return -1;
+	printf("@@RESULT {\"bench\": \"B7\", \"impl\": \"vgpu_nofault\", "
+	       "\"op\": \"partial_munmap\", \"rounds\": %d, "
+	       "\"restores\": %llu, \"kernel_us\": %.1f, "
+	       "\"user_wait_us\": %.1f, \"hole_reads_refused\": %d}\n",
+	       NRESTORE, (unsigned long long)(b.resumes - a.resumes),
+	       (b.restore_ns - a.restore_ns) / 1e3 / (b.resumes - a.resumes),
+	       median(user, NRESTORE), refused);
+	close(fd);
+	return 0;
+}
+
 int main(void)
 {
 	int ret = 0;
@@ -181,5 +229,6 @@ int main(void)
 	ret |= bench_chunks("test_hmm", "/dev/hmm_dmirror1", hmm_read, SZ_2M,
 			    32);
 	ret |= bench_restore();
+	ret |= bench_partial_munmap();
 	return ret ? 1 : 0;
 }
