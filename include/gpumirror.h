@@ -301,8 +301,9 @@ struct gpumirror {
 	 */
 	struct rw_semaphore notifier_lock;
 	/**
-	 * @devices: attached devices by slot; modified under both the mirror
-	 * lock and @notifier_lock, so @notifier_lock is enough to read it.
+	 * @devices: attached devices by slot; modified under both the
+	 * mirror's own lock and @notifier_lock, so either is enough to read
+	 * it (device ops run with one of them held).
 	 */
 	struct gpumirror_device *devices[GPUMIRROR_MAX_DEVICES];
 	/** @device_mask: occupied slots of @devices, same locking. */
@@ -453,7 +454,7 @@ struct gpumirror_object {
 	 * (gpumirror_prefetch()); the restore worker maps it back for them.
 	 */
 	unsigned long keep;
-	/** @release_link: entry in &gpumirror.release_list. */
+	/** @release_link: entry in &gpumirror_private.release_list. */
 	struct list_head release_link;
 	/**
 	 * @zap_gen: &gpumirror_private.flush_gen when a two-pass device's set last

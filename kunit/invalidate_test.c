@@ -371,9 +371,9 @@ static const struct mmu_interval_notifier_ops gm_slow_ops = {
  * meanwhile. A set that an earlier event zapped and flushed is released
  * all the same, though the device's flush for this event is pending.
  *
- * The test holds &gpumirror_private.lock from before the earlier event until the
- * slow subscriber runs, so the release worker cannot act on the earlier
- * set before this event's pass 1 (the notifiers never take that lock).
+ * The test holds &gpumirror_private.lock from before the earlier event until
+ * the slow subscriber runs, so the release worker cannot act on the earlier set
+ * before this event's pass 1 (the notifiers never take that lock).
  */
 static void gm_release_after_pass2(struct kunit *test)
 {

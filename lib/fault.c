@@ -169,7 +169,8 @@ static bool gpumirror_pfns_need_fault(const unsigned long *pfns,
 	return false;
 }
 
-static unsigned long gpumirror_seg_pages(const struct gpumirror_segment_node *seg)
+static unsigned long
+gpumirror_seg_pages(const struct gpumirror_segment_node *seg)
 {
 	return (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
 }

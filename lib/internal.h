@@ -32,7 +32,6 @@ struct gpumirror_finish {
 	const struct mmu_notifier_range *event;
 };
 
-
 /**
  * struct gpumirror_private - the library's state of one mirror
  *
@@ -45,10 +44,11 @@ struct gpumirror_private {
 	/** @mirror: the mirror this is the state of. */
 	struct gpumirror *mirror;
 	/**
-	 * @lock: protects &gpumirror.devices, &gpumirror.device_mask and
-	 * @objects updates. The outermost gpumirror lock: taken before any
-	 * object's lock and before mmap_lock; never taken in the notifier
-	 * path.
+	 * @lock: protects updates of &gpumirror.devices,
+	 * &gpumirror.device_mask, @objects and @ranges, and keeps the attached
+	 * devices alive for whoever holds it. Taken before any object's lock
+	 * and before mmap_lock, after @range_lock; never taken in the
+	 * notifier path.
 	 */
 	struct mutex lock;
 	/** @objects: mirrored objects, under @lock. */
@@ -105,9 +105,9 @@ struct gpumirror_private {
 };
 
 /*
- * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror_private.flags: every invalidation inside an
- * object's notifier span moves its sequence, holes included, as a plain
- * span-wide notifier does. A measurement aid for the benchmarks, which
+ * GPUMIRROR_F_WIDE_NOTIFIER - &gpumirror_private.flags: every invalidation
+ * inside an object's notifier span moves its sequence, holes included, as a
+ * plain span-wide notifier does. A measurement aid for the benchmarks, which
  * compare it with the segment filter; never set otherwise.
  */
 #define GPUMIRROR_F_WIDE_NOTIFIER	BIT(0)

@@ -31,33 +31,31 @@
  * Devices that offer &gpumirror_device_ops.invalidate_start and
  * &gpumirror_device_ops.invalidate_finish are invalidated in two passes,
  * through the interval notifiers' own two passes
- * (&mmu_interval_notifier_ops.invalidate_start and .invalidate_finish).
- * Pass 1 runs in each touched object's first pass: each device zaps its
- * PTEs and starts its TLB invalidation, and is marked in
- * &gpumirror_private.pending. The first object of an event that started something
- * hands the core one of the mirror's &gpumirror_private.finish slots, tagged with
- * the event; later objects of the same event find it and hand back
- * nothing. The core runs that slot's second pass after the first pass of
- * every subscription of the event: pass 2, where each pending device waits
- * once for all it started. An event that covers many objects therefore
- * costs every device one TLB wait, and N devices cost the slowest one, not
- * the sum. Both passes complete before
- * mmu_notifier_invalidate_range_start() returns to the core mm, that is
- * before the CPU page tables change and before pages can be freed. When
- * every slot is taken by other events still between their passes (the
- * callbacks allocate nothing, see below), the object runs pass 2 itself,
- * at once. Devices with only &gpumirror_device_ops.invalidate are
- * invalidated and waited for in pass 1. Devices without a valid set are
- * not called.
+ * (&mmu_interval_notifier_ops.invalidate_start and .invalidate_finish). Pass 1
+ * runs in each touched object's first pass: each device zaps its PTEs and
+ * starts its TLB invalidation, and is marked in &gpumirror_private.pending. The
+ * first object of an event that started something hands the core one of the
+ * mirror's &gpumirror_private.finish slots, tagged with the event; later
+ * objects of the same event find it and hand back nothing. The core runs that
+ * slot's second pass after the first pass of every subscription of the event:
+ * pass 2, where each pending device waits once for all it started. An event
+ * that covers many objects therefore costs every device one TLB wait, and N
+ * devices cost the slowest one, not the sum. Both passes complete before
+ * mmu_notifier_invalidate_range_start() returns to the core mm, that is before
+ * the CPU page tables change and before pages can be freed. When every slot is
+ * taken by other events still between their passes (the callbacks allocate
+ * nothing, see below), the object runs pass 2 itself, at once. Devices with
+ * only &gpumirror_device_ops.invalidate are invalidated and waited for in
+ * pass 1. Devices without a valid set are not called.
  *
- * Concurrent events share &gpumirror_private.pending: an event's pass 2 may wait for
- * another event's starts, which is harmless, and because pass 2 runs under
- * the notifier lock, an event that finds its bits already cleared knows the
- * waits are complete. Each pass 2 that waited moves &gpumirror_private.flush_gen;
- * an object records the generation of its last zap, so a stale set is
- * known flushed once the generation moved on, whatever later events have
- * started since (gpumirror_flushed()). Pass 2 may also run outside an
- * event, from gpumirror_object_revoke() or before a stale set is
+ * Concurrent events share &gpumirror_private.pending: an event's pass 2 may
+ * wait for another event's starts, which is harmless, and because pass 2 runs
+ * under the notifier lock, an event that finds its bits already cleared knows
+ * the waits are complete. Each pass 2 that waited moves
+ * &gpumirror_private.flush_gen; an object records the generation of its last
+ * zap, so a stale set is known flushed once the generation moved on, whatever
+ * later events have started since (gpumirror_flushed()). Pass 2 may also run
+ * outside an event, from gpumirror_object_revoke() or before a stale set is
  * DMA-unmapped; the event's own pass 2 then finds nothing pending.
  *
  * An %MMU_NOTIFY_UNMAP event marks the object &gpumirror_object.retired.
@@ -131,10 +129,11 @@ void gpumirror_finish_pending(struct gpumirror *mirror)
  * @devices: slots whose sets of @obj went stale
  *
  * A set went stale in pass 1 of an event. If its device's bit in
- * &gpumirror_private.pending is clear, or pass 2 ran since (&gpumirror_private.flush_gen
- * moved past &gpumirror_object.zap_gen), the flush that followed the zap
- * has completed. Events that keep coming for other objects keep the bit
- * set, but not the generation still: they never hold this set back.
+ * &gpumirror_private.pending is clear, or pass 2 ran since
+ * (&gpumirror_private.flush_gen moved past &gpumirror_object.zap_gen), the
+ * flush that followed the zap has completed. Events that keep coming for other
+ * objects keep the bit set, but not the generation still: they never hold this
+ * set back.
  *
  * Context: the notifier lock held (read suffices).
  * Return: the slots of @devices whose flush has completed.
@@ -187,8 +186,8 @@ void gpumirror_object_zap(struct gpumirror_object *obj, unsigned long devices,
  * keep @obj are suspended first and the restore worker is queued to map it
  * back, as for an invalidation from the core mm.
  *
- * Context: process context; may hold &gpumirror_private.lock and the object lock,
- * not the notifier lock.
+ * Context: process context; may hold &gpumirror_private.lock and the object
+ * lock, not the notifier lock.
  */
 void gpumirror_object_revoke(struct gpumirror_object *obj,
 			     unsigned long devices)

@@ -34,9 +34,9 @@
  * Teach lockdep the documented order once per mirror, so that a violation
  * is reported the first time any path could deadlock, not when it does:
  *
- *   gpumirror.range_lock -> gpumirror.lock -> gpumirror_object.lock ->
- *   mmap_lock -> gpumirror.notifier_lock
- *   gpumirror.range_lock -> gpumirror.attr_lock (a leaf)
+ *   gpumirror_private.range_lock -> gpumirror_private.lock ->
+ *   gpumirror_object.lock -> mmap_lock -> gpumirror.notifier_lock
+ *   gpumirror_private.range_lock -> gpumirror_private.attr_lock (a leaf)
  *
  * and the notifier lock can be taken under reclaim (the mmu notifier runs
  * from reclaim), so nothing may allocate while holding it.
@@ -171,6 +171,9 @@ void gpumirror_fini(struct gpumirror *mirror)
 	struct gpumirror_object *obj;
 	struct gpumirror_device *gdev;
 
+	/* Never set up, or torn down already: nothing to do. */
+	if (WARN_ON_ONCE(!mirror->priv))
+		return;
 	gpumirror_restore_stop(mirror);
 	for (;;) {
 		mutex_lock(&mirror->priv->lock);

@@ -32,12 +32,12 @@
  * there first (best effort, mixed placement allowed). The range is then
  * bound through &gpumirror_device_ops.bind.
  *
- * Lifetime: &gpumirror_private.range_lock is held for read around every use of a
- * range (fault, prefetch, restore); the garbage collector takes it for
- * write to destroy the ranges an munmap() hit, so nobody holds a pointer
- * to a range that goes away. Ranges belong to the mirror: only the
- * collector and gpumirror_fini() destroy them (gpumirror_object_destroy()
- * refuses a range), so no range can be destroyed twice.
+ * Lifetime: &gpumirror_private.range_lock is held for read around every use of
+ * a range (fault, prefetch, restore); the garbage collector takes it for write
+ * to destroy the ranges an munmap() hit, so nobody holds a pointer to a range
+ * that goes away. Ranges belong to the mirror: only the collector and
+ * gpumirror_fini() destroy them (gpumirror_object_destroy() refuses a range),
+ * so no range can be destroyed twice.
  *
  * VMAs change under a range after it is made: an mprotect() or munmap()
  * of a neighbouring page splits its VMA, and the range then mixes pages
@@ -345,8 +345,8 @@ static void gpumirror_range_place(struct gpumirror *mirror,
 }
 
 /*
- * gpumirror_fault() with &gpumirror_private.range_lock held for read; on success
- * *@end is the end of the range that serves @addr.
+ * gpumirror_fault() with &gpumirror_private.range_lock held for read; on
+ * success *@end is the end of the range that serves @addr.
  */
 static int gpumirror_fault_locked(struct gpumirror *mirror,
 				  struct gpumirror_device *gdev,

@@ -253,12 +253,12 @@ static bool gpumirror_all_kept_valid(struct gpumirror *mirror,
 }
 
 /*
- * Resume the suspended devices whose ranges are all back. The check runs
- * under &gpumirror_private.lock and the notifier lock held for read; the resume
- * op under the notifier lock (its contract; &gpumirror_private.range_lock is held
+ * Resume the suspended devices whose ranges are all back. The check runs under
+ * &gpumirror_private.lock and the notifier lock held for read; the resume op
+ * under the notifier lock (its contract; &gpumirror_private.range_lock is held
  * for read too, but not &gpumirror_private.lock), still held from the check, so
- * no invalidation comes in between. Return: true if
- * one is still waiting (an invalidation came in meanwhile).
+ * no invalidation comes in between. Return: true if one is still waiting (an
+ * invalidation came in meanwhile).
  */
 static bool gpumirror_resume_ready(struct gpumirror *mirror)
 {

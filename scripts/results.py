@@ -100,17 +100,23 @@ def report_b8(res):
     if not b8:
         return
     n = b8[0]['lookups']
+
+    def per(v, k):
+        return '/'.join('%.0f' % (x / k) for x in v)
+
     table('B8  attribute tree (interval tree, the library) vs a maple tree of '
-          'the same ranges: ns per set and per lookup (%d random lookups), '
-          'slab bytes per range' % n,
+          'the same ranges set in random order: ns per set and per lookup '
+          'with the run end (%d random lookups), min/median/max of 5 '
+          'interleaved runs; bytes per range' % n,
           ['ranges', 'tree set', 'maple set', 'tree get', 'maple get',
            'get tree/maple', 'tree B/range', 'maple B/range'],
-          [[r['ranges'], '%.0f' % ratio(r['tree_set_ns'], r['ranges']),
-            '%.0f' % ratio(r['maple_set_ns'], r['ranges']),
-            '%.0f' % (r['tree_get_ns'] / n), '%.0f' % (r['maple_get_ns'] / n),
-            '%.2f' % ratio(r['tree_get_ns'], r['maple_get_ns']),
-            '%.0f' % ratio(r['tree_slab_bytes'], r['ranges']),
-            '%.0f' % ratio(r['maple_slab_bytes'], r['ranges'])]
+          [[r['ranges'], per(r['tree_set_ns'], r['ranges']),
+            per(r['maple_set_ns'], r['ranges']),
+            per(r['tree_get_ns'], n), per(r['maple_get_ns'], n),
+            '%.2f' % ratio(r['tree_get_ns'][1], r['maple_get_ns'][1]),
+            r['tree_node_bytes'],
+            '%.0f' % (r['maple_entry_bytes'] + ratio(
+                r['maple_leaves'] * r['maple_node_bytes'], r['ranges']))]
            for r in b8])
 
 
@@ -132,11 +138,12 @@ def report_b6(res):
     race = [r for r in res if r['bench'] == 'B6race']
     if race:
         table('B6  two threads migrating the same %d MiB to vgpu0 and to vgpu1 '
-              'at once (best of %d; data checked after each)'
+              'at once (min/median/max of %d; data checked after each)'
               % (race[0]['mib'], race[0]['reps']),
               ['ms', 'calls EBUSY', 'retried for write', 'busy (kernel)',
                'pages to vgpu0', 'pages to vgpu1'],
-              [['%.1f' % r['ms'], '%d/%d' % (r['ebusy'], 2 * r['reps']),
+              [['/'.join('%.1f' % x for x in r['ms']),
+                '%d/%d' % (r['ebusy'], 2 * r['reps']),
                 r['races'], r['busy'], r['to_dev'][0], r['to_dev'][1]]
                for r in race])
 

@@ -408,20 +408,31 @@ def patches(outdir):
     for u in used - set(names):
         if desired_files({u}):
             die('patch %r has files but no entry in scripts/series' % u)
-    for st in STAGES:
-        if st[1] not in names:
+    owner = {}
+    for p in project_files():
+        dst, patch = map_path(maps, p)
+        if dst:
+            owner[dst] = patch
+    for f, patch, _, _ in STAGES:
+        if patch not in names:
             die('stage entry for %s names patch %r, not in scripts/series'
-                % (st[0], st[1]))
+                % (f, patch))
+        if f not in owner:
+            die('stage entry for %s: no project file maps there' % f)
+        if names.index(patch) <= names.index(owner[f]):
+            die('stage entry for %s: patch %r does not come after %r, '
+                'the file\'s own' % (f, patch, owner[f]))
     outdir = os.path.abspath(outdir)
     shutil.rmtree(outdir, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=BUILD) as work:
         base_repo(work, upstream_files(hooks, diffs))
-        done = set()
+        done, before = set(), {}
         for name, msg in series:
             done.add(name)
             files = desired_files(done)
-            if not desired_files({name}):
+            if files == before:
                 continue
+            before = files
             for path, data in files.items():
                 write_if_changed(os.path.join(work, path), data)
             git(work, 'add', '-A')

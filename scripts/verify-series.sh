@@ -8,8 +8,10 @@
 # in order: checkpatch --strict on the patch, `git am`, a KUnit kernel build
 # with the .kunitconfig files the tree has at that point (the mm suites'
 # options alone before the library exists), and a boot per KUnit suite the
-# patch adds (`tree.py suites`), whose log must be free of kernel reports.
-# Prints one "SERIES <N> <patch> ..." line per patch and ends with
+# patch adds (`tree.py suites`), whose log must be free of kernel reports;
+# the vgpu selftests are compiled at their own patch. The KUnit build
+# directory starts empty, so no object of an earlier run can pass for a
+# prefix's. Prints one "SERIES <N> <patch> ..." line per patch and ends with
 # "N passed, N failed" like make check.
 set -uo pipefail
 
@@ -24,16 +26,17 @@ log=$work/log
 jobs=$(nproc)
 pass=0 fail=0
 
-rm -rf "$src" "$log"
+rm -rf "$src" "$log" "$kbuild"
 mkdir -p "$work" "$log"
 echo "  COPY    $pristine -> $src"
-cp -a --reflink=auto "$pristine" "$src"
 export GIT_AUTHOR_NAME=verify GIT_AUTHOR_EMAIL=verify@localhost
 export GIT_COMMITTER_NAME=verify GIT_COMMITTER_EMAIL=verify@localhost
-git -C "$src" -c init.defaultBranch=master init -q
 # -f: Debian's .gitignore ignores everything at the top level.
-git -C "$src" add -A -f
-git -C "$src" commit -q -m pristine
+cp -a --reflink=auto "$pristine" "$src" &&
+	git -C "$src" -c init.defaultBranch=master init -q &&
+	git -C "$src" add -A -f &&
+	git -C "$src" commit -q -m pristine ||
+	{ echo "verify-series.sh: cannot set up $src" >&2; exit 1; }
 
 # The mm suites' options, for the prefixes before lib/gpumirror has its own
 # .kunitconfig: each only once the series defines it.
@@ -76,9 +79,12 @@ for p in "${patches[@]}"; do
 
 	perl "$src/scripts/checkpatch.pl" --no-tree --strict --terse \
 		--ignore FILE_PATH_CHANGES "$p" >"$log/$i-checkpatch.out" 2>&1
+	rc=$?
 	n=$(grep -cE ': (ERROR|WARNING|CHECK):' "$log/$i-checkpatch.out")
-	check "$tag checkpatch" "$n" "($n findings)"
-	[ "$n" = 0 ] || grep -E ': (ERROR|WARNING|CHECK):' "$log/$i-checkpatch.out"
+	# exit status 0 exactly when nothing was found, or checkpatch broke
+	[ "$rc" = 0 ] && [ "$n" = 0 ] || rc=1
+	check "$tag checkpatch" "$rc" "($n findings)"
+	[ "$rc" = 0 ] || tail -n 20 "$log/$i-checkpatch.out"
 
 	if ! git -C "$src" am -q "$p" >"$log/$i-am.out" 2>&1; then
 		check "$tag git-am" 1 "(does not apply)"
@@ -99,6 +105,19 @@ for p in "${patches[@]}"; do
 	check "$tag build" "$rc" "(KUnit kernel)"
 	[ "$rc" = 0 ] || { tail -n 30 "$log/$i-build.out"; break; }
 
+	if [ "$name" = vgpu-selftests ]; then
+		sel=$src/tools/testing/selftests
+		rc=0
+		for c in "$sel"/vgpu/*.c; do
+			gcc -static -O2 -Wall -pthread -D_GNU_SOURCE \
+				-I"$src" -I"$sel" -idirafter "$src/include/uapi" \
+				-o "$work/$(basename "$c" .c)" "$c" \
+				>>"$log/$i-selftests.out" 2>&1 || rc=1
+		done
+		check "$tag selftests" "$rc" "(tools/testing/selftests/vgpu compiled)"
+		[ "$rc" = 0 ] || tail -n 30 "$log/$i-selftests.out"
+	fi
+
 	for s in $suites; do
 		echo "  KUNIT   $tag: $s"
 		rm -f "$kbuild/test.log"
@@ -114,8 +133,11 @@ for p in "${patches[@]}"; do
 			rc=1
 		check "$tag suite $s" "$rc" "(${summary#*Testing complete. })"
 		[ "$rc" = 0 ] || tail -n 30 "$log/$i-$s.out"
-		reports=$(scripts/logscan.py "$kbuild/test.log" | wc -l)
+		scripts/logscan.py "$kbuild/test.log" >"$log/$i-$s.reports"
+		reports=$(wc -l <"$log/$i-$s.reports")
+		[ -f "$kbuild/test.log" ] || reports=1
 		check "$tag suite $s kernel-log" "$reports" "($reports reports)"
+		head -n 20 "$log/$i-$s.reports"
 	done
 done
 echo "$pass passed, $fail failed"

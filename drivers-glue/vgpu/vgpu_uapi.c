@@ -48,7 +48,8 @@ static bool vgpu_uapi_overlaps(struct vgpu_file *vf, u64 start, u64 end)
 	return false;
 }
 
-static struct gpumirror_segment *vgpu_uapi_ranges(const struct vgpu_obj_create *a)
+static struct gpumirror_segment *
+vgpu_uapi_ranges(const struct vgpu_obj_create *a)
 {
 	struct vgpu_range __user *u = u64_to_user_ptr(a->ranges);
 	struct gpumirror_segment *r;

@@ -24,13 +24,11 @@
 static inline int vgpu_dev_open(int id)
 {
 	char path[64];
-	int fd;
 
-	snprintf(path, sizeof(path), "/dev/vgpu%d", id);
-	fd = open(path, O_RDWR);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+	if (access("/sys/module/test_hmm", F_OK))
+		snprintf(path, sizeof(path), "/dev/hmm_dmirror%d", id);
+	else
+		snprintf(path, sizeof(path), "/dev/vgpu%d", id);
 	return open(path, O_RDWR);
 }
 
