@@ -49,7 +49,7 @@
 #define NOBJ		4
 #define OBJ_PAGES	6
 #define SZ_2M		(2UL << 20)
-#define EXPLICIT	(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define EXPLICIT	BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 static const int slot_word[NSLOT] = { 0, 129, 300, 511 };
 static const int dev_id[NDEV] = { 0, 1, 6, 4 };
@@ -95,7 +95,7 @@ static char *pool;
 static int fds[NDEV];
 static struct page_model pm[NP];
 static struct obj_model om[NOBJ];
-static volatile int stop_racer;
+static int stop_racer;	/* VGPU_LOAD() / VGPU_STORE() */
 static unsigned long violations;
 static const struct op *cur_ops;
 static unsigned long cur_idx;
@@ -572,18 +572,18 @@ static void *racer_fn(void *arg)
 {
 	uint64_t s = (uintptr_t)arg | 1;
 	static const int to[] = { 0, 1, 3, -1 };
-	unsigned int page, n;
+	unsigned int page, n, flags;
 	int d, ret;
 
-	while (!stop_racer) {
+	while (!VGPU_LOAD(stop_racer)) {
 		page = rnd(&s) % NP;
 		n = 1 + rnd(&s) % 16;
 		if (page + n > NP)
 			n = NP - page;
 		d = to[rnd(&s) % 4];
+		flags = d < 0 ? VGPU_MIGRATE_TO_RAM : VGPU_MIGRATE_MIXED;
 		ret = migrate(fds[d < 0 ? 0 : d], pool + page * page_size,
-			      n * page_size, d < 0 ? VGPU_MIGRATE_TO_RAM :
-			      VGPU_MIGRATE_MIXED, NULL);
+			      n * page_size, flags, NULL);
 		if (!migrate_err_ok(ret) && !quiet)
 			printf("# racer: migrate -> %d\n", ret);
 		usleep(500);
@@ -654,7 +654,7 @@ static long run_ops(const struct op *ops, unsigned long n, const bool *skip,
 		exit(2);
 	}
 	cur_ops = ops;
-	stop_racer = 0;
+	VGPU_STORE(stop_racer, 0);
 	pthread_create(&t, NULL, racer_fn, (void *)(uintptr_t)seed);
 	for (i = 0; i < n && now() < deadline; i++) {
 		if (skip && skip[i])
@@ -667,7 +667,7 @@ static long run_ops(const struct op *ops, unsigned long n, const bool *skip,
 		}
 	}
 	*done = i;
-	stop_racer = 1;
+	VGPU_STORE(stop_racer, 1);
 	pthread_join(t, NULL);
 	for (k = 0; k < NDEV; k++)
 		close(fds[k]);
@@ -706,7 +706,8 @@ static void minimize(const struct op *ops, unsigned long last, uint64_t seed,
 	char d[128];
 
 	if (!skip || !was || !reproduces(ops, last, skip, seed)) {
-		printf("# minimize: the violation did not reproduce alone\n");
+		printf("# %s: the violation did not reproduce alone\n",
+		       __func__);
 		free(skip);
 		free(was);
 		return;

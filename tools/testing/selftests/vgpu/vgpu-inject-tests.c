@@ -41,7 +41,7 @@
 #include "../kselftest_harness.h"
 #include "vgpu_util.h"
 
-#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define GPU_VA		BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 #define GPU_VA_OTHER	(GPU_VA + (1ULL << 30))
 #define SZ_64K		(64UL << 10)
 #define NPAGES		16	/* pages of a region: one 64K range */
@@ -540,6 +540,7 @@ static const int attr_errs[] = { EINVAL, ENOMEM, EBUSY, EFAULT, EINTR, 0 };
 static const int prefetch_errs[] = {
 	EINVAL, ENOMEM, EBUSY, EFAULT, EINTR, 0
 };
+
 static const int migrate_errs[] = { EINVAL, EBUSY, ENOMEM, EFAULT, 0 };
 
 static const int join_errs[] = {

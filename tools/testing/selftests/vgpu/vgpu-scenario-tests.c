@@ -39,7 +39,7 @@
 #include "../kselftest_harness.h"
 #include "vgpu_util.h"
 
-#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define GPU_VA		BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 #define DMA_DUMP	"/sys/kernel/debug/dma-api/dump"
 #define DMA_DISABLED	"/sys/kernel/debug/dma-api/disabled"
@@ -59,12 +59,12 @@
 #define USERFAULTFD_IOC_NEW	_IO(0xAA, 0x00)
 #endif
 /* <numaif.h> is libnuma's; the one flag move_pages(2) needs here. */
-#define MPOL_MF_MOVE		(1 << 1)
+#define MPOL_MF_MOVE		BIT(1)
 
 /* /proc/<pid>/pagemap, Documentation/admin-guide/mm/pagemap.rst */
 #define PM_PFN(e)		((e) & ((1ULL << 55) - 1))
-#define PM_SWAP			(1ULL << 62)
-#define PM_PRESENT		(1ULL << 63)
+#define PM_SWAP			BIT_ULL(62)
+#define PM_PRESENT		BIT_ULL(63)
 
 static long page_size;
 
@@ -363,13 +363,13 @@ FIXTURE(scn) {
 	int zram;		/* zram device made swap here, or -1 */
 };
 
-static void ksm_restore(FIXTURE_DATA(scn) *self)
+static void ksm_restore(long run, long pages, long sleep)
 {
 	/* 2: unmerge every KSM page, so no test after this finds one. */
 	write_str(KSM_DIR "run", "2");
-	write_long(KSM_DIR "pages_to_scan", self->ksm_pages);
-	write_long(KSM_DIR "sleep_millisecs", self->ksm_sleep);
-	write_long(KSM_DIR "run", self->ksm_run == 1 ? 1 : 0);
+	write_long(KSM_DIR "pages_to_scan", pages);
+	write_long(KSM_DIR "sleep_millisecs", sleep);
+	write_long(KSM_DIR "run", run == 1 ? 1 : 0);
 }
 
 /* Undo the swap test: swapoff (fails if it never got that far), reset. */
@@ -395,7 +395,7 @@ FIXTURE_TEARDOWN(scn)
 	if (self->zram >= 0)
 		swap_down(self->zram);
 	if (self->ksm_saved)
-		ksm_restore(self);
+		ksm_restore(self->ksm_run, self->ksm_pages, self->ksm_sleep);
 }
 
 /*

@@ -35,7 +35,7 @@
 #include "vgpu_util.h"
 
 #define SWIOTLB		"/sys/kernel/debug/swiotlb/"
-#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define GPU_VA		BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 /* The PCI driver of the vgpu behind the IOMMU. */
 #define IOMMU_DRIVER	"vgpu-dma"
 #define NPAGES		16

@@ -21,7 +21,7 @@
 #include "../kselftest_harness.h"
 #include "vgpu_util.h"
 
-#define GPU_VA		(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define GPU_VA		BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 static long page_size;
 

@@ -42,7 +42,7 @@
 #define NFDS		5
 #define NTHREADS	3
 #define MAX_ERRS	14
-#define EXPLICIT	(1ULL << VGPU_GPU_VA_EXPLICIT_SHIFT)
+#define EXPLICIT	BIT_ULL(VGPU_GPU_VA_EXPLICIT_SHIFT)
 
 /* A command and the errnos its documentation allows. */
 struct cmd {
@@ -85,13 +85,13 @@ static const struct cmd cmds[] = {
 	{ "UNKNOWN", 0, { 0 } },
 };
 
-#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+#define NCMDS	ARRAY_SIZE(cmds)
 
 static char *pool, *scratch;
 static long page_size;
 static unsigned long calls_goal, seconds_goal;
 static unsigned long calls, undocumented;
-static volatile int stop;
+static int stop;	/* VGPU_LOAD() / VGPU_STORE() */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long seen[NCMDS][140];
 static double spent[NCMDS];
@@ -121,7 +121,7 @@ static uint64_t any_addr(uint64_t *s)
 	uint64_t a;
 
 	if (below(s, 10) == 0)
-		return edge[below(s, sizeof(edge) / sizeof(edge[0]))];
+		return edge[below(s, ARRAY_SIZE(edge))];
 	a = (uint64_t)(uintptr_t)pool + below(s, POOL_SIZE);
 	return below(s, 5) ? a & ~(uint64_t)(page_size - 1) : a;
 }
@@ -136,7 +136,7 @@ static uint64_t any_len(uint64_t *s)
 	uint64_t e;
 
 	if (below(s, 12) == 0) {
-		e = edge[below(s, sizeof(edge) / sizeof(edge[0]))];
+		e = edge[below(s, ARRAY_SIZE(edge))];
 		/* Up to a GiB is allocated for: rarely. */
 		if (e >= (1ULL << 30) && e < (1ULL << 31) && below(s, 50))
 			e = 2UL << 20;
@@ -189,6 +189,11 @@ static uint64_t any_gpu_va(uint64_t *s)
 }
 
 /* Fill the argument of command @c at random; the size is _IOC_SIZE. */
+/* ALLOC_LIMIT budgets: zero, small, large, negative, past INT_MAX. */
+static const int64_t budgets[] = {
+	0, 3, 1000, -2, (int64_t)INT_MAX + 1, INT64_MIN
+};
+
 static void make_arg(uint64_t *s, const struct cmd *c, void *arg, int *fds)
 {
 	union {
@@ -232,8 +237,7 @@ static void make_arg(uint64_t *s, const struct cmd *c, void *arg, int *fds)
 		break;
 	case VGPU_IOCTL_ALLOC_LIMIT:
 		u->limit.budget = below(s, 4) ? -1 :
-			(int64_t[]){ 0, 3, 1000, -2, (int64_t)INT_MAX + 1,
-				     INT64_MIN }[below(s, 6)];
+			budgets[below(s, ARRAY_SIZE(budgets))];
 		break;
 	case VGPU_IOCTL_SVM_ACCESS:
 		u->svm.addr = any_addr(s);
@@ -297,7 +301,8 @@ static double now(void)
 /* One random call on one of @fds; returns the command's index. */
 static int one_call(uint64_t *s, int *fds, int *err)
 {
-	unsigned char arg[256] __attribute__((aligned(8)));
+	uint64_t words[32];	/* 256 bytes, 8-byte aligned */
+	unsigned char *arg = (unsigned char *)words;
 	unsigned int i = below(s, NCMDS);
 	const struct cmd *c = &cmds[i];
 	unsigned long nr = c->nr;
@@ -355,7 +360,7 @@ static void *worker_fn(void *p)
 	int err;
 	unsigned int i;
 
-	while (!stop) {
+	while (!VGPU_LOAD(stop)) {
 		i = one_call(&s, w->fds, &err);
 		note(i, err);
 	}
@@ -363,13 +368,17 @@ static void *worker_fn(void *p)
 }
 
 /* Remap, protect and advise pieces of the pool, at random. */
+static const int advice[] = {
+	MADV_DONTNEED, MADV_FREE, MADV_PAGEOUT, MADV_HUGEPAGE
+};
+
 static void *mutator_fn(void *p)
 {
 	uint64_t s = *(uint64_t *)p;
 	char *at;
 	size_t len;
 
-	while (!stop) {
+	while (!VGPU_LOAD(stop)) {
 		at = pool + below(&s, POOL_SIZE / page_size) * page_size;
 		len = (1 + below(&s, 64)) * page_size;
 		if (at + len > pool + POOL_SIZE)
@@ -392,8 +401,7 @@ static void *mutator_fn(void *p)
 				 PROT_READ | PROT_WRITE);
 			break;
 		case 4:
-			madvise(at, len, (int[]){ MADV_DONTNEED, MADV_FREE,
-				MADV_PAGEOUT, MADV_HUGEPAGE }[below(&s, 4)]);
+			madvise(at, len, advice[below(&s, ARRAY_SIZE(advice))]);
 			break;
 		default:
 			memset(at, (int)below(&s, 256), 8);	/* may fault */
@@ -471,17 +479,18 @@ static unsigned long run(uint64_t seed, int *fds)
 	double start = now();
 	int i;
 
-	stop = 0;
+	VGPU_STORE(stop, 0);
 	for (i = 0; i < NTHREADS; i++) {
 		w[i].seed = seed * (i + 1) | 1;
 		w[i].fds = fds;
 		pthread_create(&t[i], NULL, worker_fn, &w[i]);
 	}
 	pthread_create(&m, NULL, mutator_fn, &ms);
-	while (!stop) {
+	while (!VGPU_LOAD(stop)) {
 		usleep(20000);
 		pthread_mutex_lock(&report_lock);
-		stop = calls >= calls_goal || now() - start > seconds_goal;
+		VGPU_STORE(stop, calls >= calls_goal ||
+			   now() - start > seconds_goal);
 		pthread_mutex_unlock(&report_lock);
 	}
 	for (i = 0; i < NTHREADS; i++)
@@ -505,8 +514,8 @@ static int child(uint64_t seed, int *parent_fds)
 
 		/* The mm is checked before anything else. */
 		if (err != EPERM) {
-			printf("# child: %s on the parent's file -> %d\n",
-			       cmds[c].name, err);
+			printf("# %s: %s on the parent's file -> %d\n",
+			       __func__, cmds[c].name, err);
 			bad++;
 		}
 	}
@@ -514,8 +523,9 @@ static int child(uint64_t seed, int *parent_fds)
 	calls = 0;
 	calls_goal /= 4;
 	run(seed + 1, fds);
-	printf("# child: %d calls on the parent's files, %lu not EPERM; %lu calls, %lu undocumented\n",
-	       i, bad, calls, undocumented);
+	printf("# %s: %d calls on the parent's files, %lu not EPERM; ",
+	       __func__, i, bad);
+	printf("%lu calls, %lu undocumented\n", calls, undocumented);
 	return bad || undocumented ? 1 : 0;
 }
 

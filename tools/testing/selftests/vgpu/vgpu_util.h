@@ -32,6 +32,17 @@ static inline int vgpu_dev_open(int id)
 	return open(path, O_RDWR);
 }
 
+/* The kernel's bit and array helpers, which userspace headers lack. */
+#ifndef BIT
+#define BIT(nr)			(1UL << (nr))
+#endif
+#ifndef BIT_ULL
+#define BIT_ULL(nr)		(1ULL << (nr))
+#endif
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Flags and words shared between the test's threads. */
 #define VGPU_LOAD(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define VGPU_STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
