@@ -28,7 +28,7 @@ patches: tree
 	@scripts/tree.py verify-patches patches
 
 ## make verify-series - every prefix of the series: checkpatch, git am,
-## a KUnit build and the patch's own suites (slow: about 50 minutes)
+## a KUnit build and the patch's own suites (slow: about 90 minutes)
 verify-series: patches
 	@scripts/verify-series.sh patches
 
