@@ -645,7 +645,7 @@ struct gpumirror_devmem {
  */
 #define GPUMIRROR_MIGRATE_SYSTEM_ONLY	BIT(1)
 
-#if IS_ENABLED(CONFIG_DEVICE_MIGRATION)
+#if IS_ENABLED(CONFIG_GPUMIRROR_DEVMEM)
 int gpumirror_migrate_to_devmem(struct gpumirror_devmem *dm,
 				struct mm_struct *mm, unsigned long start,
 				unsigned long end, unsigned int flags,

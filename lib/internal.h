@@ -128,18 +128,24 @@ static inline bool gpumirror_walk_joins(unsigned long start,
 	       (next_end - start) >> PAGE_SHIFT <= GPUMIRROR_MAX_OBJECT_PAGES;
 }
 
-/* attr.c */
-void gpumirror_attr_fini(struct gpumirror *mirror);
-void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot);
-bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
-			  const struct gpumirror_attrs *b);
-
 /* object.c */
 void gpumirror_object_teardown(struct gpumirror_object *obj);
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
 
-/* range.c */
+/*
+ * attr.c, range.c, restore.c: CONFIG_GPUMIRROR_SVM. Without it the core
+ * calls below are no-ops: no attribute is ever set, no fault-mode range is
+ * ever made and no-fault devices are refused at attach.
+ */
+struct gpumirror_attrs;
+
+#if IS_ENABLED(CONFIG_GPUMIRROR_SVM)
+void gpumirror_attr_fini(struct gpumirror *mirror);
+void gpumirror_attr_forget(struct gpumirror *mirror, unsigned int slot);
+bool gpumirror_attr_equal(const struct gpumirror_attrs *a,
+			  const struct gpumirror_attrs *b);
+
 struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 					     unsigned long addr,
 					     const struct gpumirror_attrs *attrs);
@@ -149,7 +155,6 @@ int gpumirror_range_bind(struct gpumirror_object *obj,
 int gpumirror_range_rebind(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
 
-/* restore.c */
 void gpumirror_restore_init(struct gpumirror *mirror);
 void gpumirror_restore_stop(struct gpumirror *mirror);
 void gpumirror_restore_queue(struct gpumirror *mirror);
@@ -157,6 +162,16 @@ void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 			       unsigned long devices);
 void gpumirror_gc_sync(struct gpumirror *mirror);
 void gpumirror_gc(struct gpumirror *mirror);
+#else
+static inline void gpumirror_attr_fini(struct gpumirror *mirror) {}
+static inline void gpumirror_attr_forget(struct gpumirror *mirror,
+					 unsigned int slot) {}
+static inline void gpumirror_restore_init(struct gpumirror *mirror) {}
+static inline void gpumirror_restore_stop(struct gpumirror *mirror) {}
+static inline void gpumirror_restore_queue(struct gpumirror *mirror) {}
+static inline void gpumirror_suspend_nofault(struct gpumirror_object *obj,
+					     unsigned long devices) {}
+#endif
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
@@ -204,9 +219,18 @@ bool gpumirror_dma_shared(struct gpumirror_device *gdev, struct page *page,
 			  dma_addr_t dma);
 #endif
 
-/* migrate.c */
+/* migrate.c: CONFIG_GPUMIRROR_DEVMEM; without it nothing migrates */
+#if IS_ENABLED(CONFIG_GPUMIRROR_DEVMEM)
 int gpumirror_migrations_stop(void);
 void gpumirror_migrations_resume(void);
+#else
+static inline int gpumirror_migrations_stop(void)
+{
+	return 0;
+}
+
+static inline void gpumirror_migrations_resume(void) {}
+#endif
 /* One batch of migrate_vma: src/dst pfns and the page arrays for copy. */
 struct gpumirror_mig {
 	unsigned long src[GPUMIRROR_MIGRATE_BATCH];

@@ -227,6 +227,10 @@ static int gpumirror_device_check(const struct gpumirror_device *gdev)
 	if ((gdev->flags & GPUMIRROR_DEVICE_NOFAULT) &&
 	    (!ops->bind || !ops->suspend || !ops->resume))
 		return -EINVAL;
+	/* no-fault devices need the restore worker of CONFIG_GPUMIRROR_SVM */
+	if ((gdev->flags & GPUMIRROR_DEVICE_NOFAULT) &&
+	    !IS_ENABLED(CONFIG_GPUMIRROR_SVM))
+		return -EOPNOTSUPP;
 	if (!gdev->va_limit || !PAGE_ALIGNED(gdev->va_limit))
 		return -EINVAL;
 	if (gdev->mirror)
@@ -299,7 +303,8 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * @mirror; -ERANGE if an existing object lies beyond @va_limit; -ENOSPC if
  * @mirror has %GPUMIRROR_MAX_DEVICES devices; -EOPNOTSUPP if @gdev->dev
  * could reach system memory only through bounce buffers (see the "Page
- * sets" DOC).
+ * sets" DOC), or for a %GPUMIRROR_DEVICE_NOFAULT device without
+ * ``CONFIG_GPUMIRROR_SVM``.
  *
  * A driver must stay bound to @gdev->dev, and must not change the IOMMU
  * domain the DMA API uses for it, while @gdev is attached: the domain is
