@@ -197,6 +197,8 @@ struct gm_attach_case {
 	bool no_dev;
 	bool no_ops;
 	bool no_invalidate;
+	bool nofault;
+	const struct gpumirror_device_ops *ops;
 	u64 va_limit;
 	int err;
 };
@@ -214,6 +216,13 @@ static const struct gm_attach_case gm_attach_cases[] = {
 	{ .name = "unaligned_va_limit", .va_limit = GM_VA_LIMIT - 1,
 	  .err = -EINVAL },
 	{ .name = "good", .va_limit = GM_VA_LIMIT, .err = 0 },
+	/* no-fault without suspend and resume: refused either way */
+	{ .name = "nofault_no_resume", .nofault = true, .va_limit = GM_VA_LIMIT,
+	  .err = -EINVAL },
+	/* no-fault devices need CONFIG_GPUMIRROR_SVM's restore worker */
+	{ .name = "nofault", .nofault = true, .ops = &gm_test_ops_nofault,
+	  .va_limit = GM_VA_LIMIT,
+	  .err = IS_ENABLED(CONFIG_GPUMIRROR_SVM) ? 0 : -EOPNOTSUPP },
 };
 
 KUNIT_ARRAY_PARAM_DESC(gm_attach, gm_attach_cases, name);
@@ -233,6 +242,10 @@ static void gm_attach_bad_args(struct kunit *test)
 		td->gdev.ops = NULL;
 	if (c->no_invalidate)
 		td->gdev.ops = &gm_no_invalidate_ops;
+	if (c->ops)
+		td->gdev.ops = c->ops;
+	if (c->nofault)
+		td->gdev.flags |= GPUMIRROR_DEVICE_NOFAULT;
 	KUNIT_EXPECT_EQ(test, gpumirror_device_attach(&mirror, &td->gdev),
 			c->err);
 	KUNIT_EXPECT_EQ(test, mirror.device_mask, c->err ? 0UL : 1UL);
