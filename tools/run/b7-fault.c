@@ -4,8 +4,9 @@
  * (SVM_ACCESS, fault mode) against lib/test_hmm's fault path (READ) in the
  * same boot; and the restore latency of a no-fault vgpu after an
  * invalidation. Each access reads the whole chunk; the fault service time
- * is the first access minus a second one of the same chunk (already
- * mapped), medians over the chunks. Prints "@@RESULT {json}" lines.
+ * of a chunk is its first access minus a second one (already mapped), and
+ * each arm prints its min / median / max over the chunks, the two arms
+ * interleaved chunk by chunk. Prints "@@RESULT {json}" lines.
  */
 
 #include <errno.h>
@@ -90,48 +91,105 @@ static int hmm_read(int fd, char *addr, void *buf, size_t len)
 
 typedef int (*read_fn)(int fd, char *addr, void *buf, size_t len);
 
-/* First and second access of each chunk: fault + copy, then copy. */
-static int bench_chunks(const char *impl, const char *node, read_fn rd,
-			size_t chunk, unsigned int gran)
-{
-	double first[NCHUNK], hit[NCHUNK], t;
-	int fd = open(node, O_RDWR), i, ret = 0;
-	char *p = region(chunk, NCHUNK);
-	void *buf = malloc(chunk);
+/* One side of the comparison: a device node and how to read through it. */
+struct arm {
+	const char *impl;
+	const char *node;
+	read_fn rd;
+	unsigned int gran;	/* vgpu migration granularity; 32: none */
+	int fd;
+	char *p;
+	double first[NCHUNK], hit[NCHUNK], fault[NCHUNK];
+};
 
-	if (fd < 0 || !p || !buf)
+static int arm_open(struct arm *a, size_t chunk)
+{
+	a->fd = open(a->node, O_RDWR);
+	a->p = region(chunk, NCHUNK);
+	if (a->fd < 0 || !a->p)
 		return -1;
-	if (gran < 32) {
-		struct vgpu_svm_attr a = {
-			.start = (uintptr_t)p,
+	if (a->gran < 32) {
+		struct vgpu_svm_attr attr = {
+			.start = (uintptr_t)a->p,
 			.len = chunk * NCHUNK,
 			.mask = VGPU_SVM_ATTR_GRANULARITY,
-			.granularity = gran,
+			.granularity = a->gran,
 		};
 
-		if (ioctl(fd, VGPU_IOCTL_SVM_ATTR, &a))
+		if (ioctl(a->fd, VGPU_IOCTL_SVM_ATTR, &attr))
 			return -1;
 	}
-	for (i = 0; i < NCHUNK && !ret; i++) {
-		t = now_us();
-		ret = rd(fd, p + i * chunk, buf, chunk);
-		first[i] = now_us() - t;
-		t = now_us();
-		ret = ret ?: rd(fd, p + i * chunk, buf, chunk);
-		hit[i] = now_us() - t;
-	}
-	if (ret) {
-		fprintf(stderr, "b7: %s %zu failed (%d)\n", impl, chunk, ret);
+	return 0;
+}
+
+/* Chunk @i of @a: the first access (fault + copy), then the second (copy). */
+static int arm_chunk(struct arm *a, int i, size_t chunk, void *buf)
+{
+	double t = now_us();
+	int ret = a->rd(a->fd, a->p + i * chunk, buf, chunk);
+
+	a->first[i] = now_us() - t;
+	t = now_us();
+	ret = ret ?: a->rd(a->fd, a->p + i * chunk, buf, chunk);
+	a->hit[i] = now_us() - t;
+	a->fault[i] = a->first[i] - a->hit[i];
+	return ret;
+}
+
+/* min / median / max of @v (sorted in place) */
+static void spread(char *out, size_t len, double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp);
+	snprintf(out, len, "[%.1f, %.1f, %.1f]", v[0], v[n / 2], v[n - 1]);
+}
+
+static void arm_print(struct arm *a, size_t chunk)
+{
+	char first[64], hit[64], fault[64];
+
+	spread(first, sizeof(first), a->first, NCHUNK);
+	spread(hit, sizeof(hit), a->hit, NCHUNK);
+	spread(fault, sizeof(fault), a->fault, NCHUNK);
+	printf("@@RESULT {\"bench\": \"B7\", \"impl\": \"%s\", \"chunk\": \"%s\", "
+	       "\"first_us\": %s, \"hit_us\": %s, \"fault_us\": %s}\n",
+	       a->impl, chunk == SZ_4K ? "4K" : "2M", first, hit, fault);
+}
+
+/*
+ * The vgpu and lib/test_hmm, chunk by chunk: chunk i of one arm, then
+ * chunk i of the other, the arm that goes first alternating, so that
+ * neither sees a quieter machine. Each arm reports the same statistic: the
+ * per-chunk fault time (first access - second access of that chunk), its
+ * min / median / max over the chunks.
+ */
+static int bench_chunks(struct arm *x, struct arm *y, size_t chunk)
+{
+	struct arm *arms[2] = { x, y };
+	void *buf = malloc(chunk);
+	int i, k, ret = 0;
+
+	if (!buf || arm_open(x, chunk) || arm_open(y, chunk)) {
+		fprintf(stderr, "b7: cannot set up %s / %s\n", x->node,
+			y->node);
 		return -1;
 	}
-	t = median(first, NCHUNK);
-	printf("@@RESULT {\"bench\": \"B7\", \"impl\": \"%s\", \"chunk\": \"%s\", "
-	       "\"first_us\": %.1f, \"hit_us\": %.1f, \"fault_us\": %.1f}\n",
-	       impl, chunk == SZ_4K ? "4K" : "2M", t, median(hit, NCHUNK),
-	       t - median(hit, NCHUNK));
-	close(fd);
+	for (i = 0; i < NCHUNK && !ret; i++)
+		for (k = 0; k < 2 && !ret; k++) {
+			struct arm *a = arms[(i + k) & 1];
+
+			ret = arm_chunk(a, i, chunk, buf);
+			if (ret)
+				fprintf(stderr, "b7: %s %zu failed (%d)\n",
+					a->impl, chunk, ret);
+		}
+	if (!ret) {
+		arm_print(x, chunk);
+		arm_print(y, chunk);
+	}
+	close(x->fd);
+	close(y->fd);
 	free(buf);
-	return 0;
+	return ret ? -1 : 0;
 }
 
 /* No-fault vgpu: mprotect twice, then an access that waits for resume. */
@@ -236,12 +294,13 @@ int main(void)
 {
 	int ret = 0;
 
-	ret |= bench_chunks("vgpu", "/dev/vgpu0", vgpu_read, SZ_4K, 0);
-	ret |= bench_chunks("test_hmm", "/dev/hmm_dmirror0", hmm_read, SZ_4K,
-			    32);
-	ret |= bench_chunks("vgpu", "/dev/vgpu1", vgpu_read, SZ_2M, 9);
-	ret |= bench_chunks("test_hmm", "/dev/hmm_dmirror1", hmm_read, SZ_2M,
-			    32);
+	struct arm vgpu4k = { "vgpu", "/dev/vgpu0", vgpu_read, 0 };
+	struct arm hmm4k = { "test_hmm", "/dev/hmm_dmirror0", hmm_read, 32 };
+	struct arm vgpu2m = { "vgpu", "/dev/vgpu1", vgpu_read, 9 };
+	struct arm hmm2m = { "test_hmm", "/dev/hmm_dmirror1", hmm_read, 32 };
+
+	ret |= bench_chunks(&vgpu4k, &hmm4k, SZ_4K);
+	ret |= bench_chunks(&vgpu2m, &hmm2m, SZ_2M);
 	ret |= bench_restore();
 	ret |= bench_partial_munmap();
 	return ret ? 1 : 0;
