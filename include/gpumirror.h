@@ -25,6 +25,7 @@ struct device;
 struct mm_struct;
 struct gpumirror;
 struct gpumirror_device;
+struct gpumirror_devmem;
 struct gpumirror_object;
 struct gpumirror_private;
 
@@ -162,7 +163,9 @@ struct gpumirror_device_ops {
  * GPUMIRROR_DEVICE_NOFAULT - &gpumirror_device.flags: the device cannot
  * recover from page faults. Its ranges are mapped ahead
  * (gpumirror_prefetch()); an invalidation suspends it and the restore
- * worker maps them again before resuming it.
+ * worker maps them again before resuming it. Needs gpumirror's SVM part,
+ * which the driver selects (GPUMIRROR_SVM in Kconfig): without it,
+ * gpumirror_device_attach() refuses the flag.
  */
 #define GPUMIRROR_DEVICE_NOFAULT	BIT(0)
 
@@ -225,10 +228,7 @@ struct gpumirror_device {
 	void *pagemap_owner;
 	/** @flags: %GPUMIRROR_DEVICE_NOFAULT or 0. */
 	unsigned int flags;
-	/**
-	 * @devmem: the device's memory, where gpumirror_fault() migrates a
-	 * range whose preferred location is this device; NULL if none.
-	 */
+	/** @devmem: memory gpumirror_fault() may migrate to, or NULL. */
 	struct gpumirror_devmem *devmem;
 
 	/** @mirror: the mirror this device is attached to, or NULL. */
@@ -564,7 +564,6 @@ struct gpumirror_attrs {
 /** GPUMIRROR_MAX_GRANULARITY - largest &gpumirror_attrs.granularity */
 #define GPUMIRROR_MAX_GRANULARITY	18
 
-struct gpumirror_devmem;
 struct vm_fault;
 
 /**

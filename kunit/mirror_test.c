@@ -219,10 +219,10 @@ static const struct gm_attach_case gm_attach_cases[] = {
 	/* no-fault without suspend and resume: refused either way */
 	{ .name = "nofault_no_resume", .nofault = true, .va_limit = GM_VA_LIMIT,
 	  .err = -EINVAL },
-	/* no-fault devices need CONFIG_GPUMIRROR_SVM's restore worker */
+	/* a known flag only with the SVM part's restore worker */
 	{ .name = "nofault", .nofault = true, .ops = &gm_test_ops_nofault,
 	  .va_limit = GM_VA_LIMIT,
-	  .err = IS_ENABLED(CONFIG_GPUMIRROR_SVM) ? 0 : -EOPNOTSUPP },
+	  .err = GPUMIRROR_DEVICE_FLAGS & GPUMIRROR_DEVICE_NOFAULT ? 0 : -EINVAL },
 };
 
 KUNIT_ARRAY_PARAM_DESC(gm_attach, gm_attach_cases, name);

@@ -446,5 +446,4 @@ void gpumirror_attr_fini(struct gpumirror *mirror)
 		interval_tree_remove(it, &mirror->priv->attrs);
 		kfree(to_attr_node(it));
 	}
-	mutex_destroy(&mirror->priv->attr_lock);
 }

@@ -839,8 +839,9 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			 unsigned int flags)
 {
 	struct gpumirror *mirror = obj->mirror;
+	const unsigned long wait = msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	bool stopped = false, stop_tried = false;
 	unsigned long timeout;
-	bool stopped = false;
 	unsigned int tries;
 	struct page **pages;
 	void *owner;
@@ -851,7 +852,7 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	if (ret)
 		goto out_unlock;
 	/* From here: waiting for the object lock is not losing a try. */
-	timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	timeout = jiffies + wait;
 	/*
 	 * A valid set built without write access does not serve a write:
 	 * take it away (both passes) and build it again.
@@ -877,17 +878,20 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	for (tries = 0;; tries++) {
 		/*
 		 * Losing to migrations again and again: stop them, and try
-		 * for one more timeout (see the driver_migrate_lock DOC).
+		 * for one more timeout (see the driver_migrate_lock DOC in
+		 * migrate.c). Once: if nothing migrates, there is no more
+		 * time to give.
 		 */
-		if (!stopped && tries &&
+		if (!stop_tried && tries &&
 		    (tries == GPUMIRROR_MAP_TRIES_SHARED ||
 		     time_after(jiffies, timeout))) {
 			ret = gpumirror_migrations_stop();
-			if (ret)
+			if (ret < 0)
 				break;
-			stopped = true;
-			timeout = jiffies +
-				  msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+			stop_tried = true;
+			stopped = ret;
+			if (stopped)
+				timeout = jiffies + wait;
 		}
 		if (time_after(jiffies, timeout)) {
 			ret = -EBUSY;

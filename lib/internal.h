@@ -134,9 +134,11 @@ void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
 
 /*
- * attr.c, range.c, restore.c: CONFIG_GPUMIRROR_SVM. Without it the core
- * calls below are no-ops: no attribute is ever set, no fault-mode range is
- * ever made and no-fault devices are refused at attach.
+ * The SVM part's hooks in the core (attributes, fault-mode ranges and
+ * no-fault devices: attr.c, range.c, restore.c). Where they are the empty
+ * inlines, none of it exists: no attribute is ever set, no fault-mode
+ * range is ever made, and %GPUMIRROR_DEVICE_NOFAULT is not among the
+ * device flags gpumirror_device_attach() accepts.
  */
 struct gpumirror_attrs;
 
@@ -162,6 +164,8 @@ void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 			       unsigned long devices);
 void gpumirror_gc_sync(struct gpumirror *mirror);
 void gpumirror_gc(struct gpumirror *mirror);
+
+#define GPUMIRROR_DEVICE_FLAGS		GPUMIRROR_DEVICE_NOFAULT
 #else
 static inline void gpumirror_attr_fini(struct gpumirror *mirror) {}
 static inline void gpumirror_attr_forget(struct gpumirror *mirror,
@@ -171,7 +175,9 @@ static inline void gpumirror_restore_stop(struct gpumirror *mirror) {}
 static inline void gpumirror_restore_queue(struct gpumirror *mirror) {}
 static inline void gpumirror_suspend_nofault(struct gpumirror_object *obj,
 					     unsigned long devices) {}
-#endif
+
+#define GPUMIRROR_DEVICE_FLAGS		0
+#endif /* CONFIG_GPUMIRROR_SVM */
 
 /* invalidate.c */
 extern const struct mmu_interval_notifier_ops gpumirror_notifier_ops;
@@ -200,7 +206,7 @@ static inline bool gpumirror_should_fail(enum gpumirror_fail_site site)
 {
 	return false;
 }
-#endif
+#endif /* CONFIG_GPUMIRROR_FAULT_INJECTION */
 
 /* worker.c */
 void gpumirror_release_init(struct gpumirror *mirror);
@@ -219,7 +225,11 @@ bool gpumirror_dma_shared(struct gpumirror_device *gdev, struct page *page,
 			  dma_addr_t dma);
 #endif
 
-/* migrate.c: CONFIG_GPUMIRROR_DEVMEM; without it nothing migrates */
+/*
+ * Migration's hooks in the core (migrate.c). gpumirror_migrations_stop()
+ * returns 1 once it stopped every migration to device memory (undone by
+ * gpumirror_migrations_resume()), 0 if nothing migrates, or -EINTR.
+ */
 #if IS_ENABLED(CONFIG_GPUMIRROR_DEVMEM)
 int gpumirror_migrations_stop(void);
 void gpumirror_migrations_resume(void);
@@ -230,7 +240,8 @@ static inline int gpumirror_migrations_stop(void)
 }
 
 static inline void gpumirror_migrations_resume(void) {}
-#endif
+#endif /* CONFIG_GPUMIRROR_DEVMEM */
+
 /* One batch of migrate_vma: src/dst pfns and the page arrays for copy. */
 struct gpumirror_mig {
 	unsigned long src[GPUMIRROR_MIGRATE_BATCH];

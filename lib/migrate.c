@@ -157,12 +157,12 @@ static DECLARE_RWSEM(driver_migrate_lock);
  * For a device fault that keeps losing to migrations of its pages
  * (gpumirror_object_map()): no gpumirror migration to device memory runs
  * until gpumirror_migrations_resume(). Taken under &gpumirror_object.lock
- * (no migration takes an object lock) and outside mmap_lock. Return: 0,
+ * (no migration takes an object lock) and outside mmap_lock. Return: 1,
  * or -EINTR on a fatal signal.
  */
 int gpumirror_migrations_stop(void)
 {
-	return down_write_killable(&driver_migrate_lock) ? -EINTR : 0;
+	return down_write_killable(&driver_migrate_lock) ? -EINTR : 1;
 }
 
 void gpumirror_migrations_resume(void)

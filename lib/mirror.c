@@ -198,6 +198,7 @@ void gpumirror_fini(struct gpumirror *mirror)
 	/* Every object is gone, so nothing can queue release work. */
 	cancel_delayed_work_sync(&mirror->priv->release_work);
 	gpumirror_attr_fini(mirror);
+	mutex_destroy(&mirror->priv->attr_lock);
 	mutex_destroy(&mirror->priv->lock);
 	kfree(mirror->priv);
 	mirror->priv = NULL;
@@ -222,15 +223,11 @@ static int gpumirror_device_check(const struct gpumirror_device *gdev)
 
 	if (!gdev->dev || !gpumirror_ops_valid(ops))
 		return -EINVAL;
-	if (gdev->flags & ~GPUMIRROR_DEVICE_NOFAULT)
+	if (gdev->flags & ~GPUMIRROR_DEVICE_FLAGS)
 		return -EINVAL;
 	if ((gdev->flags & GPUMIRROR_DEVICE_NOFAULT) &&
 	    (!ops->bind || !ops->suspend || !ops->resume))
 		return -EINVAL;
-	/* no-fault devices need the restore worker of CONFIG_GPUMIRROR_SVM */
-	if ((gdev->flags & GPUMIRROR_DEVICE_NOFAULT) &&
-	    !IS_ENABLED(CONFIG_GPUMIRROR_SVM))
-		return -EOPNOTSUPP;
 	if (!gdev->va_limit || !PAGE_ALIGNED(gdev->va_limit))
 		return -EINVAL;
 	if (gdev->mirror)
@@ -297,14 +294,14 @@ static bool gpumirror_objects_fit(struct gpumirror *mirror, u64 va_limit)
  * Context: process context, no gpumirror lock held.
  * Return: 0; -EINVAL on a NULL argument, ops without @invalidate nor the
  * @invalidate_start and @invalidate_finish pair (or with only one of the
- * pair), unknown @flags, a %GPUMIRROR_DEVICE_NOFAULT device without @bind,
+ * pair), unknown @flags (%GPUMIRROR_DEVICE_NOFAULT too, in a kernel without
+ * gpumirror's SVM part), a %GPUMIRROR_DEVICE_NOFAULT device without @bind,
  * @suspend and @resume, or a zero or unaligned @va_limit; -EBUSY if @gdev
  * is already attached; -EEXIST if @gdev->dev is already attached to
  * @mirror; -ERANGE if an existing object lies beyond @va_limit; -ENOSPC if
  * @mirror has %GPUMIRROR_MAX_DEVICES devices; -EOPNOTSUPP if @gdev->dev
  * could reach system memory only through bounce buffers (see the "Page
- * sets" DOC), or for a %GPUMIRROR_DEVICE_NOFAULT device without
- * ``CONFIG_GPUMIRROR_SVM``.
+ * sets" DOC).
  *
  * A driver must stay bound to @gdev->dev, and must not change the IOMMU
  * domain the DMA API uses for it, while @gdev is attached: the domain is
