@@ -152,18 +152,19 @@ def spread(v):
     return '/'.join('%.1f' % x for x in v)
 
 
-def b7_fault(r):
-    """The median fault time of a B7 arm, or None if it is too small to
-    divide by: under 0.5 us, or under 5% of the first access (the second
-    access then costs what the first did, and the difference is noise)."""
-    fault, first = r['fault_us'][1], r['first_us'][1]
-    return fault if fault >= max(0.5, 0.05 * first) else None
+def b7_median(r, key):
+    """The median @key time ('fault_us' or 'refault_us') of a B7 arm, or
+    None if it is too small to divide by: under 0.5 us, or under 5% of the
+    first access (the access then costs what a mapped one does, and the
+    difference is noise)."""
+    t, first = r[key][1], r['first_us'][1]
+    return t if t >= max(0.5, 0.05 * first) else None
 
 
-def b7_ratio(ref, r):
-    a, b = b7_fault(ref), b7_fault(r)
+def b7_ratio(ref, r, key):
+    a, b = b7_median(ref, key), b7_median(r, key)
     if a is None or b is None:
-        return 'n/a (fault time within noise)'
+        return 'n/a (within noise)'
     return '%.2fx' % (a / b)
 
 
@@ -173,13 +174,19 @@ def report_b7(res):
         ref = {r['chunk']: r for r in b7 if r['impl'] == 'test_hmm'}
         table('B7  GPU fault service time per chunk (min / median / max over '
               '64 chunks, the two arms interleaved chunk by chunk; fault = '
-              'first access - second access of the same chunk)',
+              'first access - second access of the same chunk; refault = '
+              'the access after an mprotect() round trip - the second; '
+              'ratios of the medians)',
               ['impl', 'chunk', 'first us', 'mapped us', 'fault us',
-               'test_hmm fault / this (medians)'],
+               'refault us', 'test_hmm fault / this',
+               'test_hmm refault / this'],
               [[r['impl'], r['chunk'], spread(r['first_us']),
                 spread(r['hit_us']), spread(r['fault_us']),
-                b7_ratio(ref[r['chunk']], r)
-                if r['chunk'] in ref and r['impl'] != 'test_hmm' else '-']
+                spread(r['refault_us'])] +
+               ([b7_ratio(ref[r['chunk']], r, 'fault_us'),
+                 b7_ratio(ref[r['chunk']], r, 'refault_us')]
+                if r['chunk'] in ref and r['impl'] != 'test_hmm'
+                else ['-', '-'])
                for r in b7])
     rs = [r for r in res if r['bench'] == 'B7' and r.get('op') == 'restore']
     if rs:
