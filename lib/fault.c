@@ -815,25 +815,26 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  * for a requested device with another owner such pages cannot be mapped
  * and the call fails with -EXDEV: migrate them first.
  *
- * A map that keeps losing to invalidations stops gpumirror's migrations
- * to device memory, system-wide, after %GPUMIRROR_MAP_TRIES_SHARED tries
- * (or one timeout) and tries on for one more timeout, so that a task
- * migrating the same pages in a loop cannot starve it.
+ * In a kernel with gpumirror's migration to device memory, a map that
+ * keeps losing to invalidations stops those migrations, system-wide, after
+ * %GPUMIRROR_MAP_TRIES_SHARED tries (or one timeout) and tries on for one
+ * more timeout, so that a task migrating the same pages in a loop cannot
+ * starve it.
  *
  * Context: process context, no gpumirror lock and no mmap_lock held, and
- * not inside a migration (takes the driver_migrate_lock for write).
+ * not inside a migration (stopping them takes the driver_migrate_lock for
+ * write).
  * Return: 0; -EINVAL if @devices names a slot that is not attached or is
  * empty, for unknown or conflicting @flags, and for exclusive access by a
  * device without the first device's pagemap owner; -EFAULT for a hole, a
  * PROT_NONE, VM_IO or VM_PFNMAP mapping, or an exited process; -EPERM for
  * write access to read-only memory; -EXDEV as above; -EBUSY if the pages
- * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms with migrations
- * stopped (about twice that in all), or a page could not be taken for
- * exclusive access; -EOPNOTSUPP for exclusive access without
+ * kept changing for %HMM_RANGE_DEFAULT_TIMEOUT ms (with migrations
+ * stopped, if there are: about twice that in all), or a page could not be
+ * taken for exclusive access; -EOPNOTSUPP for exclusive access without
  * CONFIG_DEVICE_PRIVATE, or for a page a device would not reach itself,
- * coherently (a bounce buffer; see the "Page sets" DOC);
- * -EINTR on a fatal signal while waiting to stop
- * migrations; -ENOMEM.
+ * coherently (a bounce buffer; see the "Page sets" DOC); -EINTR on a fatal
+ * signal while waiting to stop migrations; -ENOMEM.
  */
 int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			 unsigned int flags)
@@ -878,9 +879,9 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	for (tries = 0;; tries++) {
 		/*
 		 * Losing to migrations again and again: stop them, and try
-		 * for one more timeout (see the driver_migrate_lock DOC in
-		 * migrate.c). Once: if nothing migrates, there is no more
-		 * time to give.
+		 * for one more timeout (the driver_migrate_lock, migrate.c).
+		 * Once: in a kernel without gpumirror's migration there is
+		 * nothing to stop and no more time to give.
 		 */
 		if (!stop_tried && tries &&
 		    (tries == GPUMIRROR_MAP_TRIES_SHARED ||

@@ -228,7 +228,8 @@ bool gpumirror_dma_shared(struct gpumirror_device *gdev, struct page *page,
 /*
  * Migration's hooks in the core (migrate.c). gpumirror_migrations_stop()
  * returns 1 once it stopped every migration to device memory (undone by
- * gpumirror_migrations_resume()), 0 if nothing migrates, or -EINTR.
+ * gpumirror_migrations_resume()), 0 in a kernel without gpumirror's
+ * migration (nothing to stop), or -EINTR.
  */
 #if IS_ENABLED(CONFIG_GPUMIRROR_DEVMEM)
 int gpumirror_migrations_stop(void);

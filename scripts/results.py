@@ -157,6 +157,8 @@ def b7_median(r, key):
     None if it is too small to divide by: under 0.5 us, or under 5% of the
     first access (the access then costs what a mapped one does, and the
     difference is noise)."""
+    if len(r.get(key, [])) != 3:
+        return None
     t, first = r[key][1], r['first_us'][1]
     return t if t >= max(0.5, 0.05 * first) else None
 
@@ -182,7 +184,7 @@ def report_b7(res):
                'test_hmm refault / this'],
               [[r['impl'], r['chunk'], spread(r['first_us']),
                 spread(r['hit_us']), spread(r['fault_us']),
-                spread(r['refault_us'])] +
+                spread(r.get('refault_us', []))] +
                ([b7_ratio(ref[r['chunk']], r, 'fault_us'),
                  b7_ratio(ref[r['chunk']], r, 'refault_us')]
                 if r['chunk'] in ref and r['impl'] != 'test_hmm'
