@@ -514,6 +514,15 @@ struct gpumirror_object {
 	/** @walks: page walks done for this object (one per fault try). */
 	atomic64_t walks;
 	/**
+	 * @inline_seg: @segs of a one-segment object (fault-mode ranges among
+	 * them), which then needs no allocation for it.
+	 */
+	struct gpumirror_segment_node inline_seg;
+	/** @inline_by_addr: @by_addr of a one-segment object. */
+	struct gpumirror_segment_node *inline_by_addr;
+	/** @inline_pfn: @pfns of a one-page object. */
+	unsigned long inline_pfn;
+	/**
 	 * @rebuild_owner: while %GPUMIRROR_MAP_EXCLUSIVE changes the CPU page
 	 * table entries of this object on behalf of this pagemap owner (under
 	 * @lock), the exclusive-access events it raises do not move the

@@ -119,8 +119,11 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 	struct interval_tree_node *it;
 	unsigned int i = 0, n = 0;
 
-	obj->by_addr = kvcalloc(obj->nsegs, sizeof(*obj->by_addr),
-				GFP_KERNEL_ACCOUNT);
+	if (obj->nsegs == 1)
+		obj->by_addr = &obj->inline_by_addr;
+	else
+		obj->by_addr = kvcalloc(obj->nsegs, sizeof(*obj->by_addr),
+					GFP_KERNEL_ACCOUNT);
 	if (!obj->by_addr)
 		return -ENOMEM;
 	for (it = interval_tree_iter_first(&obj->segtree, 0, ULONG_MAX); it;
@@ -166,9 +169,12 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
 	const struct gpumirror_ops *ops = obj->mirror->ops;
 
 	kvfree(obj->scratch);
-	kvfree(obj->by_addr);
-	kvfree(obj->pfns);
-	kvfree(obj->segs);
+	if (obj->by_addr != &obj->inline_by_addr)
+		kvfree(obj->by_addr);
+	if (obj->pfns != &obj->inline_pfn)
+		kvfree(obj->pfns);
+	if (obj->segs != &obj->inline_seg)
+		kvfree(obj->segs);
 	if (ops && ops->object_free)
 		ops->object_free(obj);
 	else
@@ -223,7 +229,12 @@ gpumirror_object_create(struct gpumirror *mirror,
 	obj->segtree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&obj->release_link);
 	mutex_init(&obj->lock);
-	obj->segs = kvcalloc(nr, sizeof(*obj->segs), GFP_KERNEL_ACCOUNT);
+	/* A one-segment object (a fault-mode range) keeps its segment inline. */
+	if (nr == 1)
+		obj->segs = &obj->inline_seg;
+	else
+		obj->segs = kvcalloc(nr, sizeof(*obj->segs),
+				     GFP_KERNEL_ACCOUNT);
 	if (!obj->segs) {
 		ret = -ENOMEM;
 		goto out_free;
@@ -231,8 +242,11 @@ gpumirror_object_create(struct gpumirror *mirror,
 	ret = gpumirror_segments_build(obj, segs, &span_start, &span_end);
 	if (ret)
 		goto out_free;
-	obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns),
-			     GFP_KERNEL_ACCOUNT);
+	if (obj->npages == 1)
+		obj->pfns = &obj->inline_pfn;
+	else
+		obj->pfns = kvcalloc(obj->npages, sizeof(*obj->pfns),
+				     GFP_KERNEL_ACCOUNT);
 	if (!obj->pfns) {
 		ret = -ENOMEM;
 		goto out_free;
