@@ -471,7 +471,7 @@ struct gpumirror_object {
 	bool retired;
 	/** @segtree: interval tree of @segs by CPU VA. */
 	struct rb_root_cached segtree;
-	/** @segs: the segments, in GPU VA order. */
+	/** @segs: the segments, in GPU VA order; may point at @inline_seg. */
 	struct gpumirror_segment_node *segs;
 	/** @nsegs: number of @segs. */
 	unsigned int nsegs;
@@ -479,17 +479,31 @@ struct gpumirror_object {
 	u64 gpu_start;
 	/** @npages: pages in all segments together. */
 	unsigned long npages;
-	/** @pfns: hmm pfns of the last page walk, under @lock. */
+	/**
+	 * @pfns: hmm pfns of the last page walk, under @lock; may point at
+	 * @inline_pfn.
+	 */
 	unsigned long *pfns;
-	/** @by_addr: the segments in CPU VA order, for the walk. */
+	/**
+	 * @by_addr: the segments in CPU VA order, for the walk; may point at
+	 * @inline_by_addr.
+	 */
 	struct gpumirror_segment_node **by_addr;
 	/**
 	 * @scratch: hmm pfns of one walk batch (close segments walked as one
 	 * range, holes included), under @lock; NULL if no batch has two.
 	 */
 	unsigned long *scratch;
-	/** @sets: per-device page sets by slot, under @lock. */
-	gpumirror_addr_t *sets[GPUMIRROR_MAX_DEVICES];
+	/**
+	 * @sets: the per-device page sets by slot, @nr_sets slots of them (a
+	 * slot at or beyond @nr_sets has no set); may point at @inline_sets.
+	 * Grown when a device of a higher slot first maps the object, under
+	 * @lock and &gpumirror.notifier_lock held for write, so the array
+	 * is stable under either lock. The sets themselves are under @lock.
+	 */
+	gpumirror_addr_t **sets;
+	/** @nr_sets: the slots @sets has room for. */
+	unsigned int nr_sets;
 	/** @mapped: slots whose set holds DMA mappings, under @lock. */
 	unsigned long mapped;
 	/**
@@ -522,6 +536,13 @@ struct gpumirror_object {
 	struct gpumirror_segment_node *inline_by_addr;
 	/** @inline_pfn: @pfns of a one-page object. */
 	unsigned long inline_pfn;
+	/**
+	 * @inline_sets: @sets while no device above slot 0 mapped the object:
+	 * a mirror with one device never allocates the array.
+	 */
+	gpumirror_addr_t *inline_sets[1];
+	/** @inline_set: slot 0's set of a one-page object. */
+	gpumirror_addr_t inline_set;
 	/**
 	 * @rebuild_owner: while %GPUMIRROR_MAP_EXCLUSIVE changes the CPU page
 	 * table entries of this object on behalf of this pagemap owner (under

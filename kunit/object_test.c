@@ -876,6 +876,56 @@ static void gm_pages_run(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * A one-page object keeps slot 0's set inline and grows its array of sets
+ * when a higher slot maps it: every device still gets a set of its own,
+ * which reads the page and survives the others being dropped and rebuilt
+ * (a shared or lost set, or the inline one freed, fails the reads or
+ * KASAN).
+ */
+static void gm_one_page_sets(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = gm_test_mmap(test, PAGE_SIZE, GM_RW);
+	struct gpumirror_segment r = { addr, PAGE_SIZE };
+	const gpumirror_addr_t *set[GM_FIXTURE_NDEV];
+	const u32 tag = 9;
+	struct gpumirror_object *obj;
+	unsigned long n;
+	int i, j;
+
+	gm_fill(test, addr, r.len, tag);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	/* The highest slot first, then slot 0, then the ones between. */
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(3), 0), 0);
+	KUNIT_EXPECT_EQ(test, obj->nr_sets, 4U);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1) | BIT(2), 0), 0);
+	gpumirror_notifier_lock(&ctx->mirror);
+	for (i = 0; i < GM_FIXTURE_NDEV; i++) {
+		n = 1;
+		set[i] = gpumirror_object_pages(obj, &ctx->td[i]->gdev, 0, &n);
+		KUNIT_EXPECT_EQ(test, n, 1UL);
+		KUNIT_ASSERT_NOT_NULL(test, set[i]);
+		KUNIT_EXPECT_EQ(test, gm_read(set[i][0]), (u64)tag << 32);
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_PTR_NE(test, set[i], set[j]);
+	}
+	gpumirror_notifier_unlock(&ctx->mirror);
+
+	/* Slot 0's set dropped and rebuilt; slot 3's set untouched. */
+	gpumirror_object_unmap(obj, &ctx->td[0]->gdev);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	gpumirror_object_unmap(obj, &ctx->td[3]->gdev);
+	gm_check_set(test, obj, ctx->td[0], &r, 1, &tag);
+	gm_check_set(test, obj, ctx->td[2], &r, 1, &tag);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(3), 0), 0);
+	gm_check_set(test, obj, ctx->td[3], &r, 1, &tag);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
@@ -885,6 +935,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_four_devices),
 	KUNIT_CASE(gm_pages_run),
+	KUNIT_CASE(gm_one_page_sets),
 	KUNIT_CASE_PARAM(gm_fault_errors, gm_fault_gen_params),
 	KUNIT_CASE(gm_create_exited_mm),
 	KUNIT_CASE(gm_holes_untouched),

@@ -599,10 +599,11 @@ static void *gpumirror_walk_owner(struct gpumirror *mirror,
 /* Does the set of slot @i have an empty entry? Context: @obj->lock. */
 static bool gpumirror_set_sparse(struct gpumirror_object *obj, unsigned int i)
 {
+	const gpumirror_addr_t *set = gpumirror_set(obj, i);
 	unsigned long p;
 
 	for (p = 0; p < obj->npages; p++)
-		if (!obj->sets[i][p])
+		if (!set[p])
 			return true;
 	return false;
 }
@@ -628,7 +629,7 @@ static void gpumirror_refill(struct gpumirror_object *obj,
 
 	for_each_set_bit(i, &sparse, GPUMIRROR_MAX_DEVICES)
 		for (p = 0; p < obj->npages; p++)
-			if (!obj->sets[i][p] &&
+			if (!gpumirror_set(obj, i)[p] &&
 			    (obj->pfns[p] & HMM_PFN_VALID)) {
 				__set_bit(i, &refill);
 				break;

@@ -129,6 +129,10 @@ static inline bool gpumirror_walk_joins(unsigned long start,
 }
 
 /* object.c */
+struct gpumirror_object *
+gpumirror_object_make(struct gpumirror *mirror,
+		      const struct gpumirror_segment *segs, unsigned int nr,
+		      u64 gpu_start, bool range);
 void gpumirror_object_teardown(struct gpumirror_object *obj);
 void gpumirror_object_release_device(struct gpumirror_object *obj,
 				     struct gpumirror_device *gdev);
@@ -273,6 +277,17 @@ int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 #endif
 
 /* pages.c */
+/*
+ * @obj's page set of @slot, or NULL. Context: @obj->lock or the notifier
+ * lock (see &gpumirror_object.sets).
+ */
+static inline gpumirror_addr_t *gpumirror_set(const struct gpumirror_object *obj,
+					      unsigned int slot)
+{
+	return slot < obj->nr_sets ? obj->sets[slot] : NULL;
+}
+
+void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot);
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags);
 void gpumirror_pages_unmap(struct gpumirror_object *obj,

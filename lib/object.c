@@ -175,6 +175,8 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
 		kvfree(obj->pfns);
 	if (obj->segs != &obj->inline_seg)
 		kvfree(obj->segs);
+	if (obj->sets != obj->inline_sets)
+		kfree(obj->sets);
 	if (ops && ops->object_free)
 		ops->object_free(obj);
 	else
@@ -209,16 +211,41 @@ gpumirror_object_create(struct gpumirror *mirror,
 			const struct gpumirror_segment *segs, unsigned int nr,
 			u64 gpu_start)
 {
-	unsigned long span_start, span_end;
-	struct gpumirror_object *obj;
-	int ret;
-
 	if (!mirror || !segs || !PAGE_ALIGNED(gpu_start))
 		return ERR_PTR(-EINVAL);
 	if (!nr)
 		return ERR_PTR(-ENOENT);
 	if (nr > READ_ONCE(mirror->max_segments))
 		return ERR_PTR(-E2BIG);
+	return gpumirror_object_make(mirror, segs, nr, gpu_start, false);
+}
+EXPORT_SYMBOL_GPL(gpumirror_object_create);
+
+/* Put @obj in the mirror's tree of ranges. Context: &gpumirror_private.lock. */
+static void gpumirror_range_link(struct gpumirror_object *obj,
+				 unsigned long start, unsigned long last)
+{
+	lockdep_assert_held(&obj->mirror->priv->lock);
+	obj->range_it.start = start;
+	obj->range_it.last = last;
+	obj->is_range = true;
+	interval_tree_insert(&obj->range_it, &obj->mirror->priv->ranges);
+}
+
+/*
+ * gpumirror_object_create() with valid arguments; a @range is also put in
+ * the mirror's tree of ranges, in the same critical section that inserts
+ * its notifier, unless another range overlaps it: -EAGAIN then, with
+ * nothing inserted.
+ */
+struct gpumirror_object *
+gpumirror_object_make(struct gpumirror *mirror,
+		      const struct gpumirror_segment *segs, unsigned int nr,
+		      u64 gpu_start, bool range)
+{
+	unsigned long span_start, span_end;
+	struct gpumirror_object *obj;
+	int ret;
 
 	obj = gpumirror_object_alloc(mirror);
 	if (!obj)
@@ -229,6 +256,9 @@ gpumirror_object_create(struct gpumirror *mirror,
 	obj->segtree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&obj->release_link);
 	mutex_init(&obj->lock);
+	/* Slot 0 needs no allocation; see gpumirror_pages_map() for others. */
+	obj->sets = obj->inline_sets;
+	obj->nr_sets = ARRAY_SIZE(obj->inline_sets);
 	/* A one-segment object (a fault-mode range) keeps its segment inline. */
 	if (nr == 1)
 		obj->segs = &obj->inline_seg;
@@ -260,6 +290,11 @@ gpumirror_object_create(struct gpumirror *mirror,
 		ret = -ERANGE;
 		goto out_unlock;
 	}
+	if (range && interval_tree_iter_first(&mirror->priv->ranges,
+					      span_start, span_end - 1)) {
+		ret = -EAGAIN;
+		goto out_unlock;
+	}
 	/* Inserting a notifier into an mm that has exited is a bug. */
 	if (!mmget_not_zero(mirror->mm)) {
 		ret = -ESRCH;
@@ -273,8 +308,11 @@ gpumirror_object_create(struct gpumirror *mirror,
 						   span_start,
 						   span_end - span_start,
 						   &gpumirror_notifier_ops);
-	if (!ret)
+	if (!ret) {
 		list_add_tail(&obj->link, &mirror->priv->objects);
+		if (range)
+			gpumirror_range_link(obj, span_start, span_end - 1);
+	}
 	mutex_unlock(&mirror->priv->lock);
 	/* Pairs with mmget_not_zero() above; no mirror lock held. */
 	mmput(mirror->mm);
@@ -288,7 +326,6 @@ out_free:
 	gpumirror_object_free(obj);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_GPL(gpumirror_object_create);
 
 /*
  * Drop @gdev's DMA mappings of @obj; its PTEs are already zapped. A map
@@ -301,8 +338,7 @@ void gpumirror_object_release_device(struct gpumirror_object *obj,
 	mutex_lock(&obj->lock);
 	gpumirror_object_revoke(obj, BIT(gdev->index));
 	gpumirror_pages_unmap(obj, gdev);
-	kvfree(obj->sets[gdev->index]);
-	obj->sets[gdev->index] = NULL;
+	gpumirror_set_free(obj, gdev->index);
 	mutex_unlock(&obj->lock);
 }
 
@@ -408,7 +444,7 @@ gpumirror_addr_t gpumirror_object_page(struct gpumirror_object *obj,
 {
 	if (!gpumirror_object_valid(obj, gdev) || index >= obj->npages)
 		return 0;
-	return obj->sets[gdev->index][index];
+	return gpumirror_set(obj, gdev->index)[index];
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_page);
 
@@ -437,12 +473,15 @@ const gpumirror_addr_t *gpumirror_object_pages(struct gpumirror_object *obj,
 					       unsigned long first,
 					       unsigned long *count)
 {
-	if (!gpumirror_object_valid(obj, gdev) || first >= obj->npages ||
-	    !obj->sets[gdev->index]) {
+	const gpumirror_addr_t *set = NULL;
+
+	if (gpumirror_object_valid(obj, gdev) && first < obj->npages)
+		set = gpumirror_set(obj, gdev->index);
+	if (!set) {
 		*count = 0;
 		return NULL;
 	}
 	*count = min(*count, obj->npages - first);
-	return obj->sets[gdev->index] + first;
+	return set + first;
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_pages);

@@ -213,7 +213,7 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 				 const struct gpumirror_segment_node *seg,
 				 unsigned int map_flags)
 {
-	gpumirror_addr_t *set = obj->sets[gdev->index] + seg->first_page;
+	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index) + seg->first_page;
 	const unsigned long *pfns = obj->pfns + seg->first_page;
 	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
 	unsigned long i;
@@ -231,6 +231,60 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 }
 
 /*
+ * Make room for @slot in @obj->sets. Readers of the array hold @obj->lock
+ * or the notifier lock: the new array replaces the old one under both.
+ */
+static int gpumirror_sets_grow(struct gpumirror_object *obj, unsigned int slot)
+{
+	struct gpumirror *mirror = obj->mirror;
+	gpumirror_addr_t **sets, **old;
+
+	sets = kcalloc(slot + 1, sizeof(*sets), GFP_KERNEL);
+	if (!sets)
+		return -ENOMEM;
+	memcpy(sets, obj->sets, obj->nr_sets * sizeof(*sets));
+	down_write(&mirror->notifier_lock);
+	old = obj->sets;
+	obj->sets = sets;
+	obj->nr_sets = slot + 1;
+	up_write(&mirror->notifier_lock);
+	if (old != obj->inline_sets)
+		kfree(old);
+	return 0;
+}
+
+/* A zeroed set for @slot: inline for slot 0 of a one-page object. */
+static gpumirror_addr_t *gpumirror_set_alloc(struct gpumirror_object *obj,
+					     unsigned int slot)
+{
+	gpumirror_addr_t *set;
+
+	if (slot >= obj->nr_sets && gpumirror_sets_grow(obj, slot))
+		return NULL;
+	if (obj->npages == 1 && !slot) {
+		obj->inline_set = 0;
+		set = &obj->inline_set;
+	} else {
+		set = kvcalloc(obj->npages, sizeof(*set), GFP_KERNEL);
+	}
+	obj->sets[slot] = set;
+	return set;
+}
+
+/* Free the set of @slot, whose DMA mappings are gone. Context: @obj->lock. */
+void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot)
+{
+	gpumirror_addr_t *set = gpumirror_set(obj, slot);
+
+	lockdep_assert_held(&obj->lock);
+	if (!set)
+		return;
+	if (set != &obj->inline_set)
+		kvfree(set);
+	obj->sets[slot] = NULL;
+}
+
+/*
  * Build @gdev's set from the object's pfns, replacing a stale one;
  * @map_flags are those of gpumirror_object_map(). On error nothing of the
  * new set stays mapped.
@@ -238,18 +292,16 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags)
 {
-	gpumirror_addr_t *set = obj->sets[gdev->index];
+	gpumirror_addr_t *set;
 	unsigned int s;
 	int ret;
 
 	lockdep_assert_held(&obj->lock);
 	gpumirror_pages_unmap(obj, gdev);
-	if (!set) {
-		set = kvcalloc(obj->npages, sizeof(*set), GFP_KERNEL);
-		if (!set)
-			return -ENOMEM;
-		obj->sets[gdev->index] = set;
-	}
+	set = gpumirror_set(obj, gdev->index) ?:
+	      gpumirror_set_alloc(obj, gdev->index);
+	if (!set)
+		return -ENOMEM;
 	for (s = 0; s < obj->nsegs; s++) {
 		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
 					    map_flags);
@@ -289,5 +341,6 @@ void gpumirror_pages_unmap(struct gpumirror_object *obj,
 	}
 	if (!__test_and_clear_bit(gdev->index, &obj->mapped))
 		return;
-	gpumirror_unmap_entries(gdev, obj->sets[gdev->index], obj->npages);
+	gpumirror_unmap_entries(gdev, gpumirror_set(obj, gdev->index),
+				obj->npages);
 }
