@@ -19,6 +19,25 @@ def ratio(a, b):
     return a / b if b else float('nan')
 
 
+def med(v):
+    """The median of a [min, median, max] spread, or a lone number (the
+    logs of older runs)."""
+    if v is None:
+        return float('nan')
+    return v[1] if isinstance(v, list) else v
+
+
+def us_spread(v, fmt='%.0f', scale=1e3):
+    """A spread of ns as min/median/max in us (or one number)."""
+    if isinstance(v, list):
+        return '/'.join(fmt % (x / scale) for x in v) if v else '-'
+    return fmt % (v / scale)
+
+
+def ms_spread(v):
+    return us_spread(v, '%.1f', 1e6)
+
+
 def table(title, head, rows):
     print('\n' + title)
     w = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
@@ -32,12 +51,22 @@ def table(title, head, rows):
 def report(res):
     b1 = [r for r in res if r['bench'] == 'B1']
     if b1:
-        table('B1  K scattered segments: one object vs K objects '
-              '(create + fault + map, 1 device)',
-              ['K', 'seg KiB', 'one obj us', 'K objs us', 'speedup'],
-              [[r['segments'], r['seg_kib'], '%.0f' % (r['one_object_ns'] / 1e3),
-                '%.0f' % (r['separate_objects_ns'] / 1e3),
-                '%.2fx' % ratio(r['separate_objects_ns'], r['one_object_ns'])]
+        table('B1  K scattered segments, create + fault + map for write, 1 '
+              'device: one object vs K objects vs one wide notifier with a '
+              'sequence, walk and valid flag per segment (the rejected '
+              'series\' shape); min / median / max of 5 interleaved runs, '
+              'ratios of the medians',
+              ['K', 'seg KiB', 'gap KiB', 'one obj us', 'K objs us',
+               'wide us', 'K objs / one', 'wide / one'],
+              [[r['segments'], r['seg_kib'], r.get('gap_kib', 4),
+                us_spread(r['one_object_ns']),
+                us_spread(r['separate_objects_ns']),
+                us_spread(r.get('wide_notifier_ns', [])),
+                '%.2fx' % ratio(med(r['separate_objects_ns']),
+                                med(r['one_object_ns'])),
+                '%.2fx' % ratio(med(r.get('wide_notifier_ns')),
+                                med(r['one_object_ns']))
+                if 'wide_notifier_ns' in r else '-']
                for r in b1])
     b1s = [r for r in res if r['bench'] == 'B1s']
     if b1s:
@@ -62,25 +91,34 @@ def report(res):
     b3 = [r for r in res if r['bench'] == 'B3']
     if b3:
         table('B3  N devices mirroring one 64 MiB range: one object vs N '
-              'objects', ['backing', 'N', 'walks', 'one obj ms', 'walks',
-                          'N objs ms', 'ratio'],
+              'objects (min / median / max of 5 interleaved runs; walk = '
+              'the walk alone, a DEVMEM map that DMA-maps nothing; DMA/dev = '
+              '(one obj - walk) / N, of the medians)',
+              ['backing', 'N', 'walks', 'one obj ms', 'walks', 'N objs ms',
+               'walk ms', 'DMA/dev ms', 'ratio'],
               [[r['backing'], r['devices'], r['one_object_walks'],
-                '%.1f' % (r['one_object_ns'] / 1e6), r['separate_walks'],
-                '%.1f' % (r['separate_ns'] / 1e6),
-                '%.2fx' % ratio(r['separate_ns'], r['one_object_ns'])]
+                ms_spread(r['one_object_ns']), r['separate_walks'],
+                ms_spread(r['separate_ns']),
+                ms_spread(r.get('walk_ns', [])),
+                '%.1f' % ((med(r['one_object_ns']) - med(r['walk_ns'])) /
+                          r['devices'] / 1e6) if 'walk_ns' in r else '-',
+                '%.2fx' % ratio(med(r['separate_ns']),
+                                med(r['one_object_ns']))]
                for r in b3])
 
     b4 = [r for r in res if r['bench'] == 'B4']
     if b4:
-        table('B4  one invalidation event, N devices, modelled TLB latency L',
+        table('B4  one invalidation event, N devices, modelled TLB latency L '
+              '(min / median / max of 15 events; x L and the ratio of the '
+              'medians)',
               ['N', 'L us', 'two-pass us', 'x L', 'serial us', 'x L',
                'serial/two-pass'],
               [[r['devices'], '%.0f' % (r['tlb_latency_ns'] / 1e3),
-                '%.1f' % (r['two_pass_ns'] / 1e3),
-                '%.2f' % ratio(r['two_pass_ns'], r['tlb_latency_ns']),
-                '%.1f' % (r['serial_ns'] / 1e3),
-                '%.2f' % ratio(r['serial_ns'], r['tlb_latency_ns']),
-                '%.2fx' % ratio(r['serial_ns'], r['two_pass_ns'])]
+                us_spread(r['two_pass_ns'], '%.1f'),
+                '%.2f' % ratio(med(r['two_pass_ns']), r['tlb_latency_ns']),
+                us_spread(r['serial_ns'], '%.1f'),
+                '%.2f' % ratio(med(r['serial_ns']), r['tlb_latency_ns']),
+                '%.2fx' % ratio(med(r['serial_ns']), med(r['two_pass_ns']))]
                for r in b4])
     b5 = [r for r in res if r['bench'] == 'B5']
     if b5:
@@ -126,11 +164,13 @@ def report_b6(res):
         return
     ref = {r['op']: r['ms'] for r in b6 if r['impl'] == 'test_hmm'}
     mc = [r['ms'] for r in b6 if r['impl'] == 'memcpy']
-    table('B6  migration of %d MiB (best of 5): speed vs lib/test_hmm on the '
-          'same operation, and share of a memcpy of the same bytes'
-          % b6[0]['mib'],
+    table('B6  migration of %d MiB (min / median / max of 5): speed vs '
+          'lib/test_hmm on the same operation, and share of a memcpy of the '
+          'same bytes (of the medians)' % b6[0]['mib'],
           ['impl', 'op', 'ms', 'GiB/s', 'vs test_hmm', 'of memcpy'],
-          [[r['impl'], r['op'], '%.1f' % r['ms'], '%.2f' % r['gib_s'],
+          [[r['impl'], r['op'],
+            '/'.join('%.1f' % x for x in r['ms_spread'])
+            if 'ms_spread' in r else '%.1f' % r['ms'], '%.2f' % r['gib_s'],
             '%.2fx' % ratio(ref[r['op']], r['ms']) if r['op'] in ref and
             r['impl'] != 'test_hmm' else '-',
             '%.2f' % ratio(mc[0], r['ms']) if mc else '-']
@@ -211,10 +251,12 @@ def report_b7(res):
 
 
 def write_series(f, title, rows, x, baseline):
-    """One gnuplot data block: x against baseline / one_object_ns."""
+    """One gnuplot data block: x against baseline / one_object_ns (their
+    medians)."""
     f.write('# %s\n' % title)
     for r in rows:
-        f.write('%d %f\n' % (r[x], ratio(r[baseline], r['one_object_ns'])))
+        f.write('%d %f\n' % (r[x], ratio(med(r[baseline]),
+                                         med(r['one_object_ns']))))
     f.write('\n\n')
 
 
@@ -227,7 +269,8 @@ def plot(res, outdir):
     with open(data, 'w') as f:
         for kib in sorted({r['seg_kib'] for r in b1}):
             write_series(f, 'B1 seg_kib=%d' % kib,
-                         [r for r in b1 if r['seg_kib'] == kib], 'segments',
+                         [r for r in b1 if r['seg_kib'] == kib and
+                          r.get('gap_kib', 4) == 4], 'segments',
                          'separate_objects_ns')
         for backing in ('anon-thp', 'shmem-4k'):
             write_series(f, 'B3 %s' % backing,
@@ -236,7 +279,7 @@ def plot(res, outdir):
     gp = '''set terminal svg size 900,420 dynamic
 set output '%s'
 set multiplot layout 1,2
-set title 'B1: K objects / one object (time ratio)'
+set title 'B1: K objects / one object (medians, 4 KiB gaps)'
 set logscale x 2
 set xlabel 'segments K'
 set ylabel 'speedup'

@@ -7,7 +7,9 @@
  * are left to the reader (scripts/run.sh), which prints them.
  */
 
+#include <linux/bitmap.h>
 #include <linux/debugfs.h>
+#include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -99,7 +101,9 @@ static int vgpu_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ---- B1: K scattered segments, one object vs K objects ------------------ */
+/* ---- B1: K scattered segments: one object, K objects, a wide notifier --- */
+
+#define VGPU_B1_REPS	5
 
 static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_segment *r,
 		       unsigned int k)
@@ -146,20 +150,188 @@ static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_segment *r,
 	return ret ?: t;
 }
 
-static s64 vgpu_best(s64 a, s64 b)
+/*
+ * The shape of the rejected batch-userptr series: one interval notifier
+ * over the whole span, and for each segment its own sequence,
+ * hmm_range_fault(), DMA mapping and valid flag, which the callback
+ * clears for the segments an event overlaps.
+ */
+struct vgpu_b1w {
+	struct mmu_interval_notifier notifier;
+	/* the driver's notifier lock: commits against the callback */
+	struct mutex lock;
+	const struct gpumirror_segment *r;
+	unsigned int k;
+	unsigned long *pfns;
+	dma_addr_t *dma;
+	unsigned long *valid;
+	struct device *dev;
+};
+
+static bool vgpu_b1w_invalidate(struct mmu_interval_notifier *mni,
+				const struct mmu_notifier_range *range,
+				unsigned long cur_seq)
 {
-	if (a < 0 || b < 0)
-		return min(a, b);
-	return a && a < b ? a : b;
+	struct vgpu_b1w *w = container_of(mni, struct vgpu_b1w, notifier);
+	unsigned int i;
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&w->lock);
+	else if (!mutex_trylock(&w->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	for (i = 0; i < w->k; i++)
+		if (w->r[i].addr < range->end &&
+		    range->start < w->r[i].addr + w->r[i].len)
+			clear_bit(i, w->valid);
+	mutex_unlock(&w->lock);
+	return true;
 }
 
-static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
-			unsigned int k, unsigned long seglen)
+static const struct mmu_interval_notifier_ops vgpu_b1w_ops = {
+	.invalidate = vgpu_b1w_invalidate,
+};
+
+static void vgpu_b1w_unmap(struct vgpu_b1w *w, dma_addr_t *dma,
+			   unsigned long n)
 {
-	unsigned long len = k * (seglen + PAGE_SIZE), addr;
-	struct gpumirror_segment *r;
-	s64 one = 0, many = 0;
+	unsigned long p;
+
+	for (p = 0; p < n; p++)
+		dma_unmap_page_attrs(w->dev, dma[p], PAGE_SIZE,
+				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
+/* DMA-map the @n pages of @pfns; on error, none stays mapped. */
+static int vgpu_b1w_map(struct vgpu_b1w *w, const unsigned long *pfns,
+			dma_addr_t *dma, unsigned long n)
+{
+	unsigned long p;
+
+	for (p = 0; p < n; p++) {
+		dma[p] = dma_map_page_attrs(w->dev, hmm_pfn_to_page(pfns[p]),
+					    0, PAGE_SIZE, DMA_BIDIRECTIONAL,
+					    DMA_ATTR_SKIP_CPU_SYNC);
+		if (dma_mapping_error(w->dev, dma[p])) {
+			vgpu_b1w_unmap(w, dma, p);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Segment @i for write: its own sequence, walk, DMA mapping and commit. */
+static int vgpu_b1w_segment(struct vgpu_b1w *w, unsigned int i,
+			    unsigned long *pfns, dma_addr_t *dma)
+{
+	struct hmm_range range = {
+		.notifier = &w->notifier,
+		.start = w->r[i].addr,
+		.end = w->r[i].addr + w->r[i].len,
+		.hmm_pfns = pfns,
+		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+	};
+	unsigned long n = w->r[i].len >> PAGE_SHIFT;
+	unsigned int tries;
+	int ret = -EBUSY;
+
+	for (tries = 0; tries < 16 && ret == -EBUSY; tries++) {
+		range.notifier_seq = mmu_interval_read_begin(&w->notifier);
+		mmap_read_lock(current->mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(current->mm);
+		if (ret)
+			continue;
+		ret = vgpu_b1w_map(w, pfns, dma, n);
+		if (ret)
+			return ret;
+		mutex_lock(&w->lock);
+		if (mmu_interval_read_retry(&w->notifier, range.notifier_seq))
+			ret = -EBUSY;
+		else
+			set_bit(i, w->valid);
+		mutex_unlock(&w->lock);
+		if (ret)
+			vgpu_b1w_unmap(w, dma, n);
+	}
+	return ret;
+}
+
+/* The K segments with the rejected series' shape; see struct vgpu_b1w. */
+static s64 vgpu_b1_wide(struct vgpu_bench *b, struct gpumirror_segment *r,
+			unsigned int k, unsigned long npages)
+{
+	struct vgpu_b1w w = { .r = r, .k = k, .dev = b->as[0].gdev.dev };
+	unsigned long start = r[0].addr, end = r[k - 1].addr + r[k - 1].len;
+	unsigned long mapped = 0;
 	unsigned int i;
+	int ret = -ENOMEM;
+	u64 t;
+
+	mutex_init(&w.lock);
+	w.pfns = kvcalloc(npages, sizeof(*w.pfns), GFP_KERNEL);
+	w.dma = kvcalloc(npages, sizeof(*w.dma), GFP_KERNEL);
+	w.valid = bitmap_zalloc(k, GFP_KERNEL);
+	if (!w.pfns || !w.dma || !w.valid)
+		goto out_free;
+	t = ktime_get_ns();
+	ret = mmu_interval_notifier_insert(&w.notifier, current->mm, start,
+					   end - start, &vgpu_b1w_ops);
+	if (ret)
+		goto out_free;
+	for (i = 0; i < k && !ret; i++) {
+		ret = vgpu_b1w_segment(&w, i, w.pfns + mapped, w.dma + mapped);
+		if (!ret)
+			mapped += r[i].len >> PAGE_SHIFT;
+	}
+	t = ktime_get_ns() - t;
+	vgpu_b1w_unmap(&w, w.dma, mapped);
+	mmu_interval_notifier_remove(&w.notifier);
+out_free:
+	bitmap_free(w.valid);
+	kvfree(w.dma);
+	kvfree(w.pfns);
+	mutex_destroy(&w.lock);
+	return ret ?: t;
+}
+
+/* Run arm @arm of a B1 case once. */
+static s64 vgpu_b1_arm(struct vgpu_bench *b, struct gpumirror_segment *r,
+		       unsigned int k, unsigned long npages, unsigned int arm)
+{
+	switch (arm) {
+	case 0:
+		return vgpu_b1_one(b, r, k);
+	case 1:
+		return vgpu_b1_many(b, r, k);
+	default:
+		return vgpu_b1_wide(b, r, k, npages);
+	}
+}
+
+/* ,"@key":[min,median,max] of the @n times of @t, sorted in place */
+static void vgpu_spread_print(struct seq_file *m, const char *key, s64 *t,
+			      unsigned int n)
+{
+	sort(t, n, sizeof(*t), vgpu_cmp_u64, NULL);
+	seq_printf(m, ",\"%s\":[%lld,%lld,%lld]", key, t[0], t[n / 2],
+		   t[n - 1]);
+}
+
+/*
+ * K segments of @seglen bytes, @gap bytes apart, mapped for write with
+ * each arm VGPU_B1_REPS times, the arms interleaved (the one that goes
+ * first rotates), after one untimed run of the first arm.
+ */
+static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
+			unsigned int k, unsigned long seglen, unsigned long gap)
+{
+	static const char * const keys[] = { "one_object_ns",
+		"separate_objects_ns", "wide_notifier_ns" };
+	unsigned long len = k * (seglen + gap), addr;
+	s64 t[3][VGPU_B1_REPS], ret;
+	struct gpumirror_segment *r;
+	unsigned int i, a;
 
 	addr = vgpu_bench_mmap(len);
 	if (!addr)
@@ -170,35 +342,61 @@ static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
 		return -ENOMEM;
 	}
 	for (i = 0; i < k; i++) {
-		r[i].addr = addr + i * (seglen + PAGE_SIZE);
+		r[i].addr = addr + i * (seglen + gap);
 		r[i].len = seglen;
 	}
-	for (i = 0; i < 3; i++) {
-		one = vgpu_best(one, vgpu_b1_one(b, r, k));
-		many = vgpu_best(many, vgpu_b1_many(b, r, k));
-	}
+	ret = vgpu_b1_one(b, r, k);
+	for (i = 0; i < VGPU_B1_REPS && ret >= 0; i++)
+		for (a = 0; a < 3 && ret >= 0; a++) {
+			unsigned int arm = (a + i) % 3;
+
+			ret = vgpu_b1_arm(b, r, k, k * (seglen >> PAGE_SHIFT),
+					  arm);
+			t[arm][i] = ret;
+		}
 	kvfree(r);
 	vm_munmap(addr, len);
-	if (one < 0 || many < 0)
-		return min(one, many);
-	seq_printf(m, "{\"bench\":\"B1\",\"segments\":%u,\"seg_kib\":%lu,\"one_object_ns\":%lld,\"separate_objects_ns\":%lld}\n",
-		   k, seglen >> 10, one, many);
+	if (ret < 0)
+		return ret;
+	seq_printf(m, "{\"bench\":\"B1\",\"segments\":%u,\"seg_kib\":%lu,\"gap_kib\":%lu",
+		   k, seglen >> 10, gap >> 10);
+	for (a = 0; a < 3; a++)
+		vgpu_spread_print(m, keys[a], t[a], VGPU_B1_REPS);
+	seq_puts(m, "}\n");
 	return 0;
 }
 
+/*
+ * Gaps: none (adjacent segments, one walk), one page (within the walk
+ * join gap, one walk with the holes snapshotted) and wider than the join
+ * gap (a walk per segment). The K and gap pairs are bounded by the memory
+ * of the run's VM: every page of the span is populated.
+ */
 static int vgpu_b1_show(struct seq_file *m, void *unused)
 {
-	static const unsigned int ks[] = { 1, 16, 256, 4096 };
-	static const unsigned long lens[] = { SZ_4K, SZ_64K };
+	static const struct {
+		unsigned long seglen, gap;
+		unsigned int kmax;
+	} shapes[] = {
+		{ SZ_4K, 0, 65536 },
+		{ SZ_4K, SZ_4K, 65536 },
+		{ SZ_4K, 2 * GPUMIRROR_WALK_GAP * SZ_4K, 4096 },
+		{ SZ_64K, 0, 4096 },
+		{ SZ_64K, SZ_4K, 4096 },
+		{ SZ_64K, 2 * GPUMIRROR_WALK_GAP * SZ_4K, 1024 },
+	};
+	static const unsigned int ks[] = { 1, 16, 256, 1024, 4096, 65536 };
 	struct vgpu_bench *b = vgpu_bench_setup(1);
 	unsigned int i, j;
 	int ret = 0;
 
 	if (IS_ERR(b))
 		return PTR_ERR(b);
-	for (j = 0; j < ARRAY_SIZE(lens) && !ret; j++)
+	for (j = 0; j < ARRAY_SIZE(shapes) && !ret; j++)
 		for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
-			ret = vgpu_b1_case(m, b, ks[i], lens[j]);
+			if (ks[i] <= shapes[j].kmax)
+				ret = vgpu_b1_case(m, b, ks[i], shapes[j].seglen,
+						   shapes[j].gap);
 	vgpu_bench_teardown(b);
 	return ret;
 }
@@ -487,29 +685,68 @@ static s64 vgpu_b3_separate(struct vgpu_bench *b, struct gpumirror_segment *r,
 	return ret ?: t;
 }
 
+/*
+ * The walk alone: a %GPUMIRROR_MAP_DEVMEM map of @r for device 0 walks the
+ * populated pages without faulting and DMA-maps none of them (they are
+ * system pages), leaving a set of empty entries.
+ */
+static s64 vgpu_b3_walk(struct vgpu_bench *b, struct gpumirror_segment *r)
+{
+	struct gpumirror_object *obj;
+	u64 t;
+	int ret;
+
+	obj = gpumirror_object_create(&b->mirror, r, 1, 0);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	t = ktime_get_ns();
+	ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_DEVMEM);
+	t = ktime_get_ns() - t;
+	gpumirror_object_destroy(obj);
+	return ret ?: t;
+}
+
+/*
+ * VGPU_B1_REPS runs of each arm, interleaved (the one that goes first
+ * rotates): one object for the @ndev devices, @ndev objects, and the walk
+ * alone, which splits the first arm's time into its walk and its DMA
+ * mappings.
+ */
 static int vgpu_b3_case(struct seq_file *m, unsigned long addr,
 			unsigned long len, unsigned int ndev,
 			const char *backing)
 {
+	static const char * const keys[] = { "one_object_ns", "separate_ns",
+		"walk_ns" };
 	struct gpumirror_segment r = { addr, len };
-	s64 one = 0, sep = 0;
-	struct vgpu_bench *b;
-	unsigned int i;
+	s64 t[3][VGPU_B1_REPS], ret = 0;
 	u64 walks = 0, sep_walks = 0;
+	struct vgpu_bench *b;
+	unsigned int i, a;
 
 	b = vgpu_bench_setup(ndev);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
-	for (i = 0; i < 3; i++) {
-		one = vgpu_best(one, vgpu_b3_one(b, &r, ndev, &walks));
-		sep = vgpu_best(sep, vgpu_b3_separate(b, &r, ndev,
-						      &sep_walks));
-	}
+	for (i = 0; i < VGPU_B1_REPS && ret >= 0; i++)
+		for (a = 0; a < 3 && ret >= 0; a++) {
+			unsigned int arm = (a + i) % 3;
+
+			if (arm == 0)
+				ret = vgpu_b3_one(b, &r, ndev, &walks);
+			else if (arm == 1)
+				ret = vgpu_b3_separate(b, &r, ndev, &sep_walks);
+			else
+				ret = vgpu_b3_walk(b, &r);
+			t[arm][i] = ret;
+		}
 	vgpu_bench_teardown(b);
-	if (one < 0 || sep < 0)
-		return min(one, sep);
-	seq_printf(m, "{\"bench\":\"B3\",\"backing\":\"%s\",\"devices\":%u,\"mib\":%lu,\"one_object_walks\":%llu,\"one_object_ns\":%lld,\"separate_walks\":%llu,\"separate_ns\":%lld}\n",
-		   backing, ndev, len >> 20, walks, one, sep_walks, sep);
+	if (ret < 0)
+		return ret;
+	seq_printf(m, "{\"bench\":\"B3\",\"backing\":\"%s\",\"devices\":%u,\"mib\":%lu,\"one_object_walks\":%llu,\"separate_walks\":%llu",
+		   backing, ndev, len >> 20, walks, sep_walks);
+	for (a = 0; a < 3; a++)
+		vgpu_spread_print(m, keys[a], t[a], VGPU_B1_REPS);
+	seq_puts(m, "}\n");
 	return 0;
 }
 
@@ -562,12 +799,12 @@ static u64 vgpu_event_ns(unsigned long start, unsigned long end)
 
 #define VGPU_REPS	15
 
-/* Median over VGPU_REPS events, each on freshly mapped sets. */
-static s64 vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial)
+/* VGPU_REPS events in @t, each on freshly mapped sets. */
+static int vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial,
+		       s64 *t)
 {
 	struct gpumirror_segment r = { addr, PAGE_SIZE };
 	struct gpumirror_object *obj;
-	u64 t[VGPU_REPS];
 	struct vgpu_bench *b;
 	unsigned int i;
 	int ret = 0;
@@ -587,30 +824,28 @@ static s64 vgpu_b4_one(unsigned long addr, unsigned int ndev, bool serial)
 	}
 	gpumirror_object_destroy(obj);
 	vgpu_bench_teardown(b);
-	if (ret)
-		return ret;
-	sort(t, VGPU_REPS, sizeof(t[0]), vgpu_cmp_u64, NULL);
-	return t[VGPU_REPS / 2];
+	return ret;
 }
 
 static int vgpu_b4_show(struct seq_file *m, void *unused)
 {
 	unsigned long addr = vgpu_bench_mmap(PAGE_SIZE);
-	s64 two, serial;
+	s64 two[VGPU_REPS], serial[VGPU_REPS];
 	unsigned int n;
 	int ret = 0;
 
 	if (!addr)
 		return -ENOMEM;
 	for (n = 1; n <= 8 && n <= vgpu_count() && !ret; n *= 2) {
-		two = vgpu_b4_one(addr, n, false);
-		serial = vgpu_b4_one(addr, n, true);
-		if (two < 0 || serial < 0) {
-			ret = min(two, serial);
+		ret = vgpu_b4_one(addr, n, false, two) ?:
+		      vgpu_b4_one(addr, n, true, serial);
+		if (ret)
 			break;
-		}
-		seq_printf(m, "{\"bench\":\"B4\",\"devices\":%u,\"tlb_latency_ns\":%llu,\"two_pass_ns\":%lld,\"serial_ns\":%lld}\n",
-			   n, vgpu_tlb_latency_ns(), two, serial);
+		seq_printf(m, "{\"bench\":\"B4\",\"devices\":%u,\"tlb_latency_ns\":%llu",
+			   n, vgpu_tlb_latency_ns());
+		vgpu_spread_print(m, "two_pass_ns", two, VGPU_REPS);
+		vgpu_spread_print(m, "serial_ns", serial, VGPU_REPS);
+		seq_puts(m, "}\n");
 	}
 	vm_munmap(addr, PAGE_SIZE);
 	return ret;

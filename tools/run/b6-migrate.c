@@ -9,7 +9,8 @@
  *   and two threads migrating the same 64 MiB to vgpu0 and to vgpu1 at
  *   once (the race between devices: time, and the races and busy pages
  *   the vgpus counted; the data checked after).
- * Prints "@@RESULT {json}" lines; best of REPS runs each.
+ * Prints "@@RESULT {json}" lines: the median of REPS runs each, with their
+ * min / median / max.
  */
 
 #include <errno.h>
@@ -38,11 +39,31 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-static void result(const char *impl, const char *op, double ms)
+/* The times of one operation's runs, in ms. */
+struct samples {
+	double ms[REPS];
+	int n;
+};
+
+static void sample(struct samples *s, double t)
 {
+	if (s->n < REPS)
+		s->ms[s->n++] = now_ms() - t;
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* The median of @s, and its min / median / max. */
+static void result(const char *impl, const char *op, struct samples *s)
+{
+	double med;
+
+	qsort(s->ms, s->n, sizeof(s->ms[0]), cmp_double);
+	med = s->ms[s->n / 2];
 	printf("@@RESULT {\"bench\": \"B6\", \"impl\": \"%s\", \"op\": \"%s\", "
-	       "\"mib\": %lu, \"ms\": %.3f, \"gib_s\": %.3f}\n", impl, op,
-	       SIZE >> 20, ms, (SIZE / (double)(1UL << 30)) / (ms / 1e3));
+	       "\"mib\": %lu, \"ms\": %.3f, \"ms_spread\": [%.3f, %.3f, %.3f], "
+	       "\"gib_s\": %.3f}\n", impl, op, SIZE >> 20, med, s->ms[0], med,
+	       s->ms[s->n - 1], (SIZE / (double)(1UL << 30)) / (med / 1e3));
 }
 
 static void *map_filled(void)
@@ -99,15 +120,11 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double best(double a, double b)
-{
-	return a < b ? a : b;
-}
-
 static int bench_memcpy(void)
 {
 	void *src = map_filled(), *dst = map_filled();
-	double t, ms = 1e30;
+	struct samples ms = { 0 };
+	double t;
 	int i;
 
 	if (!src || !dst)
@@ -115,9 +132,9 @@ static int bench_memcpy(void)
 	for (i = 0; i < REPS; i++) {
 		t = now_ms();
 		memcpy(dst, src, SIZE);
-		ms = best(ms, now_ms() - t);
+		sample(&ms, t);
 	}
-	result("memcpy", "copy", ms);
+	result("memcpy", "copy", &ms);
 	munmap(src, SIZE);
 	munmap(dst, SIZE);
 	return 0;
@@ -127,7 +144,8 @@ static int bench_memcpy(void)
 static int bench_vgpu(void)
 {
 	int fd0 = open("/dev/vgpu0", O_RDWR), fd1 = open("/dev/vgpu1", O_RDWR);
-	double t, to_dev = 1e30, dev_dev = 1e30, to_ram = 1e30;
+	struct samples to_dev = { 0 }, dev_dev = { 0 }, to_ram = { 0 };
+	double t;
 	void *p = map_filled();
 	int i, ret = 0;
 
@@ -136,21 +154,21 @@ static int bench_vgpu(void)
 	for (i = 0; i < REPS && !ret; i++) {
 		t = now_ms();
 		ret = vgpu_migrate(fd0, p, 0);
-		to_dev = best(to_dev, now_ms() - t);
+		sample(&to_dev, t);
 		t = now_ms();
 		ret = ret ?: vgpu_migrate(fd1, p, 0);
-		dev_dev = best(dev_dev, now_ms() - t);
+		sample(&dev_dev, t);
 		t = now_ms();
 		ret = ret ?: vgpu_migrate(fd1, p, VGPU_MIGRATE_TO_RAM);
-		to_ram = best(to_ram, now_ms() - t);
+		sample(&to_ram, t);
 	}
 	if (ret || check(p)) {
 		fprintf(stderr, "b6: vgpu migration failed (%d)\n", ret);
 		return -1;
 	}
-	result("vgpu", "sys_to_dev", to_dev);
-	result("vgpu", "dev_to_dev", dev_dev);
-	result("vgpu", "dev_to_sys", to_ram);
+	result("vgpu", "sys_to_dev", &to_dev);
+	result("vgpu", "dev_to_dev", &dev_dev);
+	result("vgpu", "dev_to_sys", &to_ram);
 	munmap(p, SIZE);
 	close(fd0);
 	close(fd1);
@@ -164,8 +182,8 @@ struct hmm_impl {
 	int fd;
 	void *p;
 	void *mirror;
-	double to_dev;
-	double to_ram;
+	struct samples to_dev;
+	struct samples to_ram;
 };
 
 static int hmm_impl_rep(struct hmm_impl *h)
@@ -175,11 +193,11 @@ static int hmm_impl_rep(struct hmm_impl *h)
 
 	t = now_ms();
 	ret = hmm_cmd(h->fd, HMM_DMIRROR_MIGRATE_TO_DEV, h->p, h->mirror);
-	h->to_dev = best(h->to_dev, now_ms() - t);
+	sample(&h->to_dev, t);
 	t = now_ms();
 	ret = ret ?: hmm_cmd(h->fd, HMM_DMIRROR_MIGRATE_TO_SYS, h->p,
 			     h->mirror);
-	h->to_ram = best(h->to_ram, now_ms() - t);
+	sample(&h->to_ram, t);
 	return ret;
 }
 
@@ -200,8 +218,6 @@ static int bench_hmm_cmds(void)
 		h[j].fd = open(h[j].node, O_RDWR);
 		h[j].p = map_filled();
 		h[j].mirror = malloc(SIZE);
-		h[j].to_dev = 1e30;
-		h[j].to_ram = 1e30;
 		if (h[j].fd < 0 || !h[j].p || !h[j].mirror)
 			return -1;
 		memset(h[j].mirror, 0, SIZE);
@@ -215,8 +231,8 @@ static int bench_hmm_cmds(void)
 				h[j].name, ret);
 			return -1;
 		}
-		result(h[j].name, "sys_to_dev_readback", h[j].to_dev);
-		result(h[j].name, "dev_to_sys", h[j].to_ram);
+		result(h[j].name, "sys_to_dev_readback", &h[j].to_dev);
+		result(h[j].name, "dev_to_sys", &h[j].to_ram);
 		munmap(h[j].p, SIZE);
 		free(h[j].mirror);
 		close(h[j].fd);
