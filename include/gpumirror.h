@@ -339,7 +339,9 @@ struct gpumirror_segment {
  * gpumirror_object_valid().
  *
  * Pages of a huge page that the CPU maps whole are DMA-mapped with one
- * mapping: the first entry carries its order (gpumirror_addr_order()) and
+ * mapping, as a whole or in naturally aligned blocks of a power of two
+ * pages (see the "Page sets" DOC): the first entry of a mapping carries
+ * its order (gpumirror_addr_order()) and
  * the others are flagged %GPUMIRROR_ADDR_TAIL; every entry still holds the
  * address of its own page, so a driver may ignore both.
  *

@@ -752,6 +752,110 @@ static void gm_map_dma_max(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+static size_t gm_dma_max_16k(struct device *dev)
+{
+	return SZ_16K;
+}
+
+/*
+ * The set of @obj for @gdev is made of mappings of the @n @orders, in this
+ * order: the first entry of each carries its order, the others are tails.
+ */
+static void gm_expect_orders(struct kunit *test, struct gpumirror_object *obj,
+			     struct gpumirror_device *gdev, const u8 *orders,
+			     unsigned int n)
+{
+	unsigned long p = 0, t;
+	gpumirror_addr_t e;
+	unsigned int i;
+
+	gpumirror_notifier_lock(obj->mirror);
+	for (i = 0; i < n && p < obj->npages; i++) {
+		e = gpumirror_object_page(obj, gdev, p);
+		KUNIT_EXPECT_FALSE_MSG(test, e & GPUMIRROR_ADDR_TAIL,
+				       "page %lu", p);
+		KUNIT_EXPECT_EQ_MSG(test, gpumirror_addr_order(e),
+				    (unsigned int)orders[i], "page %lu", p);
+		for (t = 1; t < BIT(orders[i]) && p + t < obj->npages; t++)
+			KUNIT_EXPECT_TRUE_MSG(test,
+					      gpumirror_object_page(obj, gdev,
+								    p + t) &
+					      GPUMIRROR_ADDR_TAIL,
+					      "page %lu", p + t);
+		p += BIT(orders[i]);
+	}
+	gpumirror_notifier_unlock(obj->mirror);
+	KUNIT_EXPECT_EQ(test, i, n);
+	KUNIT_EXPECT_EQ(test, p, obj->npages);
+}
+
+/*
+ * Segments inside a THP: each is DMA-mapped in the largest naturally
+ * aligned blocks of the huge page it holds. [64K, 128K) is one order-4
+ * mapping; [4K, 64K) is 1 + 2 + 4 + 8 pages; with a device that takes
+ * 16K at most, [128K, 192K) is four order-2 mappings. Every entry holds
+ * its own page (its data is read through it).
+ */
+static void gm_map_thp_blocks(struct kunit *test)
+{
+	static const struct {
+		unsigned long off, len;
+		bool max16k;
+		unsigned int n;
+		u8 orders[4];
+	} cases[] = {
+		{ SZ_64K, SZ_64K, false, 1, { 4 } },
+		{ SZ_4K, SZ_64K - SZ_4K, false, 4, { 0, 1, 2, 3 } },
+		{ SZ_128K, SZ_64K, true, 4, { 2, 2, 2, 2 } },
+	};
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
+	struct gpumirror_device *gdev = &ctx->td[1]->gdev;
+	struct gpumirror_device_counters c0, c1;
+	struct gpumirror_object *obj;
+	const u32 tag = 11;
+	gpumirror_addr_t e;
+	unsigned int i, p;
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, SZ_2M,
+					 MADV_HUGEPAGE), 0);
+	gm_fill(test, addr, SZ_2M, tag);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct gpumirror_segment r = { addr + cases[i].off,
+					       cases[i].len };
+
+		if (cases[i].max16k)
+			kunit_activate_static_stub(test, gpumirror_dma_max,
+						   gm_dma_max_16k);
+		obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+		gpumirror_device_stats_read(gdev, &c0);
+		KUNIT_ASSERT_EQ(test,
+				gpumirror_object_map(obj, BIT(1),
+						     GPUMIRROR_MAP_WRITE), 0);
+		gpumirror_device_stats_read(gdev, &c1);
+		KUNIT_ASSERT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
+				(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
+		KUNIT_EXPECT_EQ(test, c1.dma_maps - c0.dma_maps,
+				(u64)obj->npages);
+		gm_expect_orders(test, obj, gdev, cases[i].orders, cases[i].n);
+		/* The data, read shifted: page p of the segment is page off + p. */
+		gpumirror_notifier_lock(&ctx->mirror);
+		for (p = 0; p < obj->npages; p++) {
+			e = gpumirror_object_page(obj, gdev, p);
+			KUNIT_EXPECT_EQ(test, gm_read(e),
+					((u64)tag << 32) |
+					((cases[i].off >> PAGE_SHIFT) + p));
+		}
+		gpumirror_notifier_unlock(&ctx->mirror);
+		gpumirror_object_destroy(obj);
+		gpumirror_device_stats_read(gdev, &c0);
+		KUNIT_EXPECT_EQ(test, c0.dma_unmaps - c1.dma_unmaps,
+				(u64)cases[i].len >> PAGE_SHIFT);
+	}
+	gm_fixture_done(test);
+}
+
 static struct gpumirror_device *gm_bounce_dev;
 static unsigned int gm_bounce_after;
 
@@ -930,6 +1034,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_create_bad_input, gm_create_gen_params),
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
 	KUNIT_CASE(gm_map_thp),
+	KUNIT_CASE(gm_map_thp_blocks),
 	KUNIT_CASE_PARAM(gm_map_backings, gm_backing_gen_params),
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),

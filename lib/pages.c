@@ -26,10 +26,11 @@
  * flagged %GPUMIRROR_ADDR_DEVICE (no DMA mapping; the device or a peer with
  * the same owner reaches it natively). Pages faulted for write are mapped
  * %DMA_BIDIRECTIONAL and flagged %GPUMIRROR_ADDR_WRITE, read-only pages are
- * mapped %DMA_TO_DEVICE. A huge page that the CPU maps whole inside one
- * segment gets one DMA mapping for all its pages, unless the device cannot
- * take a mapping that large (dma_max_mapping_size()): then every page is
- * mapped on its own.
+ * mapped %DMA_TO_DEVICE. A huge page that the CPU maps whole gets one DMA
+ * mapping for all its pages in a segment: the whole huge page if the
+ * segment holds it, otherwise each largest naturally aligned block of it
+ * inside the segment (a 64K segment of a THP is one mapping), no larger
+ * than the device takes in one piece (dma_max_mapping_size()).
  *
  * Several devices map the same page, one set each, which the DMA API
  * allows for overlapping mappings only without its implicit CPU cache
@@ -95,8 +96,8 @@ static void gpumirror_unmap_entries(struct gpumirror_device *gdev,
  * @dev: the device
  *
  * dma_max_mapping_size(): a device that cannot take a 2M mapping at once
- * gets a huge page mapped page by page. A static stub point for the KUnit
- * suites.
+ * gets a huge page mapped in the largest blocks it takes. A static stub
+ * point for the KUnit suites.
  *
  * Return: the size in bytes.
  */
@@ -141,18 +142,40 @@ static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
 }
 
 /*
+ * The order of the DMA mapping that starts at @page: the largest naturally
+ * aligned block of the CPU's mapping of order @order (a huge page) that
+ * holds at most @max pages and that @gdev takes in one piece (asked once
+ * per mapping, as the KUnit suites expect of the stub point).
+ */
+static unsigned int gpumirror_map_order(struct gpumirror_device *gdev,
+					struct page *page, unsigned int order,
+					unsigned long max)
+{
+	size_t limit = gpumirror_dma_max(gdev->dev) >> PAGE_SHIFT;
+	unsigned long pfn = page_to_pfn(page);
+
+	if (!order || !limit)
+		return 0;
+	order = min_t(unsigned int, order, ilog2(max));
+	if (pfn)
+		order = min_t(unsigned int, order, __ffs(pfn));
+	return min_t(unsigned int, order, ilog2(limit));
+}
+
+/*
  * Map the pages from @hmm_pfns on, at most @max of them: a device-private
- * page, or a page or whole huge page with one DMA mapping; with
- * %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it does not map.
+ * page, or a page or an aligned block of a huge page with one DMA mapping;
+ * with %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it does not map.
+ * *@mapped grows by the pages DMA-mapped.
  * Return: the number of entries filled, or -errno.
  */
 static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 				const unsigned long *hmm_pfns,
 				unsigned long max, gpumirror_addr_t *set,
-				unsigned int map_flags)
+				unsigned int map_flags, unsigned long *mapped)
 {
 	struct page *page;
-	unsigned int order = hmm_pfn_to_map_order(hmm_pfns[0]);
+	unsigned int order;
 	gpumirror_addr_t flags = 0;
 	unsigned long i, n;
 	dma_addr_t dma;
@@ -181,12 +204,9 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 			 GPUMIRROR_ADDR_DEVICE;
 		return 1;
 	}
+	order = gpumirror_map_order(gdev, page, hmm_pfn_to_map_order(hmm_pfns[0]),
+				    max);
 	n = 1UL << order;
-	if (n > max || !IS_ALIGNED(page_to_pfn(page), n) ||
-	    (PAGE_SIZE << order) > gpumirror_dma_max(gdev->dev)) {
-		order = 0;
-		n = 1;
-	}
 	if (gpumirror_should_fail(GPUMIRROR_FAIL_DMA_MAP))
 		return -ENOMEM;
 	dma = dma_map_page_attrs(gdev->dev, page, 0, PAGE_SIZE << order,
@@ -204,7 +224,7 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
 	for (i = 1; i < n; i++)
 		set[i] = (dma + i * PAGE_SIZE) | flags | GPUMIRROR_ADDR_TAIL;
-	atomic64_add(n, &gdev->stats.dma_maps);
+	*mapped += n;
 	return n;
 }
 
@@ -216,16 +236,20 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index) + seg->first_page;
 	const unsigned long *pfns = obj->pfns + seg->first_page;
 	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
-	unsigned long i;
-	long ret;
+	unsigned long i, mapped = 0;
+	long ret = 0;
 
 	for (i = 0; i < n; i += ret) {
 		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i,
-					  map_flags);
-		if (ret < 0) {
-			gpumirror_unmap_entries(gdev, set, i);
-			return ret;
-		}
+					  map_flags, &mapped);
+		if (ret < 0)
+			break;
+	}
+	/* One atomic per segment, not one per mapping. */
+	atomic64_add(mapped, &gdev->stats.dma_maps);
+	if (ret < 0) {
+		gpumirror_unmap_entries(gdev, set, i);
+		return ret;
 	}
 	return 0;
 }
