@@ -88,6 +88,22 @@ def report(res):
               [[r['mode'], r['faults'], r['retries'], r['busy'],
                 r['churn_ops'], '%.1f' % (r['ns_per_fault'] / 1e3)]
                for r in b2])
+    b2c = [r for r in res if r['bench'] == 'B2c']
+    if b2c:
+        table('B2c K one-page segments mapped while a thread invalidates a '
+              'share of them per ms (events on single pages): time until '
+              'all K are mapped and valid at once (min / median / max), '
+              'faults that gave up with EBUSY, retries; one object (one '
+              'sequence: the whole walk again) vs the rejected series\' '
+              'shape (a sequence per segment: only the invalidated ones '
+              'again)',
+              ['K', 'churn %/ms', 'events/ms', 'impl', 'faults', 'EBUSY',
+               'retries', 'done ms'],
+              [[r['segments'], '%g' % (r['permille_per_ms'] / 10.0),
+                '%.2f' % ratio(r['events'] * 1e6, r['elapsed_ns']),
+                r['impl'], r['faults'], r['busy'],
+                r['retries'], ms_spread(r['done_ns'])]
+               for r in b2c])
     b3 = [r for r in res if r['bench'] == 'B3']
     if b3:
         table('B3  N devices mirroring one 64 MiB range: one object vs N '

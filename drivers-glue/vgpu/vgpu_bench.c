@@ -9,6 +9,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/kthread.h>
@@ -154,7 +155,8 @@ static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_segment *r,
  * The shape of the rejected batch-userptr series: one interval notifier
  * over the whole span, and for each segment its own sequence,
  * hmm_range_fault(), DMA mapping and valid flag, which the callback
- * clears for the segments an event overlaps.
+ * clears for the segments an event overlaps (found by binary search: the
+ * segments are sorted by address).
  */
 struct vgpu_b1w {
 	struct mmu_interval_notifier notifier;
@@ -173,17 +175,23 @@ static bool vgpu_b1w_invalidate(struct mmu_interval_notifier *mni,
 				unsigned long cur_seq)
 {
 	struct vgpu_b1w *w = container_of(mni, struct vgpu_b1w, notifier);
-	unsigned int i;
+	unsigned int lo = 0, hi = w->k, mid;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&w->lock);
 	else if (!mutex_trylock(&w->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
-	for (i = 0; i < w->k; i++)
-		if (w->r[i].addr < range->end &&
-		    range->start < w->r[i].addr + w->r[i].len)
-			clear_bit(i, w->valid);
+	/* The segments are sorted: the first one ending after the start. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (w->r[mid].addr + w->r[mid].len <= range->start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < w->k && w->r[lo].addr < range->end; lo++)
+		clear_bit(lo, w->valid);
 	mutex_unlock(&w->lock);
 	return true;
 }
@@ -630,6 +638,298 @@ static int vgpu_b2_show(struct seq_file *m, void *unused)
 out_munmap:
 	vm_munmap(churn.base, len);
 out_teardown:
+	vgpu_bench_teardown(b);
+	return ret;
+}
+
+/* ---- B2c: churn inside the segments ------------------------------------ */
+
+/*
+ * Each arm maps over and over for VGPU_B2C_WINDOW_NS, so that the churn
+ * has time to hit it, at most VGPU_B2C_FAULTS times; a map that starts
+ * inside the window ends however long it takes (-EBUSY after about two
+ * timeouts).
+ */
+#define VGPU_B2C_FAULTS		512
+#define VGPU_B2C_WINDOW_NS	(200 * NSEC_PER_MSEC)
+
+/*
+ * Invalidates random segments of K one-page segments two pages apart,
+ * @permille of them per millisecond on average (as fast as it can if it
+ * cannot keep up: @events tells the rate it reached), each with an event
+ * of its own on that page that frees nothing.
+ */
+struct vgpu_segchurn {
+	struct mm_struct *mm;
+	unsigned long base;
+	unsigned int k;
+	unsigned int permille;
+	unsigned long events;
+};
+
+static void vgpu_segchurn_event(struct mm_struct *mm, unsigned long addr)
+{
+	struct mmu_notifier_range range;
+
+	mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR,
+				MMU_NOTIFIER_RANGE_BLOCKABLE, mm, addr,
+				addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(&range);
+	mmu_notifier_invalidate_range_end(&range);
+}
+
+static int vgpu_segchurn_fn(void *data)
+{
+	struct vgpu_segchurn *c = data;
+	u64 start = ktime_get_ns(), due;
+
+	while (!kthread_should_stop()) {
+		/* Segments due by now: k * permille / 1000 per ms. */
+		due = div_u64((ktime_get_ns() - start) * c->k * c->permille,
+			      1000 * NSEC_PER_MSEC);
+		while (c->events < due && !kthread_should_stop()) {
+			vgpu_segchurn_event(c->mm, c->base + 2 * PAGE_SIZE *
+					    get_random_u32_below(c->k));
+			WRITE_ONCE(c->events, c->events + 1);
+			cond_resched();
+		}
+		usleep_range(100, 200);
+	}
+	return 0;
+}
+
+/* Start the churn, its rate counted from now. */
+static struct task_struct *vgpu_segchurn_start(struct vgpu_segchurn *c)
+{
+	c->events = 0;
+	return kthread_run(vgpu_segchurn_fn, c, "vgpu-segchurn");
+}
+
+/* One object over the K segments: unmap, then map again, timed. */
+static int vgpu_b2c_object(struct vgpu_bench *b, struct gpumirror_object *obj,
+			   s64 *t, unsigned int *n, unsigned int *busy,
+			   u64 *retries)
+{
+	struct gpumirror_device *gdev = &b->as[0].gdev;
+	struct gpumirror_device_counters c0, c1;
+	u64 start = ktime_get_ns(), t0;
+	int ret = 0;
+
+	gpumirror_device_stats_read(gdev, &c0);
+	for (*n = 0; *n < VGPU_B2C_FAULTS &&
+	     ktime_get_ns() - start < VGPU_B2C_WINDOW_NS; (*n)++) {
+		gpumirror_object_unmap(obj, gdev);
+		t0 = ktime_get_ns();
+		ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
+		t[*n] = ktime_get_ns() - t0;
+		if (ret == -EBUSY)
+			(*busy)++;
+		else if (ret)
+			return ret;
+	}
+	gpumirror_device_stats_read(gdev, &c1);
+	*retries = c1.retries - c0.retries;
+	return 0;
+}
+
+/*
+ * The rejected series' shape: fault every segment that is not valid, and
+ * again, until all are valid at once (checked under the driver lock), or
+ * for HMM_RANGE_DEFAULT_TIMEOUT: -EBUSY.
+ */
+static int vgpu_b2c_wide_once(struct vgpu_b1w *w, unsigned long *dmamapped,
+			      u64 *retries)
+{
+	unsigned long timeout = jiffies +
+				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned int i;
+	bool all;
+	int ret;
+
+	for (;;) {
+		for (i = 0; i < w->k; i++) {
+			if (test_bit(i, w->valid))
+				continue;
+			if (__test_and_clear_bit(i, dmamapped)) {
+				vgpu_b1w_unmap(w, &w->dma[i], 1);
+				(*retries)++;
+			}
+			ret = vgpu_b1w_segment(w, i, &w->pfns[i], &w->dma[i]);
+			if (ret)
+				return ret;
+			__set_bit(i, dmamapped);
+		}
+		mutex_lock(&w->lock);
+		all = bitmap_full(w->valid, w->k);
+		mutex_unlock(&w->lock);
+		if (all)
+			return 0;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+	}
+}
+
+static int vgpu_b2c_wide(struct vgpu_b1w *w, s64 *t, unsigned int *n,
+			 unsigned int *busy, u64 *retries)
+{
+	unsigned long *dmamapped = bitmap_zalloc(w->k, GFP_KERNEL);
+	u64 start = ktime_get_ns(), t0;
+	unsigned int i;
+	int ret = 0;
+
+	if (!dmamapped)
+		return -ENOMEM;
+	*retries = 0;
+	for (*n = 0; *n < VGPU_B2C_FAULTS &&
+	     ktime_get_ns() - start < VGPU_B2C_WINDOW_NS; (*n)++) {
+		/* Unmap all: the device lets go of the whole range. */
+		mutex_lock(&w->lock);
+		bitmap_zero(w->valid, w->k);
+		mutex_unlock(&w->lock);
+		for_each_set_bit(i, dmamapped, w->k)
+			vgpu_b1w_unmap(w, &w->dma[i], 1);
+		bitmap_zero(dmamapped, w->k);
+		t0 = ktime_get_ns();
+		ret = vgpu_b2c_wide_once(w, dmamapped, retries);
+		t[*n] = ktime_get_ns() - t0;
+		if (ret == -EBUSY)
+			(*busy)++;
+		else if (ret)
+			break;
+		ret = 0;
+	}
+	for_each_set_bit(i, dmamapped, w->k)
+		vgpu_b1w_unmap(w, &w->dma[i], 1);
+	bitmap_free(dmamapped);
+	return ret;
+}
+
+static void vgpu_b2c_print(struct seq_file *m, const char *impl,
+			   struct vgpu_segchurn *c, u64 ns, s64 *t,
+			   unsigned int n, unsigned int busy, u64 retries)
+{
+	seq_printf(m, "{\"bench\":\"B2c\",\"impl\":\"%s\",\"segments\":%u,\"permille_per_ms\":%u,\"events\":%lu,\"elapsed_ns\":%llu,\"faults\":%u,\"busy\":%u,\"retries\":%llu",
+		   impl, c->k, c->permille, READ_ONCE(c->events), ns, n, busy,
+		   retries);
+	vgpu_spread_print(m, "done_ns", t, n);
+	seq_puts(m, "}\n");
+}
+
+/* Both arms under the same churn, one after the other. */
+static int vgpu_b2c_case(struct seq_file *m, struct vgpu_bench *b,
+			 struct vgpu_segchurn *c, struct gpumirror_segment *r,
+			 struct vgpu_b1w *w, s64 *t)
+{
+	struct gpumirror_object *obj;
+	unsigned int n, busy = 0;
+	struct task_struct *th;
+	u64 retries, t0;
+	int ret;
+
+	obj = gpumirror_object_create(&b->mirror, r, c->k, 0);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	th = vgpu_segchurn_start(c);
+	if (IS_ERR(th)) {
+		gpumirror_object_destroy(obj);
+		return PTR_ERR(th);
+	}
+	t0 = ktime_get_ns();
+	ret = vgpu_b2c_object(b, obj, t, &n, &busy, &retries);
+	kthread_stop(th);
+	gpumirror_object_destroy(obj);
+	if (ret || !n)
+		return ret ?: -EIO;
+	vgpu_b2c_print(m, "object", c, ktime_get_ns() - t0, t, n, busy,
+		       retries);
+
+	ret = mmu_interval_notifier_insert(&w->notifier, current->mm,
+					   c->base, 2 * c->k * PAGE_SIZE,
+					   &vgpu_b1w_ops);
+	if (ret)
+		return ret;
+	th = vgpu_segchurn_start(c);
+	if (IS_ERR(th)) {
+		mmu_interval_notifier_remove(&w->notifier);
+		return PTR_ERR(th);
+	}
+	busy = 0;
+	t0 = ktime_get_ns();
+	ret = vgpu_b2c_wide(w, t, &n, &busy, &retries);
+	kthread_stop(th);
+	mmu_interval_notifier_remove(&w->notifier);
+	if (ret || !n)
+		return ret ?: -EIO;
+	vgpu_b2c_print(m, "wide", c, ktime_get_ns() - t0, t, n, busy,
+		       retries);
+	return 0;
+}
+
+static int vgpu_b2c_k(struct seq_file *m, struct vgpu_bench *b,
+		      unsigned int k)
+{
+	static const unsigned int permille[] = { 1, 10, 100 };
+	struct vgpu_segchurn c = { .mm = current->mm, .k = k };
+	struct vgpu_b1w w = { .k = k, .dev = b->as[0].gdev.dev };
+	struct gpumirror_segment *r;
+	unsigned int i;
+	int ret = -ENOMEM;
+	s64 *t;
+
+	c.base = vgpu_bench_mmap(2 * k * PAGE_SIZE);
+	if (!c.base)
+		return -ENOMEM;
+	mutex_init(&w.lock);
+	r = kvcalloc(k, sizeof(*r), GFP_KERNEL);
+	w.pfns = kvcalloc(k, sizeof(*w.pfns), GFP_KERNEL);
+	w.dma = kvcalloc(k, sizeof(*w.dma), GFP_KERNEL);
+	w.valid = bitmap_zalloc(k, GFP_KERNEL);
+	t = kvcalloc(VGPU_B2C_FAULTS, sizeof(*t), GFP_KERNEL);
+	if (!r || !w.pfns || !w.dma || !w.valid || !t)
+		goto out_free;
+	for (i = 0; i < k; i++) {
+		r[i].addr = c.base + 2 * i * PAGE_SIZE;
+		r[i].len = PAGE_SIZE;
+	}
+	w.r = r;
+	ret = 0;
+	for (i = 0; i < ARRAY_SIZE(permille) && !ret; i++) {
+		c.permille = permille[i];
+		ret = vgpu_b2c_case(m, b, &c, r, &w, t);
+	}
+out_free:
+	kvfree(t);
+	bitmap_free(w.valid);
+	kvfree(w.dma);
+	kvfree(w.pfns);
+	kvfree(r);
+	mutex_destroy(&w.lock);
+	vm_munmap(c.base, 2 * k * PAGE_SIZE);
+	return ret;
+}
+
+/*
+ * K one-page segments mapped while another thread invalidates 0.1%, 1%
+ * and 10% of them per millisecond: the time until all K are mapped and
+ * valid at once (min / median / max of the maps of a VGPU_B2C_WINDOW_NS
+ * window), the maps that gave up (-EBUSY) and the retries. One object (one sequence, the whole walk again on a retry)
+ * against the rejected series' shape (a sequence per segment, only the
+ * invalidated segments faulted again).
+ */
+static int vgpu_b2c_show(struct seq_file *m, void *unused)
+{
+	static const unsigned int ks[] = { 64, 1024, 4096, 65536 };
+	struct vgpu_bench *b = vgpu_bench_setup(1);
+	unsigned int i;
+	int ret = 0;
+
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	/* The churn thread borrows the mm; pairs with the mmput() below. */
+	mmget(current->mm);
+	for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
+		ret = vgpu_b2c_k(m, b, ks[i]);
+	mmput(current->mm);
 	vgpu_bench_teardown(b);
 	return ret;
 }
@@ -1166,6 +1466,7 @@ static const struct file_operations name##_fops = {			\
 VGPU_BENCH_FILE(vgpu_b1);
 VGPU_BENCH_FILE(vgpu_b1s);
 VGPU_BENCH_FILE(vgpu_b2);
+VGPU_BENCH_FILE(vgpu_b2c);
 VGPU_BENCH_FILE(vgpu_b3);
 VGPU_BENCH_FILE(vgpu_b4);
 VGPU_BENCH_FILE(vgpu_b5);
@@ -1185,6 +1486,7 @@ int vgpu_bench_init(void)
 	debugfs_create_file("b1", 0400, dir, NULL, &vgpu_b1_fops);
 	debugfs_create_file("b1s", 0400, dir, NULL, &vgpu_b1s_fops);
 	debugfs_create_file("b2", 0400, dir, NULL, &vgpu_b2_fops);
+	debugfs_create_file("b2c", 0400, dir, NULL, &vgpu_b2c_fops);
 	debugfs_create_file("b3", 0400, dir, NULL, &vgpu_b3_fops);
 	debugfs_create_file("b4", 0400, dir, NULL, &vgpu_b4_fops);
 	debugfs_create_file("b5", 0400, dir, NULL, &vgpu_b5_fops);
