@@ -912,9 +912,10 @@ out_free:
  * K one-page segments mapped while another thread invalidates 0.1%, 1%
  * and 10% of them per millisecond: the time until all K are mapped and
  * valid at once (min / median / max of the maps of a VGPU_B2C_WINDOW_NS
- * window), the maps that gave up (-EBUSY) and the retries. One object (one sequence, the whole walk again on a retry)
- * against the rejected series' shape (a sequence per segment, only the
- * invalidated segments faulted again).
+ * window), the maps that gave up (-EBUSY) and the retries. One object
+ * (one sequence, the whole walk again on a retry) against the rejected
+ * series' shape (a sequence per segment, only the invalidated segments
+ * faulted again).
  */
 static int vgpu_b2c_show(struct seq_file *m, void *unused)
 {
