@@ -341,7 +341,9 @@ struct gpumirror_segment {
  * Pages of a huge page that the CPU maps whole are DMA-mapped with one
  * mapping, as a whole or in naturally aligned blocks of a power of two
  * pages (see the "Page sets" DOC): the first entry of a mapping carries
- * its order (gpumirror_addr_order()) and
+ * its order (gpumirror_addr_order(); it says nothing of the alignment of
+ * the GPU VA, which a driver checks itself before it uses a large page
+ * table entry) and
  * the others are flagged %GPUMIRROR_ADDR_TAIL; every entry still holds the
  * address of its own page, so a driver may ignore both.
  *

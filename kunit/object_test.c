@@ -1001,10 +1001,22 @@ static void gm_one_page_sets(struct kunit *test)
 	gm_fill(test, addr, r.len, tag);
 	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-	/* The highest slot first, then slot 0, then the ones between. */
-	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(3), 0), 0);
-	KUNIT_EXPECT_EQ(test, obj->nr_sets, 4U);
+	/*
+	 * Slot 0 first (inline set, inline array), then slot 3: the array
+	 * grows and must carry slot 0's inline set over; then the slots
+	 * between.
+	 */
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(3), 0), 0);
+	KUNIT_EXPECT_GE(test, obj->nr_sets, 4U);
+	KUNIT_EXPECT_PTR_NE(test, obj->sets, &obj->inline_sets[0]);
+	gm_check_set(test, obj, ctx->td[0], &r, 1, &tag);
+	gpumirror_notifier_lock(&ctx->mirror);
+	n = 1;
+	KUNIT_EXPECT_PTR_EQ(test, gpumirror_object_pages(obj, &ctx->td[0]->gdev,
+							 0, &n),
+			    (const gpumirror_addr_t *)&obj->inline_set);
+	gpumirror_notifier_unlock(&ctx->mirror);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(1) | BIT(2), 0), 0);
 	gpumirror_notifier_lock(&ctx->mirror);
 	for (i = 0; i < GM_FIXTURE_NDEV; i++) {

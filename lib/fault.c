@@ -650,6 +650,10 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 	unsigned int i;
 	int ret;
 
+	/* One growth of the array of sets for all the slots asked for. */
+	ret = gpumirror_sets_reserve(obj, fls_long(devices));
+	if (ret)
+		return ret;
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
@@ -684,6 +688,14 @@ static bool gpumirror_commit(struct gpumirror_object *obj,
 				set_bit(i, &obj->write_sets);
 			else
 				clear_bit(i, &obj->write_sets);
+			/*
+			 * The set and its entries were written under the
+			 * object lock only, and other readers hold the
+			 * notifier lock for read as we do: order them before
+			 * the valid bit. Pairs with test_bit_acquire() in
+			 * gpumirror_object_valid().
+			 */
+			smp_mb__before_atomic();
 			set_bit(i, &obj->valid);
 			atomic64_inc(&mirror->devices[i]->stats.faults);
 		}

@@ -284,9 +284,10 @@ int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 static inline gpumirror_addr_t *gpumirror_set(const struct gpumirror_object *obj,
 					      unsigned int slot)
 {
-	return slot < obj->nr_sets ? obj->sets[slot] : NULL;
+	return slot < obj->nr_sets ? READ_ONCE(obj->sets[slot]) : NULL;
 }
 
+int gpumirror_sets_reserve(struct gpumirror_object *obj, unsigned int nr);
 void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot);
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags);

@@ -221,22 +221,12 @@ gpumirror_object_create(struct gpumirror *mirror,
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_create);
 
-/* Put @obj in the mirror's tree of ranges. Context: &gpumirror_private.lock. */
-static void gpumirror_range_link(struct gpumirror_object *obj,
-				 unsigned long start, unsigned long last)
-{
-	lockdep_assert_held(&obj->mirror->priv->lock);
-	obj->range_it.start = start;
-	obj->range_it.last = last;
-	obj->is_range = true;
-	interval_tree_insert(&obj->range_it, &obj->mirror->priv->ranges);
-}
-
 /*
  * gpumirror_object_create() with valid arguments; a @range is also put in
  * the mirror's tree of ranges, in the same critical section that inserts
  * its notifier, unless another range overlaps it: -EAGAIN then, with
- * nothing inserted.
+ * nothing inserted. Ranges are internal and have one segment: the
+ * &gpumirror.max_segments limit is the caller's to check.
  */
 struct gpumirror_object *
 gpumirror_object_make(struct gpumirror *mirror,
@@ -295,6 +285,12 @@ gpumirror_object_make(struct gpumirror *mirror,
 		ret = -EAGAIN;
 		goto out_unlock;
 	}
+	/* A range before its notifier is live: the callback reads it. */
+	if (range) {
+		obj->range_it.start = span_start;
+		obj->range_it.last = span_end - 1;
+		obj->is_range = true;
+	}
 	/* Inserting a notifier into an mm that has exited is a bug. */
 	if (!mmget_not_zero(mirror->mm)) {
 		ret = -ESRCH;
@@ -311,7 +307,8 @@ gpumirror_object_make(struct gpumirror *mirror,
 	if (!ret) {
 		list_add_tail(&obj->link, &mirror->priv->objects);
 		if (range)
-			gpumirror_range_link(obj, span_start, span_end - 1);
+			interval_tree_insert(&obj->range_it,
+					     &mirror->priv->ranges);
 	}
 	mutex_unlock(&mirror->priv->lock);
 	/* Pairs with mmget_not_zero() above; no mirror lock held. */
@@ -424,7 +421,9 @@ bool gpumirror_object_valid(struct gpumirror_object *obj,
 			    struct gpumirror_device *gdev)
 {
 	lockdep_assert_held(&obj->mirror->notifier_lock);
-	return gdev->mirror == obj->mirror && test_bit(gdev->index, &obj->valid);
+	/* Pairs with smp_mb__before_atomic() in gpumirror_commit(). */
+	return gdev->mirror == obj->mirror &&
+	       test_bit_acquire(gdev->index, &obj->valid);
 }
 EXPORT_SYMBOL_GPL(gpumirror_object_valid);
 
@@ -462,7 +461,7 @@ EXPORT_SYMBOL_GPL(gpumirror_object_page);
  * Context: &gpumirror.notifier_lock held; the array may be read only while
  * it stays held. Once the lock is dropped an invalidation may make the set
  * stale: its DMA addresses are then unmapped (the release worker), and
- * unmapping the object from the device frees the array. A pointer kept
+ * unmapping the object from the device frees the set. A pointer kept
  * past the lock may still read plausible entries: dead IOVAs, which no
  * sanitizer flags.
  * Return: the entries, or NULL if the set is not valid for @gdev or

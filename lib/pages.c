@@ -228,49 +228,56 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 	return n;
 }
 
+/* Map @seg into @gdev's set; *@mapped grows by the pages DMA-mapped. */
 static int gpumirror_map_segment(struct gpumirror_object *obj,
 				 struct gpumirror_device *gdev,
 				 const struct gpumirror_segment_node *seg,
-				 unsigned int map_flags)
+				 unsigned int map_flags, unsigned long *mapped)
 {
 	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index) + seg->first_page;
 	const unsigned long *pfns = obj->pfns + seg->first_page;
 	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
-	unsigned long i, mapped = 0;
+	unsigned long i;
 	long ret = 0;
 
 	for (i = 0; i < n; i += ret) {
 		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i,
-					  map_flags, &mapped);
-		if (ret < 0)
-			break;
-	}
-	/* One atomic per segment, not one per mapping. */
-	atomic64_add(mapped, &gdev->stats.dma_maps);
-	if (ret < 0) {
-		gpumirror_unmap_entries(gdev, set, i);
-		return ret;
+					  map_flags, mapped);
+		if (ret < 0) {
+			gpumirror_unmap_entries(gdev, set, i);
+			return ret;
+		}
 	}
 	return 0;
 }
 
-/*
- * Make room for @slot in @obj->sets. Readers of the array hold @obj->lock
- * or the notifier lock: the new array replaces the old one under both.
+/**
+ * gpumirror_sets_reserve() - make room for the sets of slots below @nr
+ * @obj: the object
+ * @nr: the slots wanted
+ *
+ * Readers of the array hold @obj->lock or the notifier lock: the new array
+ * replaces the old one under both, once for all the slots a map asks for.
+ *
+ * Context: @obj->lock held.
+ * Return: 0 or -ENOMEM.
  */
-static int gpumirror_sets_grow(struct gpumirror_object *obj, unsigned int slot)
+int gpumirror_sets_reserve(struct gpumirror_object *obj, unsigned int nr)
 {
 	struct gpumirror *mirror = obj->mirror;
 	gpumirror_addr_t **sets, **old;
 
-	sets = kcalloc(slot + 1, sizeof(*sets), GFP_KERNEL);
+	lockdep_assert_held(&obj->lock);
+	if (nr <= obj->nr_sets)
+		return 0;
+	sets = kcalloc(nr, sizeof(*sets), GFP_KERNEL_ACCOUNT);
 	if (!sets)
 		return -ENOMEM;
 	memcpy(sets, obj->sets, obj->nr_sets * sizeof(*sets));
 	down_write(&mirror->notifier_lock);
 	old = obj->sets;
 	obj->sets = sets;
-	obj->nr_sets = slot + 1;
+	obj->nr_sets = nr;
 	up_write(&mirror->notifier_lock);
 	if (old != obj->inline_sets)
 		kfree(old);
@@ -283,15 +290,17 @@ static gpumirror_addr_t *gpumirror_set_alloc(struct gpumirror_object *obj,
 {
 	gpumirror_addr_t *set;
 
-	if (slot >= obj->nr_sets && gpumirror_sets_grow(obj, slot))
+	lockdep_assert_held(&obj->lock);
+	if (gpumirror_sets_reserve(obj, slot + 1))
 		return NULL;
 	if (obj->npages == 1 && !slot) {
 		obj->inline_set = 0;
 		set = &obj->inline_set;
 	} else {
-		set = kvcalloc(obj->npages, sizeof(*set), GFP_KERNEL);
+		set = kvcalloc(obj->npages, sizeof(*set), GFP_KERNEL_ACCOUNT);
 	}
-	obj->sets[slot] = set;
+	/* Read under the notifier lock alone: see gpumirror_commit(). */
+	WRITE_ONCE(obj->sets[slot], set);
 	return set;
 }
 
@@ -305,7 +314,7 @@ void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot)
 		return;
 	if (set != &obj->inline_set)
 		kvfree(set);
-	obj->sets[slot] = NULL;
+	WRITE_ONCE(obj->sets[slot], NULL);
 }
 
 /*
@@ -316,9 +325,10 @@ void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot)
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags)
 {
+	unsigned long mapped = 0;
 	gpumirror_addr_t *set;
 	unsigned int s;
-	int ret;
+	int ret = 0;
 
 	lockdep_assert_held(&obj->lock);
 	gpumirror_pages_unmap(obj, gdev);
@@ -326,14 +336,17 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 	      gpumirror_set_alloc(obj, gdev->index);
 	if (!set)
 		return -ENOMEM;
-	for (s = 0; s < obj->nsegs; s++) {
+	for (s = 0; s < obj->nsegs && !ret; s++)
 		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
-					    map_flags);
-		if (ret) {
-			gpumirror_unmap_entries(gdev, set,
-						obj->segs[s].first_page);
-			return ret;
-		}
+					    map_flags, &mapped);
+	/*
+	 * One atomic per set, not one per mapping; on error, the unmaps
+	 * below count what was mapped.
+	 */
+	atomic64_add(mapped, &gdev->stats.dma_maps);
+	if (ret) {
+		gpumirror_unmap_entries(gdev, set, obj->segs[s - 1].first_page);
+		return ret;
 	}
 	__set_bit(gdev->index, &obj->mapped);
 	return 0;

@@ -102,9 +102,24 @@ static int vgpu_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int vgpu_cmp_s64(const void *a, const void *b)
+{
+	s64 x = *(const s64 *)a, y = *(const s64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* ---- B1: K scattered segments: one object, K objects, a wide notifier --- */
 
-#define VGPU_B1_REPS	5
+/*
+ * How long the wide arms retry before they give up: what
+ * gpumirror_object_map() takes in a kernel with its migration (a timeout,
+ * then migrations stopped for one more).
+ */
+#define VGPU_GIVE_UP_MS		(2 * HMM_RANGE_DEFAULT_TIMEOUT)
+
+/* Runs of each arm: a multiple of the 3 arms, so each goes first as often. */
+#define VGPU_B1_REPS	6
 
 static s64 vgpu_b1_one(struct vgpu_bench *b, struct gpumirror_segment *r,
 		       unsigned int k)
@@ -153,10 +168,13 @@ static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_segment *r,
 
 /*
  * The shape of the rejected batch-userptr series: one interval notifier
- * over the whole span, and for each segment its own sequence,
- * hmm_range_fault(), DMA mapping and valid flag, which the callback
- * clears for the segments an event overlaps (found by binary search: the
- * segments are sorted by address).
+ * over the whole span, one sequence shared by all segments, and for each
+ * segment its own read of it, hmm_range_fault(), DMA mapping, commit and
+ * valid flag, which the callback clears for the segments an event
+ * overlaps (found by binary search: the segments are sorted by address).
+ * Pages of a huge page are mapped in the same aligned blocks gpumirror
+ * maps them in (gpumirror_map_order()), so that both sides make as many
+ * DMA mappings.
  */
 struct vgpu_b1w {
 	struct mmu_interval_notifier notifier;
@@ -166,8 +184,12 @@ struct vgpu_b1w {
 	unsigned int k;
 	unsigned long *pfns;
 	dma_addr_t *dma;
+	/* order of the mapping that starts at each page */
+	u8 *order;
 	unsigned long *valid;
 	struct device *dev;
+	/* failed tries of a segment: hmm_range_fault() or commit */
+	u64 retries;
 };
 
 static bool vgpu_b1w_invalidate(struct mmu_interval_notifier *mni,
@@ -200,69 +222,97 @@ static const struct mmu_interval_notifier_ops vgpu_b1w_ops = {
 	.invalidate = vgpu_b1w_invalidate,
 };
 
-static void vgpu_b1w_unmap(struct vgpu_b1w *w, dma_addr_t *dma,
+/* Unmap the mappings of the first @n pages from @p on. */
+static void vgpu_b1w_unmap(struct vgpu_b1w *w, unsigned long p,
 			   unsigned long n)
 {
-	unsigned long p;
+	unsigned long end = p + n;
 
-	for (p = 0; p < n; p++)
-		dma_unmap_page_attrs(w->dev, dma[p], PAGE_SIZE,
+	for (; p < end; p += BIT(w->order[p]))
+		dma_unmap_page_attrs(w->dev, w->dma[p],
+				     PAGE_SIZE << w->order[p],
 				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 }
 
-/* DMA-map the @n pages of @pfns; on error, none stays mapped. */
-static int vgpu_b1w_map(struct vgpu_b1w *w, const unsigned long *pfns,
-			dma_addr_t *dma, unsigned long n)
+/* The block rule of gpumirror_map_order(), for the pfn at @p. */
+static unsigned int vgpu_b1w_order(struct vgpu_b1w *w, unsigned long p,
+				   unsigned long max)
 {
-	unsigned long p;
+	unsigned int order = hmm_pfn_to_map_order(w->pfns[p]);
+	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(w->pfns[p]));
+	size_t limit = dma_max_mapping_size(w->dev) >> PAGE_SHIFT;
 
-	for (p = 0; p < n; p++) {
-		dma[p] = dma_map_page_attrs(w->dev, hmm_pfn_to_page(pfns[p]),
-					    0, PAGE_SIZE, DMA_BIDIRECTIONAL,
-					    DMA_ATTR_SKIP_CPU_SYNC);
-		if (dma_mapping_error(w->dev, dma[p])) {
-			vgpu_b1w_unmap(w, dma, p);
+	if (!order || !limit)
+		return 0;
+	order = min_t(unsigned int, order, ilog2(max));
+	if (pfn)
+		order = min_t(unsigned int, order, __ffs(pfn));
+	return min_t(unsigned int, order, ilog2(limit));
+}
+
+/* DMA-map the @n pages from @first on; on error, none stays mapped. */
+static int vgpu_b1w_map(struct vgpu_b1w *w, unsigned long first,
+			unsigned long n)
+{
+	unsigned long p, end = first + n;
+
+	for (p = first; p < end; p += BIT(w->order[p])) {
+		w->order[p] = vgpu_b1w_order(w, p, end - p);
+		w->dma[p] = dma_map_page_attrs(w->dev,
+					       hmm_pfn_to_page(w->pfns[p]), 0,
+					       PAGE_SIZE << w->order[p],
+					       DMA_BIDIRECTIONAL,
+					       DMA_ATTR_SKIP_CPU_SYNC);
+		if (dma_mapping_error(w->dev, w->dma[p])) {
+			vgpu_b1w_unmap(w, first, p - first);
 			return -ENOMEM;
 		}
 	}
 	return 0;
 }
 
-/* Segment @i for write: its own sequence, walk, DMA mapping and commit. */
+/*
+ * Segment @i, whose pages start at @first, for write: its own read of the
+ * sequence, walk, DMA mapping and commit, again until @deadline (jiffies).
+ */
 static int vgpu_b1w_segment(struct vgpu_b1w *w, unsigned int i,
-			    unsigned long *pfns, dma_addr_t *dma)
+			    unsigned long first, unsigned long deadline)
 {
 	struct hmm_range range = {
 		.notifier = &w->notifier,
 		.start = w->r[i].addr,
 		.end = w->r[i].addr + w->r[i].len,
-		.hmm_pfns = pfns,
+		.hmm_pfns = w->pfns + first,
 		.default_flags = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
 	};
 	unsigned long n = w->r[i].len >> PAGE_SHIFT;
-	unsigned int tries;
-	int ret = -EBUSY;
+	int ret;
 
-	for (tries = 0; tries < 16 && ret == -EBUSY; tries++) {
+	for (;;) {
 		range.notifier_seq = mmu_interval_read_begin(&w->notifier);
 		mmap_read_lock(current->mm);
 		ret = hmm_range_fault(&range);
 		mmap_read_unlock(current->mm);
-		if (ret)
-			continue;
-		ret = vgpu_b1w_map(w, pfns, dma, n);
-		if (ret)
+		if (!ret) {
+			ret = vgpu_b1w_map(w, first, n);
+			if (ret)
+				return ret;
+			mutex_lock(&w->lock);
+			if (mmu_interval_read_retry(&w->notifier,
+						    range.notifier_seq))
+				ret = -EBUSY;
+			else
+				set_bit(i, w->valid);
+			mutex_unlock(&w->lock);
+			if (ret)
+				vgpu_b1w_unmap(w, first, n);
+		}
+		if (ret != -EBUSY)
 			return ret;
-		mutex_lock(&w->lock);
-		if (mmu_interval_read_retry(&w->notifier, range.notifier_seq))
-			ret = -EBUSY;
-		else
-			set_bit(i, w->valid);
-		mutex_unlock(&w->lock);
-		if (ret)
-			vgpu_b1w_unmap(w, dma, n);
+		w->retries++;
+		if (time_after(jiffies, deadline))
+			return -EBUSY;
 	}
-	return ret;
 }
 
 /* The K segments with the rejected series' shape; see struct vgpu_b1w. */
@@ -279,8 +329,9 @@ static s64 vgpu_b1_wide(struct vgpu_bench *b, struct gpumirror_segment *r,
 	mutex_init(&w.lock);
 	w.pfns = kvcalloc(npages, sizeof(*w.pfns), GFP_KERNEL);
 	w.dma = kvcalloc(npages, sizeof(*w.dma), GFP_KERNEL);
+	w.order = kvcalloc(npages, sizeof(*w.order), GFP_KERNEL);
 	w.valid = bitmap_zalloc(k, GFP_KERNEL);
-	if (!w.pfns || !w.dma || !w.valid)
+	if (!w.pfns || !w.dma || !w.order || !w.valid)
 		goto out_free;
 	t = ktime_get_ns();
 	ret = mmu_interval_notifier_insert(&w.notifier, current->mm, start,
@@ -288,15 +339,17 @@ static s64 vgpu_b1_wide(struct vgpu_bench *b, struct gpumirror_segment *r,
 	if (ret)
 		goto out_free;
 	for (i = 0; i < k && !ret; i++) {
-		ret = vgpu_b1w_segment(&w, i, w.pfns + mapped, w.dma + mapped);
+		ret = vgpu_b1w_segment(&w, i, mapped, jiffies +
+				       msecs_to_jiffies(VGPU_GIVE_UP_MS));
 		if (!ret)
 			mapped += r[i].len >> PAGE_SHIFT;
 	}
 	t = ktime_get_ns() - t;
-	vgpu_b1w_unmap(&w, w.dma, mapped);
+	vgpu_b1w_unmap(&w, 0, mapped);
 	mmu_interval_notifier_remove(&w.notifier);
 out_free:
 	bitmap_free(w.valid);
+	kvfree(w.order);
 	kvfree(w.dma);
 	kvfree(w.pfns);
 	mutex_destroy(&w.lock);
@@ -321,7 +374,7 @@ static s64 vgpu_b1_arm(struct vgpu_bench *b, struct gpumirror_segment *r,
 static void vgpu_spread_print(struct seq_file *m, const char *key, s64 *t,
 			      unsigned int n)
 {
-	sort(t, n, sizeof(*t), vgpu_cmp_u64, NULL);
+	sort(t, n, sizeof(*t), vgpu_cmp_s64, NULL);
 	seq_printf(m, ",\"%s\":[%lld,%lld,%lld]", key, t[0], t[n / 2],
 		   t[n - 1]);
 }
@@ -329,7 +382,7 @@ static void vgpu_spread_print(struct seq_file *m, const char *key, s64 *t,
 /*
  * K segments of @seglen bytes, @gap bytes apart, mapped for write with
  * each arm VGPU_B1_REPS times, the arms interleaved (the one that goes
- * first rotates), after one untimed run of the first arm.
+ * first rotates), after one untimed run of each.
  */
 static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
 			unsigned int k, unsigned long seglen, unsigned long gap)
@@ -353,7 +406,8 @@ static int vgpu_b1_case(struct seq_file *m, struct vgpu_bench *b,
 		r[i].addr = addr + i * (seglen + gap);
 		r[i].len = seglen;
 	}
-	ret = vgpu_b1_one(b, r, k);
+	for (a = 0, ret = 0; a < 3 && ret >= 0; a++)
+		ret = vgpu_b1_arm(b, r, k, k * (seglen >> PAGE_SHIFT), a);
 	for (i = 0; i < VGPU_B1_REPS && ret >= 0; i++)
 		for (a = 0; a < 3 && ret >= 0; a++) {
 			unsigned int arm = (a + i) % 3;
@@ -386,12 +440,12 @@ static int vgpu_b1_show(struct seq_file *m, void *unused)
 		unsigned long seglen, gap;
 		unsigned int kmax;
 	} shapes[] = {
-		{ SZ_4K, 0, 65536 },
-		{ SZ_4K, SZ_4K, 65536 },
-		{ SZ_4K, 2 * GPUMIRROR_WALK_GAP * SZ_4K, 4096 },
-		{ SZ_64K, 0, 4096 },
-		{ SZ_64K, SZ_4K, 4096 },
-		{ SZ_64K, 2 * GPUMIRROR_WALK_GAP * SZ_4K, 1024 },
+		{ PAGE_SIZE, 0, 65536 },
+		{ PAGE_SIZE, PAGE_SIZE, 65536 },
+		{ PAGE_SIZE, 2 * GPUMIRROR_WALK_GAP * PAGE_SIZE, 4096 },
+		{ 16 * PAGE_SIZE, 0, 4096 },
+		{ 16 * PAGE_SIZE, PAGE_SIZE, 4096 },
+		{ 16 * PAGE_SIZE, 2 * GPUMIRROR_WALK_GAP * PAGE_SIZE, 1024 },
 	};
 	static const unsigned int ks[] = { 1, 16, 256, 1024, 4096, 65536 };
 	struct vgpu_bench *b = vgpu_bench_setup(1);
@@ -498,8 +552,8 @@ static int vgpu_b1s_case(struct seq_file *m, unsigned int k)
 	}
 	mmu_interval_notifier_remove(&t.notifier);
 	if (!ret) {
-		sort(one, ARRAY_SIZE(one), sizeof(*one), vgpu_cmp_u64, NULL);
-		sort(calls, ARRAY_SIZE(calls), sizeof(*calls), vgpu_cmp_u64,
+		sort(one, ARRAY_SIZE(one), sizeof(*one), vgpu_cmp_s64, NULL);
+		sort(calls, ARRAY_SIZE(calls), sizeof(*calls), vgpu_cmp_s64,
 		     NULL);
 		seq_printf(m, "{\"bench\":\"B1s\",\"segments\":%u,\"slices_ns\":[%lld,%lld,%lld],\"calls_ns\":[%lld,%lld,%lld]}\n",
 			   k, one[0], one[2], one[4], calls[0], calls[2],
@@ -705,43 +759,54 @@ static struct task_struct *vgpu_segchurn_start(struct vgpu_segchurn *c)
 	return kthread_run(vgpu_segchurn_fn, c, "vgpu-segchurn");
 }
 
+/* What one arm of a B2c case did. */
+struct vgpu_b2c_res {
+	s64 *t;			/* the times of the maps that completed */
+	unsigned int done;	/* maps that completed */
+	unsigned int busy;	/* maps that gave up with -EBUSY */
+	u64 retries;		/* failed tries */
+	u64 ns;			/* the window, as long as the churn ran */
+};
+
 /* One object over the K segments: unmap, then map again, timed. */
 static int vgpu_b2c_object(struct vgpu_bench *b, struct gpumirror_object *obj,
-			   s64 *t, unsigned int *n, unsigned int *busy,
-			   u64 *retries)
+			   struct vgpu_b2c_res *res)
 {
 	struct gpumirror_device *gdev = &b->as[0].gdev;
 	struct gpumirror_device_counters c0, c1;
-	u64 start = ktime_get_ns(), t0;
-	int ret = 0;
+	u64 start = ktime_get_ns(), t0, t;
+	int ret;
 
 	gpumirror_device_stats_read(gdev, &c0);
-	for (*n = 0; *n < VGPU_B2C_FAULTS &&
-	     ktime_get_ns() - start < VGPU_B2C_WINDOW_NS; (*n)++) {
+	while (res->done < VGPU_B2C_FAULTS &&
+	       ktime_get_ns() - start < VGPU_B2C_WINDOW_NS) {
 		gpumirror_object_unmap(obj, gdev);
 		t0 = ktime_get_ns();
 		ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
-		t[*n] = ktime_get_ns() - t0;
+		t = ktime_get_ns() - t0;
 		if (ret == -EBUSY)
-			(*busy)++;
+			res->busy++;
 		else if (ret)
 			return ret;
+		else
+			res->t[res->done++] = t;
 	}
+	res->ns = ktime_get_ns() - start;
 	gpumirror_device_stats_read(gdev, &c1);
-	*retries = c1.retries - c0.retries;
+	res->retries = c1.retries - c0.retries;
 	return 0;
 }
 
 /*
  * The rejected series' shape: fault every segment that is not valid, and
  * again, until all are valid at once (checked under the driver lock), or
- * for HMM_RANGE_DEFAULT_TIMEOUT: -EBUSY.
+ * give up with -EBUSY after VGPU_GIVE_UP_MS, as the object does. A
+ * segment faulted again counts as a failed try, as do the failed tries
+ * inside vgpu_b1w_segment().
  */
-static int vgpu_b2c_wide_once(struct vgpu_b1w *w, unsigned long *dmamapped,
-			      u64 *retries)
+static int vgpu_b2c_wide_once(struct vgpu_b1w *w, unsigned long *dmamapped)
 {
-	unsigned long timeout = jiffies +
-				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	unsigned long deadline = jiffies + msecs_to_jiffies(VGPU_GIVE_UP_MS);
 	unsigned int i;
 	bool all;
 	int ret;
@@ -751,10 +816,10 @@ static int vgpu_b2c_wide_once(struct vgpu_b1w *w, unsigned long *dmamapped,
 			if (test_bit(i, w->valid))
 				continue;
 			if (__test_and_clear_bit(i, dmamapped)) {
-				vgpu_b1w_unmap(w, &w->dma[i], 1);
-				(*retries)++;
+				vgpu_b1w_unmap(w, i, 1);
+				w->retries++;
 			}
-			ret = vgpu_b1w_segment(w, i, &w->pfns[i], &w->dma[i]);
+			ret = vgpu_b1w_segment(w, i, i, deadline);
 			if (ret)
 				return ret;
 			__set_bit(i, dmamapped);
@@ -764,54 +829,61 @@ static int vgpu_b2c_wide_once(struct vgpu_b1w *w, unsigned long *dmamapped,
 		mutex_unlock(&w->lock);
 		if (all)
 			return 0;
-		if (time_after(jiffies, timeout))
+		if (time_after(jiffies, deadline))
 			return -EBUSY;
 	}
 }
 
-static int vgpu_b2c_wide(struct vgpu_b1w *w, s64 *t, unsigned int *n,
-			 unsigned int *busy, u64 *retries)
+static int vgpu_b2c_wide(struct vgpu_b1w *w, struct vgpu_b2c_res *res)
 {
 	unsigned long *dmamapped = bitmap_zalloc(w->k, GFP_KERNEL);
-	u64 start = ktime_get_ns(), t0;
+	u64 start = ktime_get_ns(), t0, t;
 	unsigned int i;
 	int ret = 0;
 
 	if (!dmamapped)
 		return -ENOMEM;
-	*retries = 0;
-	for (*n = 0; *n < VGPU_B2C_FAULTS &&
-	     ktime_get_ns() - start < VGPU_B2C_WINDOW_NS; (*n)++) {
+	w->retries = 0;
+	while (res->done < VGPU_B2C_FAULTS &&
+	       ktime_get_ns() - start < VGPU_B2C_WINDOW_NS) {
 		/* Unmap all: the device lets go of the whole range. */
 		mutex_lock(&w->lock);
 		bitmap_zero(w->valid, w->k);
 		mutex_unlock(&w->lock);
 		for_each_set_bit(i, dmamapped, w->k)
-			vgpu_b1w_unmap(w, &w->dma[i], 1);
+			vgpu_b1w_unmap(w, i, 1);
 		bitmap_zero(dmamapped, w->k);
 		t0 = ktime_get_ns();
-		ret = vgpu_b2c_wide_once(w, dmamapped, retries);
-		t[*n] = ktime_get_ns() - t0;
+		ret = vgpu_b2c_wide_once(w, dmamapped);
+		t = ktime_get_ns() - t0;
 		if (ret == -EBUSY)
-			(*busy)++;
+			res->busy++;
 		else if (ret)
 			break;
+		else
+			res->t[res->done++] = t;
 		ret = 0;
 	}
+	res->ns = ktime_get_ns() - start;
+	res->retries = w->retries;
 	for_each_set_bit(i, dmamapped, w->k)
-		vgpu_b1w_unmap(w, &w->dma[i], 1);
+		vgpu_b1w_unmap(w, i, 1);
 	bitmap_free(dmamapped);
 	return ret;
 }
 
+/* Read the churn's events before it stops, at the end of the window. */
 static void vgpu_b2c_print(struct seq_file *m, const char *impl,
-			   struct vgpu_segchurn *c, u64 ns, s64 *t,
-			   unsigned int n, unsigned int busy, u64 retries)
+			   struct vgpu_segchurn *c, unsigned long events,
+			   struct vgpu_b2c_res *res)
 {
 	seq_printf(m, "{\"bench\":\"B2c\",\"impl\":\"%s\",\"segments\":%u,\"permille_per_ms\":%u,\"events\":%lu,\"elapsed_ns\":%llu,\"faults\":%u,\"busy\":%u,\"retries\":%llu",
-		   impl, c->k, c->permille, READ_ONCE(c->events), ns, n, busy,
-		   retries);
-	vgpu_spread_print(m, "done_ns", t, n);
+		   impl, c->k, c->permille, events, res->ns,
+		   res->done + res->busy, res->busy, res->retries);
+	if (res->done)
+		vgpu_spread_print(m, "done_ns", res->t, res->done);
+	else
+		seq_puts(m, ",\"done_ns\":[]");
 	seq_puts(m, "}\n");
 }
 
@@ -820,10 +892,10 @@ static int vgpu_b2c_case(struct seq_file *m, struct vgpu_bench *b,
 			 struct vgpu_segchurn *c, struct gpumirror_segment *r,
 			 struct vgpu_b1w *w, s64 *t)
 {
+	struct vgpu_b2c_res res = { .t = t };
 	struct gpumirror_object *obj;
-	unsigned int n, busy = 0;
 	struct task_struct *th;
-	u64 retries, t0;
+	unsigned long events;
 	int ret;
 
 	obj = gpumirror_object_create(&b->mirror, r, c->k, 0);
@@ -834,14 +906,13 @@ static int vgpu_b2c_case(struct seq_file *m, struct vgpu_bench *b,
 		gpumirror_object_destroy(obj);
 		return PTR_ERR(th);
 	}
-	t0 = ktime_get_ns();
-	ret = vgpu_b2c_object(b, obj, t, &n, &busy, &retries);
+	ret = vgpu_b2c_object(b, obj, &res);
+	events = READ_ONCE(c->events);
 	kthread_stop(th);
 	gpumirror_object_destroy(obj);
-	if (ret || !n)
-		return ret ?: -EIO;
-	vgpu_b2c_print(m, "object", c, ktime_get_ns() - t0, t, n, busy,
-		       retries);
+	if (ret)
+		return ret;
+	vgpu_b2c_print(m, "object", c, events, &res);
 
 	ret = mmu_interval_notifier_insert(&w->notifier, current->mm,
 					   c->base, 2 * c->k * PAGE_SIZE,
@@ -853,15 +924,14 @@ static int vgpu_b2c_case(struct seq_file *m, struct vgpu_bench *b,
 		mmu_interval_notifier_remove(&w->notifier);
 		return PTR_ERR(th);
 	}
-	busy = 0;
-	t0 = ktime_get_ns();
-	ret = vgpu_b2c_wide(w, t, &n, &busy, &retries);
+	res = (struct vgpu_b2c_res){ .t = t };
+	ret = vgpu_b2c_wide(w, &res);
+	events = READ_ONCE(c->events);
 	kthread_stop(th);
 	mmu_interval_notifier_remove(&w->notifier);
-	if (ret || !n)
-		return ret ?: -EIO;
-	vgpu_b2c_print(m, "wide", c, ktime_get_ns() - t0, t, n, busy,
-		       retries);
+	if (ret)
+		return ret;
+	vgpu_b2c_print(m, "wide", c, events, &res);
 	return 0;
 }
 
@@ -883,9 +953,10 @@ static int vgpu_b2c_k(struct seq_file *m, struct vgpu_bench *b,
 	r = kvcalloc(k, sizeof(*r), GFP_KERNEL);
 	w.pfns = kvcalloc(k, sizeof(*w.pfns), GFP_KERNEL);
 	w.dma = kvcalloc(k, sizeof(*w.dma), GFP_KERNEL);
+	w.order = kvcalloc(k, sizeof(*w.order), GFP_KERNEL);
 	w.valid = bitmap_zalloc(k, GFP_KERNEL);
 	t = kvcalloc(VGPU_B2C_FAULTS, sizeof(*t), GFP_KERNEL);
-	if (!r || !w.pfns || !w.dma || !w.valid || !t)
+	if (!r || !w.pfns || !w.dma || !w.order || !w.valid || !t)
 		goto out_free;
 	for (i = 0; i < k; i++) {
 		r[i].addr = c.base + 2 * i * PAGE_SIZE;
@@ -900,6 +971,7 @@ static int vgpu_b2c_k(struct seq_file *m, struct vgpu_bench *b,
 out_free:
 	kvfree(t);
 	bitmap_free(w.valid);
+	kvfree(w.order);
 	kvfree(w.dma);
 	kvfree(w.pfns);
 	kvfree(r);
@@ -921,15 +993,18 @@ static int vgpu_b2c_show(struct seq_file *m, void *unused)
 {
 	static const unsigned int ks[] = { 64, 1024, 4096, 65536 };
 	struct vgpu_bench *b = vgpu_bench_setup(1);
-	unsigned int i;
+	unsigned int i, latency;
 	int ret = 0;
 
 	if (IS_ERR(b))
 		return PTR_ERR(b);
 	/* The churn thread borrows the mm; pairs with the mmput() below. */
 	mmget(current->mm);
+	/* The wide arm models no device: neither does the object's. */
+	latency = vgpu_tlb_latency_set(0);
 	for (i = 0; i < ARRAY_SIZE(ks) && !ret; i++)
 		ret = vgpu_b2c_k(m, b, ks[i]);
+	vgpu_tlb_latency_set(latency);
 	mmput(current->mm);
 	vgpu_bench_teardown(b);
 	return ret;
