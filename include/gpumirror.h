@@ -503,7 +503,9 @@ struct gpumirror_object {
 	 * slot at or beyond @nr_sets has no set); may point at @inline_sets.
 	 * Grown when a device of a higher slot first maps the object, under
 	 * @lock and &gpumirror.notifier_lock held for write, so the array
-	 * is stable under either lock. The sets themselves are under @lock.
+	 * is stable under either lock. The sets are written under @lock and
+	 * read through gpumirror_object_pages() once gpumirror_object_valid()
+	 * says they are current.
 	 */
 	gpumirror_addr_t **sets;
 	/** @nr_sets: the slots @sets has room for. */
@@ -518,8 +520,9 @@ struct gpumirror_object {
 	unsigned long write_sets;
 	/**
 	 * @valid: slots whose set is current; set under @lock plus
-	 * &gpumirror.notifier_lock for read, cleared under the notifier lock
-	 * for write.
+	 * &gpumirror.notifier_lock for read, after the set is written (with a
+	 * barrier, see gpumirror_object_valid(), which readers use), cleared
+	 * under the notifier lock for write.
 	 */
 	unsigned long valid;
 	/**

@@ -63,7 +63,7 @@ def report(res):
         table('B1  K scattered segments, create + fault + map for write, 1 '
               'device: one object vs K objects vs one wide notifier with a '
               'sequence, walk and valid flag per segment (the rejected '
-              'series\' shape); min / median / max of 5 interleaved runs, '
+              'series\' shape); min / median / max of 6 interleaved runs, '
               'ratios of the medians',
               ['K', 'seg KiB', 'gap KiB', 'one obj us', 'K objs us',
                'wide us', 'K objs / one', 'wide / one'],
@@ -103,7 +103,7 @@ def report(res):
               'share of them per ms (events on single pages): time until '
               'all K are mapped and valid at once (min / median / max), '
               'maps that gave up with EBUSY (not in the times), failed '
-              'tries; one object (one sequence: the whole walk again) vs '
+              'tries (object: whole walks; wide: segments); one object (one sequence: the whole walk again) vs '
               'the rejected series\' shape (one shared sequence read per '
               'segment and a valid flag per segment: only the invalidated '
               'ones again)',
@@ -117,7 +117,7 @@ def report(res):
     b3 = [r for r in res if r['bench'] == 'B3']
     if b3:
         table('B3  N devices mirroring one 64 MiB range: one object vs N '
-              'objects (min / median / max of 5 interleaved runs; walk = '
+              'objects (min / median / max of 6 interleaved runs; walk = '
               'the walk alone, a DEVMEM map that DMA-maps nothing; DMA/dev = '
               '(one obj - walk) / N, of the medians)',
               ['backing', 'N', 'walks', 'one obj ms', 'walks', 'N objs ms',

@@ -112,9 +112,10 @@ static int vgpu_cmp_s64(const void *a, const void *b)
 /* ---- B1: K scattered segments: one object, K objects, a wide notifier --- */
 
 /*
- * How long the wide arms retry before they give up: what
- * gpumirror_object_map() takes in a kernel with its migration (a timeout,
- * then migrations stopped for one more).
+ * How long the wide arms retry before they give up: the longest that
+ * gpumirror_object_map() tries in a kernel with its migration (a timeout
+ * or GPUMIRROR_MAP_TRIES_SHARED tries, then migrations stopped for one
+ * more timeout), so the baseline never gives up sooner.
  */
 #define VGPU_GIVE_UP_MS		(2 * HMM_RANGE_DEFAULT_TIMEOUT)
 
@@ -321,7 +322,7 @@ static s64 vgpu_b1_wide(struct vgpu_bench *b, struct gpumirror_segment *r,
 {
 	struct vgpu_b1w w = { .r = r, .k = k, .dev = b->as[0].gdev.dev };
 	unsigned long start = r[0].addr, end = r[k - 1].addr + r[k - 1].len;
-	unsigned long mapped = 0;
+	unsigned long mapped = 0, deadline;
 	unsigned int i;
 	int ret = -ENOMEM;
 	u64 t;
@@ -338,9 +339,10 @@ static s64 vgpu_b1_wide(struct vgpu_bench *b, struct gpumirror_segment *r,
 					   end - start, &vgpu_b1w_ops);
 	if (ret)
 		goto out_free;
+	/* One limit for the whole map, as the object has. */
+	deadline = jiffies + msecs_to_jiffies(VGPU_GIVE_UP_MS);
 	for (i = 0; i < k && !ret; i++) {
-		ret = vgpu_b1w_segment(&w, i, mapped, jiffies +
-				       msecs_to_jiffies(VGPU_GIVE_UP_MS));
+		ret = vgpu_b1w_segment(&w, i, mapped, deadline);
 		if (!ret)
 			mapped += r[i].len >> PAGE_SHIFT;
 	}
@@ -784,10 +786,10 @@ static int vgpu_b2c_object(struct vgpu_bench *b, struct gpumirror_object *obj,
 		t0 = ktime_get_ns();
 		ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
 		t = ktime_get_ns() - t0;
-		if (ret == -EBUSY)
-			res->busy++;
-		else if (ret)
+		if (ret && ret != -EBUSY)
 			return ret;
+		if (ret)
+			res->busy++;
 		else
 			res->t[res->done++] = t;
 	}
@@ -800,7 +802,8 @@ static int vgpu_b2c_object(struct vgpu_bench *b, struct gpumirror_object *obj,
 /*
  * The rejected series' shape: fault every segment that is not valid, and
  * again, until all are valid at once (checked under the driver lock), or
- * give up with -EBUSY after VGPU_GIVE_UP_MS, as the object does. A
+ * give up with -EBUSY after VGPU_GIVE_UP_MS (the object may give up
+ * sooner, see VGPU_GIVE_UP_MS). A
  * segment faulted again counts as a failed try, as do the failed tries
  * inside vgpu_b1w_segment().
  */
@@ -856,10 +859,10 @@ static int vgpu_b2c_wide(struct vgpu_b1w *w, struct vgpu_b2c_res *res)
 		t0 = ktime_get_ns();
 		ret = vgpu_b2c_wide_once(w, dmamapped);
 		t = ktime_get_ns() - t0;
-		if (ret == -EBUSY)
-			res->busy++;
-		else if (ret)
+		if (ret && ret != -EBUSY)
 			break;
+		if (ret)
+			res->busy++;
 		else
 			res->t[res->done++] = t;
 		ret = 0;
