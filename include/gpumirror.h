@@ -499,6 +499,14 @@ struct gpumirror_object {
 	 */
 	unsigned long *scratch;
 	/**
+	 * @stale_segs: bitmap by index in @segs of the segments an event hit
+	 * since they were last walked, which the next try of a map walks
+	 * again (see the "Objects and the single sequence number" DOC); set
+	 * by the notifier callback, taken with xchg() by the map under
+	 * @lock. NULL for a one-segment object.
+	 */
+	unsigned long *stale_segs;
+	/**
 	 * @sets: the per-device page sets by slot, @nr_sets slots of them (a
 	 * slot at or beyond @nr_sets has no set); may point at @inline_sets.
 	 * Grown when a device of a higher slot first maps the object, under

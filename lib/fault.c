@@ -398,15 +398,18 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 	return 0;
 }
 
-/* Segments from @b on that form one walk batch; returns the batch's end. */
-static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
-					unsigned int b, unsigned long *end)
+/*
+ * Of the @n segments @segs (in CPU VA order), those from @b on that form
+ * one walk batch; returns the batch's end.
+ */
+static unsigned int gpumirror_batch_end(struct gpumirror_segment_node **segs,
+					unsigned int n, unsigned int b,
+					unsigned long *end)
 {
-	struct gpumirror_segment_node **segs = obj->by_addr;
 	unsigned int e;
 
 	*end = segs[b]->it.last + 1;
-	for (e = b + 1; e < obj->nsegs; e++) {
+	for (e = b + 1; e < n; e++) {
 		if (!gpumirror_walk_joins(segs[b]->it.start, *end,
 					  segs[e]->it.start,
 					  segs[e]->it.last + 1))
@@ -416,34 +419,43 @@ static unsigned int gpumirror_batch_end(struct gpumirror_object *obj,
 	return e;
 }
 
-static int gpumirror_walk(struct gpumirror_object *obj, unsigned long seq,
-			  unsigned long hmm_flags, void *owner, bool partial)
+/*
+ * Walk the @n segments @segs (CPU VA order; the object's by_addr, or the
+ * stale ones of a retry) under @seq. *@walked: how many of them, from the
+ * first, were walked when it returns.
+ */
+static int gpumirror_walk(struct gpumirror_object *obj,
+			  struct gpumirror_segment_node **segs, unsigned int n,
+			  unsigned long seq, unsigned long hmm_flags,
+			  void *owner, bool partial, unsigned int *walked)
 {
 	struct mm_struct *mm = obj->mirror->mm;
 	unsigned int b, e;
 	unsigned long end;
 	int ret = 0;
 
+	*walked = 0;
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
 	atomic64_inc(&obj->walks);
 	mmap_read_lock(mm);
-	for (b = 0; b < obj->nsegs; b = e) {
+	for (b = 0; b < n; b = e) {
 		struct hmm_range range = {
 			.notifier = &obj->notifier,
 			.notifier_seq = seq,
-			.start = obj->by_addr[b]->it.start,
+			.start = segs[b]->it.start,
 			.dev_private_owner = owner,
 		};
 
-		e = gpumirror_batch_end(obj, b, &end);
+		e = gpumirror_batch_end(segs, n, b, &end);
 		range.end = end;
 		if (b)
 			gpumirror_walk_yield(obj, b);
-		ret = gpumirror_walk_batch(obj, obj->by_addr + b, e - b, &range,
+		ret = gpumirror_walk_batch(obj, segs + b, e - b, &range,
 					   hmm_flags, partial);
 		if (ret)
 			break;
+		*walked = e;
 	}
 	mmap_read_unlock(mm);
 	/* Pairs with mmget_not_zero() above. */
@@ -639,12 +651,101 @@ static void gpumirror_refill(struct gpumirror_object *obj,
 }
 
 /*
+ * What one gpumirror_object_map() call keeps from try to try so that a
+ * retry walks again only the segments an event hit since they were
+ * walked, and DMA-maps again only those (see the "Objects and the single
+ * sequence number" DOC). @on: the map does so (plain flags, several
+ * segments); @todo: the segments of a retry's walk, in CPU VA order,
+ * allocated at the first retry; @snap: the stale bits a try took;
+ * @walked: segments walked and not DMA-mapped since; @built: slots whose
+ * set this call built from a walk of every segment.
+ */
+struct gpumirror_rewalk {
+	bool on;
+	struct gpumirror_segment_node **todo;
+	unsigned long *snap;
+	unsigned long *walked;
+	unsigned long built;
+};
+
+static void gpumirror_rewalk_init(struct gpumirror_object *obj,
+				  struct gpumirror_rewalk *rw,
+				  unsigned int flags)
+{
+	memset(rw, 0, sizeof(*rw));
+	if (!obj->stale_segs ||
+	    (flags & (GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE |
+		      GPUMIRROR_MAP_PARTIAL)))
+		return;
+	rw->snap = bitmap_zalloc(obj->nsegs, GFP_KERNEL);
+	rw->walked = bitmap_zalloc(obj->nsegs, GFP_KERNEL);
+	/* Without them every try walks the whole object: still correct. */
+	rw->on = rw->snap && rw->walked;
+}
+
+static void gpumirror_rewalk_fini(struct gpumirror_rewalk *rw)
+{
+	kvfree(rw->todo);
+	bitmap_free(rw->walked);
+	bitmap_free(rw->snap);
+}
+
+/*
+ * Take the stale bits: after mmu_interval_read_begin(), so that every
+ * event that hit a segment before it has set its bit, and every later
+ * one moves the sequence (the callback sets the bits before it moves
+ * it). xchg() is a full barrier.
+ */
+static void gpumirror_take_stale(struct gpumirror_object *obj,
+				 unsigned long *snap)
+{
+	unsigned int w;
+
+	for (w = 0; w < BITS_TO_LONGS(obj->nsegs); w++)
+		snap[w] = xchg(&obj->stale_segs[w], 0);
+}
+
+/*
+ * The walk of a map that re-walks: every segment on the first try, the
+ * stale ones on a retry (the whole object again if @rw->todo cannot be
+ * had). What the walk does not get to stays stale for the next try.
+ */
+static int gpumirror_rewalk(struct gpumirror_object *obj,
+			    struct gpumirror_rewalk *rw, unsigned long seq,
+			    unsigned long hmm_flags, void *owner, bool again)
+{
+	struct gpumirror_segment_node **segs = obj->by_addr;
+	unsigned int n = obj->nsegs, walked, i;
+	int ret;
+
+	gpumirror_take_stale(obj, rw->snap);
+	if (again && !rw->todo)
+		rw->todo = kvmalloc_array(obj->nsegs, sizeof(*rw->todo),
+					  GFP_KERNEL);
+	if (again && rw->todo) {
+		for (i = 0, n = 0; i < obj->nsegs; i++)
+			if (test_bit(obj->by_addr[i] - obj->segs, rw->snap))
+				rw->todo[n++] = obj->by_addr[i];
+		segs = rw->todo;
+	}
+	ret = gpumirror_walk(obj, segs, n, seq, hmm_flags, owner, false,
+			     &walked);
+	for (i = 0; i < walked; i++)
+		__set_bit(segs[i] - obj->segs, rw->walked);
+	for (i = walked; i < n; i++)
+		set_bit(segs[i] - obj->segs, obj->stale_segs);
+	return ret;
+}
+
+/*
  * DMA-map the fresh walk for every requested device whose set is stale,
  * noting in &gpumirror_object.sparse which ones it leaves with empty
- * entries (read only once the commit makes the set valid).
+ * entries (read only once the commit makes the set valid). A set this
+ * map built already gets only its walked segments again.
  */
 static int gpumirror_map_sets(struct gpumirror_object *obj,
-			      unsigned long devices, unsigned int flags)
+			      unsigned long devices, unsigned int flags,
+			      struct gpumirror_rewalk *rw)
 {
 	struct gpumirror *mirror = obj->mirror;
 	unsigned int i;
@@ -657,7 +758,14 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
-		ret = gpumirror_pages_map(obj, mirror->devices[i], flags);
+		if (rw->on && (rw->built & BIT(i))) {
+			ret = gpumirror_pages_remap(obj, mirror->devices[i],
+						    rw->walked, flags);
+		} else {
+			ret = gpumirror_pages_map(obj, mirror->devices[i],
+						  flags);
+			rw->built |= BIT(i);
+		}
 		if (ret)
 			return ret;
 		__assign_bit(i, &obj->sparse,
@@ -665,6 +773,8 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 				       GPUMIRROR_MAP_DEVMEM)) &&
 			     gpumirror_set_sparse(obj, i));
 	}
+	if (rw->on)
+		bitmap_zero(rw->walked, obj->nsegs);
 	return 0;
 }
 
@@ -730,9 +840,11 @@ static void gpumirror_count_retry(struct gpumirror *mirror,
  */
 static int gpumirror_map_once(struct gpumirror_object *obj,
 			      unsigned long devices, unsigned int flags,
-			      void *owner, struct page **pages, bool again)
+			      void *owner, struct page **pages,
+			      struct gpumirror_rewalk *rw, bool again)
 {
 	unsigned long hmm_flags = 0, seq;
+	unsigned int walked;
 	int ret;
 
 	if (!(flags & GPUMIRROR_MAP_DEVMEM))
@@ -745,9 +857,12 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	seq = mmu_interval_read_begin(&obj->notifier);
 	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
 		ret = gpumirror_walk_exclusive(obj, pages, owner);
+	else if (rw->on)
+		ret = gpumirror_rewalk(obj, rw, seq, hmm_flags, owner, again);
 	else
-		ret = gpumirror_walk(obj, seq, hmm_flags, owner,
-				     flags & GPUMIRROR_MAP_PARTIAL);
+		ret = gpumirror_walk(obj, obj->by_addr, obj->nsegs, seq,
+				     hmm_flags, owner,
+				     flags & GPUMIRROR_MAP_PARTIAL, &walked);
 	/*
 	 * A devmem map leaves the entries of system pages empty by design:
 	 * refilling them would revoke its own set on every such map.
@@ -755,7 +870,7 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	if (!ret && !(flags & GPUMIRROR_MAP_DEVMEM))
 		gpumirror_refill(obj, devices);
 	if (!ret)
-		ret = gpumirror_map_sets(obj, devices, flags);
+		ret = gpumirror_map_sets(obj, devices, flags, rw);
 	if (!ret && !gpumirror_commit(obj, devices, flags, seq))
 		ret = -EBUSY;
 	if (pages)
@@ -855,6 +970,7 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	struct gpumirror *mirror = obj->mirror;
 	const unsigned long wait = msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
 	bool stopped = false, stop_tried = false;
+	struct gpumirror_rewalk rw;
 	unsigned long timeout;
 	unsigned int tries;
 	struct page **pages;
@@ -888,6 +1004,7 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 	if (pages)
 		/* Pairs with READ_ONCE() in gpumirror_own_event(). */
 		WRITE_ONCE(obj->rebuild_owner, owner);
+	gpumirror_rewalk_init(obj, &rw, flags);
 
 	for (tries = 0;; tries++) {
 		/*
@@ -912,13 +1029,14 @@ int gpumirror_object_map(struct gpumirror_object *obj, unsigned long devices,
 			break;
 		}
 		ret = gpumirror_map_once(obj, devices, flags, owner, pages,
-					 tries);
+					 &rw, tries);
 		if (ret != -EBUSY)
 			break;
 		gpumirror_count_retry(mirror, devices);
 	}
 	if (stopped)
 		gpumirror_migrations_resume();
+	gpumirror_rewalk_fini(&rw);
 	if (ret == -EAGAIN)
 		ret = -EBUSY;
 	WRITE_ONCE(obj->rebuild_owner, NULL);

@@ -288,6 +288,9 @@ static inline gpumirror_addr_t *gpumirror_set(const struct gpumirror_object *obj
 }
 
 int gpumirror_sets_reserve(struct gpumirror_object *obj, unsigned int nr);
+int gpumirror_pages_remap(struct gpumirror_object *obj,
+			  struct gpumirror_device *gdev,
+			  const unsigned long *segs, unsigned int map_flags);
 void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot);
 int gpumirror_pages_map(struct gpumirror_object *obj,
 			struct gpumirror_device *gdev, unsigned int map_flags);

@@ -235,7 +235,32 @@ static bool gpumirror_own_event(struct gpumirror_object *obj,
 	       range->event == MMU_NOTIFY_EXCLUSIVE;
 }
 
+/*
+ * The segments of @obj that [@start, @last] overlaps, from @it on, are
+ * stale: the next try of a map walks them again. Without @it (a wide
+ * notifier's event in a hole, for the benchmarks) every segment is.
+ */
+static void gpumirror_mark_stale(struct gpumirror_object *obj,
+				 struct interval_tree_node *it,
+				 unsigned long start, unsigned long last)
+{
+	struct gpumirror_segment_node *seg;
+
+	if (!obj->stale_segs)
+		return;
+	if (!it) {
+		bitmap_fill(obj->stale_segs, obj->nsegs);
+		return;
+	}
+	for (; it; it = interval_tree_iter_next(it, start, last)) {
+		seg = container_of(it, struct gpumirror_segment_node, it);
+		set_bit(seg - obj->segs, obj->stale_segs);
+	}
+}
+
 static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
+					  const struct mmu_notifier_range *range,
+					  struct interval_tree_node *it,
 					  unsigned long cur_seq)
 {
 	struct gpumirror *mirror = obj->mirror;
@@ -252,6 +277,7 @@ static bool gpumirror_invalidate_nonblock(struct gpumirror_object *obj,
 	 */
 	stale = READ_ONCE(obj->mapped);
 	if (!obj->valid && gpumirror_flushed(obj, stale) == stale) {
+		gpumirror_mark_stale(obj, it, range->start, range->end - 1);
 		mmu_interval_set_seq(&obj->notifier, cur_seq);
 		done = true;
 	}
@@ -305,11 +331,14 @@ static bool gpumirror_invalidate_start(struct mmu_interval_notifier *mni,
 	if (!it && !(READ_ONCE(mirror->priv->flags) & GPUMIRROR_F_WIDE_NOTIFIER))
 		return true;
 	if (!mmu_notifier_range_blockable(range))
-		return gpumirror_invalidate_nonblock(obj, cur_seq);
+		return gpumirror_invalidate_nonblock(obj, range, it, cur_seq);
 
 	down_write(&mirror->notifier_lock);
-	if (!it || !gpumirror_own_event(obj, range))
+	if (!it || !gpumirror_own_event(obj, range)) {
+		/* Before the sequence moves: pairs with xchg() in the map. */
+		gpumirror_mark_stale(obj, it, range->start, last);
 		mmu_interval_set_seq(mni, cur_seq);
+	}
 	if (!it)
 		goto out_unlock;
 	if (range->event == MMU_NOTIFY_UNMAP)

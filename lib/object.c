@@ -41,6 +41,20 @@
  * The segments are fixed when the object is created and the tree is built
  * before the notifier is inserted (which publishes it, under the mm's
  * notifier spinlock), so the callback reads the tree without a lock.
+ *
+ * One sequence does not mean one walk per retry. The callback also marks
+ * the segments an event hits in &gpumirror_object.stale_segs, before it
+ * moves the sequence. A retry of gpumirror_object_map() takes the marks
+ * right after mmu_interval_read_begin(), walks only those segments (and
+ * any the previous try's walk did not get to), DMA-maps again only the
+ * segments walked since the sets were last mapped, and commits the whole
+ * object with the one mmu_interval_read_retry(). That is sound because a
+ * segment's pfns stay current until an event hits it: an event before the
+ * read_begin() left its mark, one after it moves the sequence and fails
+ * the commit, and its mark is there for the next try. So the work of a
+ * retry grows with the segments invalidated, not with their number.
+ * Maps with %GPUMIRROR_MAP_PARTIAL, %GPUMIRROR_MAP_DEVMEM or
+ * %GPUMIRROR_MAP_EXCLUSIVE walk the whole object on every try.
  */
 
 static int gpumirror_segment_check(const struct gpumirror_segment *r, u64 limit)
@@ -169,6 +183,7 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
 	const struct gpumirror_ops *ops = obj->mirror->ops;
 
 	kvfree(obj->scratch);
+	bitmap_free(obj->stale_segs);
 	if (obj->by_addr != &obj->inline_by_addr)
 		kvfree(obj->by_addr);
 	if (obj->pfns != &obj->inline_pfn)
@@ -274,6 +289,13 @@ gpumirror_object_make(struct gpumirror *mirror,
 	ret = gpumirror_batches_build(obj);
 	if (ret)
 		goto out_free;
+	if (nr > 1) {
+		obj->stale_segs = bitmap_zalloc(nr, GFP_KERNEL_ACCOUNT);
+		if (!obj->stale_segs) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
 
 	mutex_lock(&mirror->priv->lock);
 	if (!gpumirror_extent_fits(obj)) {

@@ -353,6 +353,42 @@ int gpumirror_pages_map(struct gpumirror_object *obj,
 }
 
 /*
+ * Map again the segments of @gdev's set that bitmap @segs names (by index
+ * in &gpumirror_object.segs), from the object's pfns; the rest of the
+ * set stays. Only for a set that the running gpumirror_object_map() built
+ * and has not committed yet: no device's TLB holds its entries, so the
+ * old mappings go at once. On error the segment that failed holds no
+ * mapping (its entries are 0), the others stay for the caller to drop.
+ */
+int gpumirror_pages_remap(struct gpumirror_object *obj,
+			  struct gpumirror_device *gdev,
+			  const unsigned long *segs, unsigned int map_flags)
+{
+	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index);
+	unsigned long mapped = 0, n;
+	gpumirror_addr_t *e;
+	unsigned int s;
+	int ret = 0;
+
+	lockdep_assert_held(&obj->lock);
+	for_each_set_bit(s, segs, obj->nsegs) {
+		e = set + obj->segs[s].first_page;
+		n = (obj->segs[s].it.last + 1 - obj->segs[s].it.start) >>
+		    PAGE_SHIFT;
+		gpumirror_unmap_entries(gdev, e, n);
+		memset(e, 0, n * sizeof(*e));
+		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
+					    map_flags, &mapped);
+		if (ret) {
+			memset(e, 0, n * sizeof(*e));
+			break;
+		}
+	}
+	atomic64_add(mapped, &gdev->stats.dma_maps);
+	return ret;
+}
+
+/*
  * Release @gdev's DMA mappings of @obj; its set must not be valid. A set
  * that went stale in pass 1 of an event whose pass 2 has not run yet may
  * still be in the device's TLB: complete that pass 2 first (what
