@@ -498,12 +498,16 @@ struct gpumirror_object {
 	 * range, holes included), under @lock; NULL if no batch has two.
 	 */
 	unsigned long *scratch;
+	/** @scratch_pages: the entries @scratch holds. */
+	unsigned long scratch_pages;
 	/**
 	 * @stale_segs: bitmap by index in @segs of the segments an event hit
 	 * since they were last walked, which the next try of a map walks
 	 * again (see the "Objects and the single sequence number" DOC); set
-	 * by the notifier callback, taken with xchg() by the map under
-	 * @lock. NULL for a one-segment object.
+	 * by the notifier callback with the notifier lock held for write, in
+	 * the same hold that moves the sequence; taken with xchg() by the
+	 * map under @lock and the notifier lock held for read. NULL for a
+	 * one-segment object.
 	 */
 	unsigned long *stale_segs;
 	/**

@@ -22,9 +22,11 @@
  * gpumirror_object_map() reads the object's notifier sequence once with
  * mmu_interval_read_begin() and faults its segments as the slices of
  * hmm_range_fault_slices() calls, all with that same sequence. -EBUSY from
- * any slice (its pages changed, or the sequence moved) restarts the whole
- * set; so does a commit that finds the sequence moved. Retrying stops with -EBUSY after
- * %HMM_RANGE_DEFAULT_TIMEOUT milliseconds.
+ * any slice (its pages changed, or the sequence moved) fails the try; so
+ * does a commit that finds the sequence moved. The next try walks again
+ * only the segments an event hit and those the failed walk did not get to
+ * (see "Objects and the single sequence number"). Retrying stops with
+ * -EBUSY after %HMM_RANGE_DEFAULT_TIMEOUT milliseconds.
  *
  * One page walk serves every requested device: the pfns are DMA-mapped once
  * per device into that device's page set (outside the notifier lock, since
@@ -135,7 +137,8 @@ static int gpumirror_hmm_fault_one(struct gpumirror_object *obj,
 /**
  * gpumirror_walk_yield() - let mmap_lock waiters in between two batches
  * @obj: the object being walked, with its mm's mmap_lock held for read
- * @seg: index in &gpumirror_object.by_addr of the segment walked next
+ * @seg: index of the segment walked next in the array walked
+ *	(&gpumirror_object.by_addr, or the stale segments of a retry)
  *
  * A static stub point for the KUnit suites.
  */
@@ -400,11 +403,12 @@ static int gpumirror_walk_batch(struct gpumirror_object *obj,
 
 /*
  * Of the @n segments @segs (in CPU VA order), those from @b on that form
- * one walk batch; returns the batch's end.
+ * one walk batch, spanning at most @max pages if it joins several;
+ * returns the batch's end.
  */
 static unsigned int gpumirror_batch_end(struct gpumirror_segment_node **segs,
 					unsigned int n, unsigned int b,
-					unsigned long *end)
+					unsigned long max, unsigned long *end)
 {
 	unsigned int e;
 
@@ -412,7 +416,9 @@ static unsigned int gpumirror_batch_end(struct gpumirror_segment_node **segs,
 	for (e = b + 1; e < n; e++) {
 		if (!gpumirror_walk_joins(segs[b]->it.start, *end,
 					  segs[e]->it.start,
-					  segs[e]->it.last + 1))
+					  segs[e]->it.last + 1) ||
+		    (segs[e]->it.last + 1 - segs[b]->it.start) >> PAGE_SHIFT >
+		    max)
 			break;
 		*end = segs[e]->it.last + 1;
 	}
@@ -447,7 +453,14 @@ static int gpumirror_walk(struct gpumirror_object *obj,
 			.dev_private_owner = owner,
 		};
 
-		e = gpumirror_batch_end(segs, n, b, &end);
+		/*
+		 * The object's own batches sized the scratch buffer; a
+		 * retry's subset could join across a span limit they did
+		 * not, so it is held to the buffer.
+		 */
+		e = gpumirror_batch_end(segs, n, b,
+					segs == obj->by_addr ? ULONG_MAX :
+					obj->scratch_pages, &end);
 		range.end = end;
 		if (b)
 			gpumirror_walk_yield(obj, b);
@@ -677,8 +690,10 @@ static void gpumirror_rewalk_init(struct gpumirror_object *obj,
 	    (flags & (GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE |
 		      GPUMIRROR_MAP_PARTIAL)))
 		return;
-	rw->snap = bitmap_zalloc(obj->nsegs, GFP_KERNEL);
-	rw->walked = bitmap_zalloc(obj->nsegs, GFP_KERNEL);
+	rw->snap = kvcalloc(BITS_TO_LONGS(obj->nsegs), sizeof(long),
+			    GFP_KERNEL);
+	rw->walked = kvcalloc(BITS_TO_LONGS(obj->nsegs), sizeof(long),
+			      GFP_KERNEL);
 	/* Without them every try walks the whole object: still correct. */
 	rw->on = rw->snap && rw->walked;
 }
@@ -686,23 +701,31 @@ static void gpumirror_rewalk_init(struct gpumirror_object *obj,
 static void gpumirror_rewalk_fini(struct gpumirror_rewalk *rw)
 {
 	kvfree(rw->todo);
-	bitmap_free(rw->walked);
-	bitmap_free(rw->snap);
+	kvfree(rw->walked);
+	kvfree(rw->snap);
 }
 
 /*
- * Take the stale bits: after mmu_interval_read_begin(), so that every
- * event that hit a segment before it has set its bit, and every later
- * one moves the sequence (the callback sets the bits before it moves
- * it). xchg() is a full barrier.
+ * Take the stale bits, after mmu_interval_read_begin() and under the
+ * notifier lock, which the callback holds for write while it marks the
+ * segments and moves the sequence. So an event's marks and its sequence
+ * move are seen together or not at all: either this try takes the marks
+ * and every walk of it fails on the moved sequence (and marks its
+ * segments stale again), or the event comes later and fails the commit,
+ * its marks left for the next try. Taking them without the lock could
+ * take the marks of an event whose sequence move and page table change
+ * are still to come: the segment would be walked once, before the
+ * change, and never again.
  */
 static void gpumirror_take_stale(struct gpumirror_object *obj,
 				 unsigned long *snap)
 {
 	unsigned int w;
 
+	down_read(&obj->mirror->notifier_lock);
 	for (w = 0; w < BITS_TO_LONGS(obj->nsegs); w++)
 		snap[w] = xchg(&obj->stale_segs[w], 0);
+	up_read(&obj->mirror->notifier_lock);
 }
 
 /*
@@ -719,9 +742,6 @@ static int gpumirror_rewalk(struct gpumirror_object *obj,
 	int ret;
 
 	gpumirror_take_stale(obj, rw->snap);
-	if (again && !rw->todo)
-		rw->todo = kvmalloc_array(obj->nsegs, sizeof(*rw->todo),
-					  GFP_KERNEL);
 	if (again && rw->todo) {
 		for (i = 0, n = 0; i < obj->nsegs; i++)
 			if (test_bit(obj->by_addr[i] - obj->segs, rw->snap))
@@ -764,7 +784,8 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 		} else {
 			ret = gpumirror_pages_map(obj, mirror->devices[i],
 						  flags);
-			rw->built |= BIT(i);
+			if (!ret)
+				rw->built |= BIT(i);
 		}
 		if (ret)
 			return ret;
@@ -854,6 +875,13 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 
 	if ((flags & GPUMIRROR_MAP_EXCLUSIVE) && again)
 		gpumirror_exclusive_restore(obj);
+	/*
+	 * Before the sequence is read: the reclaim it may cause could hit
+	 * this object. Without it every try walks the whole object.
+	 */
+	if (rw->on && again && !rw->todo)
+		rw->todo = kvmalloc_array(obj->nsegs, sizeof(*rw->todo),
+					  GFP_KERNEL);
 	seq = mmu_interval_read_begin(&obj->notifier);
 	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
 		ret = gpumirror_walk_exclusive(obj, pages, owner);
@@ -925,7 +953,8 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
  *	memory, fault nothing) and %GPUMIRROR_MAP_EXCLUSIVE (take exclusive
  *	access)
  *
- * Walks all segments once, DMA-maps the pages into the page set of every
+ * Walks all segments (a retry: those that went stale), DMA-maps the pages
+ * into the page set of every
  * device in @devices and commits them together. Sets that are valid
  * already are kept, except for %GPUMIRROR_MAP_WRITE: a valid set built
  * without it is invalidated first (the device's PTEs zapped, both passes)

@@ -245,11 +245,15 @@ static void gpumirror_mark_stale(struct gpumirror_object *obj,
 				 unsigned long start, unsigned long last)
 {
 	struct gpumirror_segment_node *seg;
+	unsigned int i;
 
+	lockdep_assert_held_write(&obj->mirror->notifier_lock);
 	if (!obj->stale_segs)
 		return;
 	if (!it) {
-		bitmap_fill(obj->stale_segs, obj->nsegs);
+		/* Atomic: the map re-marks segments without the lock. */
+		for (i = 0; i < obj->nsegs; i++)
+			set_bit(i, obj->stale_segs);
 		return;
 	}
 	for (; it; it = interval_tree_iter_next(it, start, last)) {

@@ -49,10 +49,14 @@
  * any the previous try's walk did not get to), DMA-maps again only the
  * segments walked since the sets were last mapped, and commits the whole
  * object with the one mmu_interval_read_retry(). That is sound because a
- * segment's pfns stay current until an event hits it: an event before the
- * read_begin() left its mark, one after it moves the sequence and fails
- * the commit, and its mark is there for the next try. So the work of a
- * retry grows with the segments invalidated, not with their number.
+ * segment's pfns stay current until an event hits it, and the callback
+ * marks the segments and moves the sequence in one hold of the notifier
+ * lock for write, under which the marks are taken (held for read): a try
+ * that takes an event's marks sees its sequence move and fails every
+ * walk, marking the segments again; an event whose marks it does not take
+ * fails its commit and leaves them for the next try. So the walking and
+ * DMA mapping of a retry grow with the segments invalidated; what is
+ * left of the number of segments is a scan of the bitmap.
  * Maps with %GPUMIRROR_MAP_PARTIAL, %GPUMIRROR_MAP_DEVMEM or
  * %GPUMIRROR_MAP_EXCLUSIVE walk the whole object on every try.
  */
@@ -158,6 +162,7 @@ static int gpumirror_batches_build(struct gpumirror_object *obj)
 		return 0;
 	obj->scratch = kvcalloc(max, sizeof(*obj->scratch),
 				GFP_KERNEL_ACCOUNT);
+	obj->scratch_pages = obj->scratch ? max : 0;
 	return obj->scratch ? 0 : -ENOMEM;
 }
 
@@ -183,7 +188,7 @@ static void gpumirror_object_free(struct gpumirror_object *obj)
 	const struct gpumirror_ops *ops = obj->mirror->ops;
 
 	kvfree(obj->scratch);
-	bitmap_free(obj->stale_segs);
+	kvfree(obj->stale_segs);
 	if (obj->by_addr != &obj->inline_by_addr)
 		kvfree(obj->by_addr);
 	if (obj->pfns != &obj->inline_pfn)
@@ -290,7 +295,8 @@ gpumirror_object_make(struct gpumirror *mirror,
 	if (ret)
 		goto out_free;
 	if (nr > 1) {
-		obj->stale_segs = bitmap_zalloc(nr, GFP_KERNEL_ACCOUNT);
+		obj->stale_segs = kvcalloc(BITS_TO_LONGS(nr), sizeof(long),
+					   GFP_KERNEL_ACCOUNT);
 		if (!obj->stale_segs) {
 			ret = -ENOMEM;
 			goto out_free;
