@@ -686,16 +686,30 @@ static void gpumirror_rewalk_init(struct gpumirror_object *obj,
 				  unsigned int flags)
 {
 	memset(rw, 0, sizeof(*rw));
-	if (!obj->stale_segs ||
-	    (flags & (GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE |
-		      GPUMIRROR_MAP_PARTIAL)))
-		return;
-	rw->snap = kvcalloc(BITS_TO_LONGS(obj->nsegs), sizeof(long),
-			    GFP_KERNEL);
-	rw->walked = kvcalloc(BITS_TO_LONGS(obj->nsegs), sizeof(long),
-			      GFP_KERNEL);
-	/* Without them every try walks the whole object: still correct. */
-	rw->on = rw->snap && rw->walked;
+	rw->on = obj->stale_segs &&
+		 !(flags & (GPUMIRROR_MAP_DEVMEM | GPUMIRROR_MAP_EXCLUSIVE |
+			    GPUMIRROR_MAP_PARTIAL));
+}
+
+/*
+ * A retry's arrays, allocated at the first retry (a map that commits at
+ * once needs none) and before mmu_interval_read_begin(): the reclaim an
+ * allocation may cause could hit this object. Without them every try
+ * walks the whole object, which is still correct.
+ */
+static void gpumirror_rewalk_alloc(struct gpumirror_object *obj,
+				   struct gpumirror_rewalk *rw)
+{
+	unsigned long words = BITS_TO_LONGS(obj->nsegs);
+
+	if (!rw->snap)
+		rw->snap = kvcalloc(words, sizeof(long), GFP_KERNEL);
+	if (!rw->walked)
+		rw->walked = kvcalloc(words, sizeof(long), GFP_KERNEL);
+	if (!rw->todo)
+		rw->todo = kvmalloc_array(obj->nsegs, sizeof(*rw->todo),
+					  GFP_KERNEL);
+	rw->on = rw->snap && rw->walked && rw->todo;
 }
 
 static void gpumirror_rewalk_fini(struct gpumirror_rewalk *rw)
@@ -720,18 +734,24 @@ static void gpumirror_rewalk_fini(struct gpumirror_rewalk *rw)
 static void gpumirror_take_stale(struct gpumirror_object *obj,
 				 unsigned long *snap)
 {
+	unsigned long bits;
 	unsigned int w;
 
 	down_read(&obj->mirror->notifier_lock);
-	for (w = 0; w < BITS_TO_LONGS(obj->nsegs); w++)
-		snap[w] = xchg(&obj->stale_segs[w], 0);
+	for (w = 0; w < BITS_TO_LONGS(obj->nsegs); w++) {
+		bits = xchg(&obj->stale_segs[w], 0);
+		/* The first try walks every segment: no need to keep them. */
+		if (snap)
+			snap[w] = bits;
+	}
 	up_read(&obj->mirror->notifier_lock);
 }
 
 /*
  * The walk of a map that re-walks: every segment on the first try, the
- * stale ones on a retry (the whole object again if @rw->todo cannot be
- * had). What the walk does not get to stays stale for the next try.
+ * stale ones on a retry. What the walk does not get to stays stale for
+ * the next try; on the first try, which has no record of what it walked,
+ * a walk that fails leaves every segment stale.
  */
 static int gpumirror_rewalk(struct gpumirror_object *obj,
 			    struct gpumirror_rewalk *rw, unsigned long seq,
@@ -741,8 +761,8 @@ static int gpumirror_rewalk(struct gpumirror_object *obj,
 	unsigned int n = obj->nsegs, walked, i;
 	int ret;
 
-	gpumirror_take_stale(obj, rw->snap);
-	if (again && rw->todo) {
+	gpumirror_take_stale(obj, again ? rw->snap : NULL);
+	if (again) {
 		for (i = 0, n = 0; i < obj->nsegs; i++)
 			if (test_bit(obj->by_addr[i] - obj->segs, rw->snap))
 				rw->todo[n++] = obj->by_addr[i];
@@ -750,7 +770,9 @@ static int gpumirror_rewalk(struct gpumirror_object *obj,
 	}
 	ret = gpumirror_walk(obj, segs, n, seq, hmm_flags, owner, false,
 			     &walked);
-	for (i = 0; i < walked; i++)
+	if (!again && ret)
+		walked = 0;
+	for (i = 0; again && i < walked; i++)
 		__set_bit(segs[i] - obj->segs, rw->walked);
 	for (i = walked; i < n; i++)
 		set_bit(segs[i] - obj->segs, obj->stale_segs);
@@ -794,7 +816,7 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 				       GPUMIRROR_MAP_DEVMEM)) &&
 			     gpumirror_set_sparse(obj, i));
 	}
-	if (rw->on)
+	if (rw->on && rw->walked)
 		bitmap_zero(rw->walked, obj->nsegs);
 	return 0;
 }
@@ -875,13 +897,8 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 
 	if ((flags & GPUMIRROR_MAP_EXCLUSIVE) && again)
 		gpumirror_exclusive_restore(obj);
-	/*
-	 * Before the sequence is read: the reclaim it may cause could hit
-	 * this object. Without it every try walks the whole object.
-	 */
-	if (rw->on && again && !rw->todo)
-		rw->todo = kvmalloc_array(obj->nsegs, sizeof(*rw->todo),
-					  GFP_KERNEL);
+	if (rw->on && again)
+		gpumirror_rewalk_alloc(obj, rw);
 	seq = mmu_interval_read_begin(&obj->notifier);
 	if (flags & GPUMIRROR_MAP_EXCLUSIVE)
 		ret = gpumirror_walk_exclusive(obj, pages, owner);
