@@ -103,7 +103,9 @@ def report(res):
               'share of them per ms (events on single pages): time until '
               'all K are mapped and valid at once (min / median / max), '
               'maps that gave up with EBUSY (not in the times), failed '
-              'tries (object: whole walks; wide: segments); one object (one sequence: the whole walk again) vs '
+              'tries (object: tries of the whole map; wide: segments); one '
+              'object (one sequence and one commit; a retry walks the '
+              'segments an event hit) vs '
               'the rejected series\' shape (one shared sequence read per '
               'segment and a valid flag per segment: only the invalidated '
               'ones again)',

@@ -988,9 +988,9 @@ out_free:
  * and 10% of them per millisecond: the time until all K are mapped and
  * valid at once (min / median / max of the maps of a VGPU_B2C_WINDOW_NS
  * window), the maps that gave up (-EBUSY) and the retries. One object
- * (one sequence, the whole walk again on a retry) against the rejected
- * series' shape (a sequence per segment, only the invalidated segments
- * faulted again).
+ * (one sequence and one commit; a retry walks again the segments an event
+ * hit) against the rejected series' shape (a valid flag per segment, only
+ * the invalidated segments faulted again, no commit of them all at once).
  */
 static int vgpu_b2c_show(struct seq_file *m, void *unused)
 {
