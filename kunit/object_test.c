@@ -527,6 +527,108 @@ static void gm_retry_whole_set(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * A chain of races for gm_rewalk_chain(): when the walk reaches segment
+ * @at[i] for the first time in try i, segment @victim[i] is replaced by a
+ * page holding tag @tag[i].
+ */
+struct gm_chain {
+	unsigned long at[2];
+	unsigned long victim[2];
+	u32 tag[2];
+	unsigned int step;
+	unsigned int calls[3];	/* faults of each segment, A B C */
+	unsigned long seg[3];
+};
+
+static void gm_chain_replace(struct kunit *test, struct mm_struct *mm,
+			     unsigned long addr, u32 tag)
+{
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, vm_mmap(NULL, addr, PAGE_SIZE, GM_RW,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				      0), addr);
+	gm_fill(test, addr, PAGE_SIZE, tag);
+	mmap_read_lock(mm);
+}
+
+static int gm_chain_fault(struct gpumirror_object *obj, struct hmm_range *range,
+			  const struct hmm_range_slice *slices, unsigned int nr,
+			  unsigned int *done)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct gm_chain *ch = test->priv;
+	int ret = hmm_range_fault_slices(range, slices, nr, done);
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		if (slices[0].start == ch->seg[i])
+			ch->calls[i]++;
+	if (!ret && ch->step < 2 && slices[0].start == ch->at[ch->step]) {
+		gm_chain_replace(test, obj->mirror->mm, ch->victim[ch->step],
+				 ch->tag[ch->step]);
+		ch->step++;
+	}
+	return ret;
+}
+
+/*
+ * Retries walk only what went stale, also when an event comes during a
+ * retry: C's fault in try 1 replaces A; try 2 walks A alone and its fault
+ * replaces B; try 3 walks B alone and commits. Every device reads the
+ * three new pages; each retry DMA-mapped one page again.
+ */
+static void gm_rewalk_chain(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + 2 * gap, GM_RW);
+	struct gpumirror_segment r[3] = {
+		{ addr, PAGE_SIZE },
+		{ addr + PAGE_SIZE + gap, PAGE_SIZE },
+		{ addr + 2 * (PAGE_SIZE + gap), PAGE_SIZE },
+	};
+	struct gm_chain ch = {
+		.at = { r[2].addr, r[0].addr },
+		.victim = { r[0].addr, r[1].addr },
+		.tag = { 2, 3 },
+		.seg = { r[0].addr, r[1].addr, r[2].addr },
+	};
+	const u32 tags[3] = { 2, 3, 1 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		gm_fill(test, r[i].addr, r[i].len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 3, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+
+	test->priv = &ch;
+	kunit_activate_static_stub(test, gpumirror_hmm_fault, gm_chain_fault);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(2), 0),
+			0);
+	kunit_deactivate_static_stub(test, gpumirror_hmm_fault);
+	test->priv = ctx;
+
+	KUNIT_EXPECT_EQ(test, ch.step, 2U);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 3LL);
+	/* A: tries 1 and 2; B: tries 1 and 3; C: try 1 only. */
+	KUNIT_EXPECT_EQ(test, ch.calls[0], 2U);
+	KUNIT_EXPECT_EQ(test, ch.calls[1], 2U);
+	KUNIT_EXPECT_EQ(test, ch.calls[2], 1U);
+	for (i = 0; i < 3; i += 2) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.retries, 2ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_maps, 5ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, 2ULL);
+		gm_check_set(test, obj, ctx->td[i], r, 3, tags);
+	}
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 /* ---- several devices ---------------------------------------------------- */
 
 /*
@@ -1058,6 +1160,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_map_backings, gm_backing_gen_params),
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
+	KUNIT_CASE(gm_rewalk_chain),
 	KUNIT_CASE(gm_four_devices),
 	KUNIT_CASE(gm_pages_run),
 	KUNIT_CASE(gm_one_page_sets),
