@@ -409,19 +409,27 @@ struct gm_race {
 	int replaced;
 };
 
-/* Replace A's page by a new one holding tag 2, with mmap_lock dropped. */
+/*
+ * Replace the page at @addr by a new one holding @tag, from inside a walk
+ * (mmap_lock held for read, dropped meanwhile).
+ */
+static void gm_replace_page(struct kunit *test, struct mm_struct *mm,
+			    unsigned long addr, u32 tag)
+{
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, vm_mmap(NULL, addr, PAGE_SIZE, GM_RW,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				      0), addr);
+	gm_fill(test, addr, PAGE_SIZE, tag);
+	mmap_read_lock(mm);
+}
+
+/* Replace A's page by a new one holding tag 2. */
 static void gm_race_replace_a(struct kunit *test, struct gm_race *race,
 			      struct mm_struct *mm)
 {
-	unsigned long addr;
-
-	mmap_read_unlock(mm);
-	KUNIT_EXPECT_EQ(test, vm_munmap(race->a, PAGE_SIZE), 0);
-	addr = vm_mmap(NULL, race->a, PAGE_SIZE, GM_RW,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0);
-	KUNIT_EXPECT_EQ(test, addr, race->a);
-	gm_fill(test, race->a, PAGE_SIZE, 2);
-	mmap_read_lock(mm);
+	gm_replace_page(test, mm, race->a, 2);
 }
 
 /* Inject between segments A and B, where the walk lets waiters in. */
@@ -541,18 +549,6 @@ struct gm_chain {
 	unsigned long seg[3];
 };
 
-static void gm_chain_replace(struct kunit *test, struct mm_struct *mm,
-			     unsigned long addr, u32 tag)
-{
-	mmap_read_unlock(mm);
-	KUNIT_EXPECT_EQ(test, vm_munmap(addr, PAGE_SIZE), 0);
-	KUNIT_EXPECT_EQ(test, vm_mmap(NULL, addr, PAGE_SIZE, GM_RW,
-				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-				      0), addr);
-	gm_fill(test, addr, PAGE_SIZE, tag);
-	mmap_read_lock(mm);
-}
-
 static int gm_chain_fault(struct gpumirror_object *obj, struct hmm_range *range,
 			  const struct hmm_range_slice *slices, unsigned int nr,
 			  unsigned int *done)
@@ -566,8 +562,8 @@ static int gm_chain_fault(struct gpumirror_object *obj, struct hmm_range *range,
 		if (slices[0].start == ch->seg[i])
 			ch->calls[i]++;
 	if (!ret && ch->step < 2 && slices[0].start == ch->at[ch->step]) {
-		gm_chain_replace(test, obj->mirror->mm, ch->victim[ch->step],
-				 ch->tag[ch->step]);
+		gm_replace_page(test, obj->mirror->mm, ch->victim[ch->step],
+				ch->tag[ch->step]);
 		ch->step++;
 	}
 	return ret;

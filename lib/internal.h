@@ -128,6 +128,28 @@ static inline bool gpumirror_walk_joins(unsigned long start,
 	       (next_end - start) >> PAGE_SHIFT <= GPUMIRROR_MAX_OBJECT_PAGES;
 }
 
+/*
+ * The order of the DMA mapping that starts at the page of @pfn: the
+ * largest naturally aligned block of the CPU's mapping of order @order (a
+ * huge page) that holds at most @max pages and at most @dma_max bytes (what
+ * the device takes in one piece). The vgpu benchmarks map their baselines
+ * with it too, so that both sides make as many mappings.
+ */
+static inline unsigned int gpumirror_block_order(unsigned long pfn,
+						 unsigned int order,
+						 unsigned long max,
+						 size_t dma_max)
+{
+	size_t limit = dma_max >> PAGE_SHIFT;
+
+	if (!order || !limit)
+		return 0;
+	order = min_t(unsigned int, order, ilog2(max));
+	if (pfn)
+		order = min_t(unsigned int, order, __ffs(pfn));
+	return min_t(unsigned int, order, ilog2(limit));
+}
+
 /* object.c */
 struct gpumirror_object *
 gpumirror_object_make(struct gpumirror *mirror,

@@ -142,27 +142,6 @@ static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
 }
 
 /*
- * The order of the DMA mapping that starts at @page: the largest naturally
- * aligned block of the CPU's mapping of order @order (a huge page) that
- * holds at most @max pages and that @gdev takes in one piece (asked once
- * per mapping, as the KUnit suites expect of the stub point).
- */
-static unsigned int gpumirror_map_order(struct gpumirror_device *gdev,
-					struct page *page, unsigned int order,
-					unsigned long max)
-{
-	size_t limit = gpumirror_dma_max(gdev->dev) >> PAGE_SHIFT;
-	unsigned long pfn = page_to_pfn(page);
-
-	if (!order || !limit)
-		return 0;
-	order = min_t(unsigned int, order, ilog2(max));
-	if (pfn)
-		order = min_t(unsigned int, order, __ffs(pfn));
-	return min_t(unsigned int, order, ilog2(limit));
-}
-
-/*
  * Map the pages from @hmm_pfns on, at most @max of them: a device-private
  * page, or a page or an aligned block of a huge page with one DMA mapping;
  * with %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it does not map.
@@ -204,8 +183,10 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 			 GPUMIRROR_ADDR_DEVICE;
 		return 1;
 	}
-	order = gpumirror_map_order(gdev, page, hmm_pfn_to_map_order(hmm_pfns[0]),
-				    max);
+	/* gpumirror_dma_max() is asked once per mapping: a KUnit hook. */
+	order = gpumirror_block_order(page_to_pfn(page),
+				      hmm_pfn_to_map_order(hmm_pfns[0]), max,
+				      gpumirror_dma_max(gdev->dev));
 	n = 1UL << order;
 	if (gpumirror_should_fail(GPUMIRROR_FAIL_DMA_MAP))
 		return -ENOMEM;
@@ -291,7 +272,8 @@ static gpumirror_addr_t *gpumirror_set_alloc(struct gpumirror_object *obj,
 	gpumirror_addr_t *set;
 
 	lockdep_assert_held(&obj->lock);
-	if (gpumirror_sets_reserve(obj, slot + 1))
+	/* gpumirror_map_sets() made room for every slot it maps. */
+	if (WARN_ON_ONCE(slot >= obj->nr_sets))
 		return NULL;
 	if (obj->npages == 1 && !slot) {
 		obj->inline_set = 0;

@@ -174,7 +174,7 @@ static s64 vgpu_b1_many(struct vgpu_bench *b, struct gpumirror_segment *r,
  * valid flag, which the callback clears for the segments an event
  * overlaps (found by binary search: the segments are sorted by address).
  * Pages of a huge page are mapped in the same aligned blocks gpumirror
- * maps them in (gpumirror_map_order()), so that both sides make as many
+ * maps them in (gpumirror_block_order()), so that both sides make as many
  * DMA mappings.
  */
 struct vgpu_b1w {
@@ -235,30 +235,18 @@ static void vgpu_b1w_unmap(struct vgpu_b1w *w, unsigned long p,
 				     DMA_BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
 }
 
-/* The block rule of gpumirror_map_order(), for the pfn at @p. */
-static unsigned int vgpu_b1w_order(struct vgpu_b1w *w, unsigned long p,
-				   unsigned long max)
-{
-	unsigned int order = hmm_pfn_to_map_order(w->pfns[p]);
-	unsigned long pfn = page_to_pfn(hmm_pfn_to_page(w->pfns[p]));
-	size_t limit = dma_max_mapping_size(w->dev) >> PAGE_SHIFT;
-
-	if (!order || !limit)
-		return 0;
-	order = min_t(unsigned int, order, ilog2(max));
-	if (pfn)
-		order = min_t(unsigned int, order, __ffs(pfn));
-	return min_t(unsigned int, order, ilog2(limit));
-}
-
 /* DMA-map the @n pages from @first on; on error, none stays mapped. */
 static int vgpu_b1w_map(struct vgpu_b1w *w, unsigned long first,
 			unsigned long n)
 {
-	unsigned long p, end = first + n;
+	unsigned long p, pfn, end = first + n;
+	unsigned int order;
 
 	for (p = first; p < end; p += BIT(w->order[p])) {
-		w->order[p] = vgpu_b1w_order(w, p, end - p);
+		pfn = page_to_pfn(hmm_pfn_to_page(w->pfns[p]));
+		order = hmm_pfn_to_map_order(w->pfns[p]);
+		w->order[p] = gpumirror_block_order(pfn, order, end - p,
+						    dma_max_mapping_size(w->dev));
 		w->dma[p] = dma_map_page_attrs(w->dev,
 					       hmm_pfn_to_page(w->pfns[p]), 0,
 					       PAGE_SIZE << w->order[p],
@@ -1015,9 +1003,14 @@ static int vgpu_b2c_show(struct seq_file *m, void *unused)
 
 /* ---- B3: N devices on one object vs N objects --------------------------- */
 
-/* Map one object over @r for all @ndev devices: one walk. */
+/*
+ * Map one object over @r for @devices with @flags, timed: one walk. With
+ * %GPUMIRROR_MAP_DEVMEM for one device, the walk alone: it walks the
+ * populated pages without faulting and DMA-maps none of them (they are
+ * system pages), leaving a set of empty entries.
+ */
 static s64 vgpu_b3_one(struct vgpu_bench *b, struct gpumirror_segment *r,
-		       unsigned int ndev, u64 *walks)
+		       unsigned long devices, unsigned int flags, u64 *walks)
 {
 	struct gpumirror_object *obj;
 	u64 t;
@@ -1027,8 +1020,7 @@ static s64 vgpu_b3_one(struct vgpu_bench *b, struct gpumirror_segment *r,
 	if (IS_ERR(obj))
 		return PTR_ERR(obj);
 	t = ktime_get_ns();
-	ret = gpumirror_object_map(obj, GENMASK(ndev - 1, 0),
-				   GPUMIRROR_MAP_WRITE);
+	ret = gpumirror_object_map(obj, devices, flags);
 	t = ktime_get_ns() - t;
 	*walks = atomic64_read(&obj->walks);
 	gpumirror_object_destroy(obj);
@@ -1065,27 +1057,6 @@ static s64 vgpu_b3_separate(struct vgpu_bench *b, struct gpumirror_segment *r,
 }
 
 /*
- * The walk alone: a %GPUMIRROR_MAP_DEVMEM map of @r for device 0 walks the
- * populated pages without faulting and DMA-maps none of them (they are
- * system pages), leaving a set of empty entries.
- */
-static s64 vgpu_b3_walk(struct vgpu_bench *b, struct gpumirror_segment *r)
-{
-	struct gpumirror_object *obj;
-	u64 t;
-	int ret;
-
-	obj = gpumirror_object_create(&b->mirror, r, 1, 0);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	t = ktime_get_ns();
-	ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_DEVMEM);
-	t = ktime_get_ns() - t;
-	gpumirror_object_destroy(obj);
-	return ret ?: t;
-}
-
-/*
  * VGPU_B1_REPS runs of each arm, interleaved (the one that goes first
  * rotates): one object for the @ndev devices, @ndev objects, and the walk
  * alone, which splits the first arm's time into its walk and its DMA
@@ -1099,7 +1070,7 @@ static int vgpu_b3_case(struct seq_file *m, unsigned long addr,
 		"walk_ns" };
 	struct gpumirror_segment r = { addr, len };
 	s64 t[3][VGPU_B1_REPS], ret = 0;
-	u64 walks = 0, sep_walks = 0;
+	u64 walks = 0, sep_walks = 0, walk_walks;
 	struct vgpu_bench *b;
 	unsigned int i, a;
 
@@ -1111,11 +1082,14 @@ static int vgpu_b3_case(struct seq_file *m, unsigned long addr,
 			unsigned int arm = (a + i) % 3;
 
 			if (arm == 0)
-				ret = vgpu_b3_one(b, &r, ndev, &walks);
+				ret = vgpu_b3_one(b, &r, GENMASK(ndev - 1, 0),
+						  GPUMIRROR_MAP_WRITE, &walks);
 			else if (arm == 1)
 				ret = vgpu_b3_separate(b, &r, ndev, &sep_walks);
 			else
-				ret = vgpu_b3_walk(b, &r);
+				ret = vgpu_b3_one(b, &r, BIT(0),
+						  GPUMIRROR_MAP_DEVMEM,
+						  &walk_walks);
 			t[arm][i] = ret;
 		}
 	vgpu_bench_teardown(b);

@@ -60,10 +60,12 @@ static void result(const char *impl, const char *op, struct samples *s)
 
 	qsort(s->ms, s->n, sizeof(s->ms[0]), cmp_double);
 	med = s->ms[s->n / 2];
-	printf("@@RESULT {\"bench\": \"B6\", \"impl\": \"%s\", \"op\": \"%s\", "
-	       "\"mib\": %lu, \"ms\": %.3f, \"ms_spread\": [%.3f, %.3f, %.3f], "
-	       "\"gib_s\": %.3f}\n", impl, op, SIZE >> 20, med, s->ms[0], med,
-	       s->ms[s->n - 1], (SIZE / (double)(1UL << 30)) / (med / 1e3));
+	printf("@@RESULT {\"bench\": \"B6\", \"impl\": \"%s\", ", impl);
+	printf("\"op\": \"%s\", \"mib\": %lu, \"ms\": %.3f, ", op,
+	       SIZE >> 20, med);
+	printf("\"ms_spread\": [%.3f, %.3f, %.3f], ", s->ms[0], med,
+	       s->ms[s->n - 1]);
+	printf("\"gib_s\": %.3f}\n", (SIZE / (double)(1UL << 30)) / (med / 1e3));
 }
 
 static void *map_filled(void)
@@ -316,14 +318,16 @@ static int bench_race(void)
 		fprintf(stderr, "b6: migration race failed (%d)\n", ret);
 		return -1;
 	}
-	printf("@@RESULT {\"bench\": \"B6race\", \"mib\": %lu, \"reps\": %d, "
-	       "\"ms\": [%.3f, %.3f, %.3f], \"ebusy\": %d, \"races\": %llu, "
-	       "\"busy\": %llu, \"to_dev\": [%llu, %llu]}\n", SIZE >> 20, REPS,
-	       ms[0], ms[REPS / 2], ms[REPS - 1], ebusy,
+	printf("@@RESULT {\"bench\": \"B6race\", \"mib\": %lu, \"reps\": %d, ",
+	       SIZE >> 20, REPS);
+	printf("\"ms\": [%.3f, %.3f, %.3f], \"ebusy\": %d, ", ms[0],
+	       ms[REPS / 2], ms[REPS - 1], ebusy);
+	printf("\"races\": %llu, \"busy\": %llu, ",
 	       (unsigned long long)(b[0].migrate_races - a[0].migrate_races +
 				    b[1].migrate_races - a[1].migrate_races),
 	       (unsigned long long)(b[0].migrate_busy - a[0].migrate_busy +
-				    b[1].migrate_busy - a[1].migrate_busy),
+				    b[1].migrate_busy - a[1].migrate_busy));
+	printf("\"to_dev\": [%llu, %llu]}\n",
 	       (unsigned long long)(b[0].migrations_to_dev -
 				    a[0].migrations_to_dev),
 	       (unsigned long long)(b[1].migrations_to_dev -
