@@ -618,30 +618,52 @@ struct vm_fault;
 /**
  * struct gpumirror_devmem_ops - a driver's device memory, for migration
  *
- * Both members are required. They are called with no gpumirror lock and
- * no mmap_lock held (the CPU fault path excepted, see
- * gpumirror_devmem_fault()), possibly with the driver_migrate_lock held.
+ * Called in process context, from inside a migration with the mmap_lock
+ * of its mm held for read: gpumirror_migrate_to_devmem() (which a device
+ * fault may call with gpumirror's locks held, see gpumirror_fault()),
+ * gpumirror_migrate_to_ram() and gpumirror_devmem_fault() (which the page
+ * walk of a device fault may reach, with gpumirror's locks held too);
+ * gpumirror_devmem_evict() calls them without the mmap_lock. So they must
+ * not take the mmap_lock nor call back into gpumirror.
  */
 struct gpumirror_devmem_ops {
 	/**
-	 * @page_alloc: A free device page of @dm, initialized with
+	 * @page_alloc: Required. A free device page of @dm, initialized with
 	 * zone_device_page_init() (one reference, locked), or NULL when the
 	 * memory is full. May sleep.
 	 */
 	struct page *(*page_alloc)(struct gpumirror_devmem *dm);
 	/**
-	 * @copy: Copy @n pages, @dst[i] from @src[i], one side being @dm's
-	 * memory and the other system memory; a NULL @src[i] means zero-fill.
-	 * May sleep. Return: 0 or -errno, then no page of the batch moves.
+	 * @copy: Required. Copy @n pages, @dst[i] from @src[i]; a NULL
+	 * @src[i] means zero-fill. One side is @dm's memory. The other is
+	 * system memory or, on a migration to @dm, a peer's memory (see
+	 * @page_devmem). May sleep. Return: 0 or -errno, then no page of the
+	 * batch moves.
 	 */
 	int (*copy)(struct gpumirror_devmem *dm, struct page **dst,
 		    struct page **src, unsigned long n);
+	/**
+	 * @page_devmem: Optional; required where device memories share a
+	 * pagemap owner. Such memories are peers: each one's @copy reaches
+	 * the others' pages, private or coherent, so a migration between
+	 * them is one copy. Return the device memory that @page, a
+	 * ZONE_DEVICE page of @dm's owner, belongs to, from @page->pgmap
+	 * alone: the page may be one a snapshot saw, unreferenced. NULL for
+	 * a page in no peer's memory: a migration to @dm then fails on it
+	 * as on any page it can never move. Without @page_devmem, every page
+	 * of the owner counts as @dm's.
+	 */
+	struct gpumirror_devmem *(*page_devmem)(struct gpumirror_devmem *dm,
+						struct page *page);
 };
 
 /**
  * struct gpumirror_devmem_stats - migration counters of a device memory
  * @to_dev: pages migrated into it
  * @to_ram: pages migrated out of it to system memory
+ * @from_peer: of @to_dev, the pages that came straight from a peer's
+ *	memory (see &gpumirror_devmem_ops.page_devmem), in one copy
+ * @to_peer: pages that left it for a peer's memory that way
  * @races: migrations that missed busy pages (locked, pinned, moving)
  *	under the lock held for read and retried it held for write; pages
  *	no migration can move (file or shmem pages, another owner's
@@ -652,12 +674,17 @@ struct gpumirror_devmem_ops {
 struct gpumirror_devmem_stats {
 	atomic64_t to_dev;
 	atomic64_t to_ram;
+	atomic64_t from_peer;
+	atomic64_t to_peer;
 	atomic64_t races;
 	atomic64_t busy;
 };
 
 /**
- * struct gpumirror_devmem - one device memory (one dev_pagemap owner)
+ * struct gpumirror_devmem - one device memory
+ *
+ * Its pages have one dev_pagemap owner, which peers share (see
+ * &gpumirror_devmem_ops.page_devmem).
  *
  * Embedded in the driver's device structure; the driver fills the members
  * before @stats.
@@ -667,7 +694,7 @@ struct gpumirror_devmem {
 	void *owner;
 	/** @type: %MEMORY_DEVICE_PRIVATE or %MEMORY_DEVICE_COHERENT. */
 	enum memory_type type;
-	/** @ops: allocation and copy. */
+	/** @ops: allocation, copy and, for peers, whose page is whose. */
 	const struct gpumirror_devmem_ops *ops;
 	/**
 	 * @fault_order: a CPU fault brings back the aligned window of

@@ -233,6 +233,10 @@ struct gm_devmem {
 	atomic_t allocs;
 	struct page *last;
 	bool fail_copy;
+	/* pages its copy engine read from another device memory */
+	atomic_t peer_reads;
+	/* its pages freed (the last reference gone) */
+	atomic_t frees;
 };
 
 static struct gm_devmem *to_gm_devmem(struct gpumirror_devmem *dm)
@@ -279,6 +283,9 @@ static int gm_dev_copy(struct gpumirror_devmem *dm, struct page **dst,
 	if (READ_ONCE(to_gm_devmem(dm)->fail_copy))
 		return -EIO;
 	for (i = 0; i < n; i++) {
+		if (src[i] && is_zone_device_page(src[i]) &&
+		    src[i]->pgmap != &to_gm_devmem(dm)->pgmap)
+			atomic_inc(&to_gm_devmem(dm)->peer_reads);
 		if (src[i])
 			copy_highpage(gm_dev_data(dst[i]), gm_dev_data(src[i]));
 		else
@@ -292,6 +299,19 @@ static const struct gpumirror_devmem_ops gm_dev_ops = {
 	.copy = gm_dev_copy,
 };
 
+/* Peers share an owner: the pagemap says whose memory a page is. */
+static struct gpumirror_devmem *gm_dev_page_devmem(struct gpumirror_devmem *dm,
+						   struct page *page)
+{
+	return &container_of(page->pgmap, struct gm_devmem, pgmap)->dm;
+}
+
+static const struct gpumirror_devmem_ops gm_peer_ops = {
+	.page_alloc = gm_dev_alloc,
+	.copy = gm_dev_copy,
+	.page_devmem = gm_dev_page_devmem,
+};
+
 static void gm_dev_page_free(struct page *page)
 {
 	struct gm_devmem *gd = container_of(page->pgmap, struct gm_devmem,
@@ -302,6 +322,7 @@ static void gm_dev_page_free(struct page *page)
 	page->zone_device_data = gd->free;
 	gd->free = page;
 	spin_unlock(&gd->lock);
+	atomic_inc(&gd->frees);
 }
 
 static vm_fault_t gm_dev_migrate_to_ram(struct vm_fault *vmf)
@@ -330,7 +351,14 @@ static void gm_devmem_release(void *data)
 			   range_len(&gd->pgmap.range));
 }
 
-static struct gm_devmem *gm_devmem_create(struct kunit *test)
+/*
+ * A device memory whose pagemap owner is @owner, shared with its peers, and
+ * its pages' own device memory known through @ops; or, with a NULL @owner,
+ * a memory of its own that knows no peer.
+ */
+static struct gm_devmem *gm_devmem_create_owned(struct kunit *test,
+						void *owner,
+						const struct gpumirror_devmem_ops *ops)
 {
 	struct gm_devmem *gd;
 	struct resource *res;
@@ -350,7 +378,7 @@ static struct gm_devmem *gm_devmem_create(struct kunit *test)
 	gd->pgmap.range.end = res->end;
 	gd->pgmap.nr_range = 1;
 	gd->pgmap.ops = &gm_dev_pagemap_ops;
-	gd->pgmap.owner = gd;
+	gd->pgmap.owner = owner ?: gd;
 	ptr = memremap_pages(&gd->pgmap, numa_node_id());
 	if (IS_ERR_OR_NULL(ptr)) {
 		release_mem_region(res->start, resource_size(res));
@@ -366,10 +394,15 @@ static struct gm_devmem *gm_devmem_create(struct kunit *test)
 		page->zone_device_data = gd->free;
 		gd->free = page;
 	}
-	gd->dm.owner = gd;
+	gd->dm.owner = gd->pgmap.owner;
 	gd->dm.type = MEMORY_DEVICE_PRIVATE;
-	gd->dm.ops = &gm_dev_ops;
+	gd->dm.ops = ops;
 	return gd;
+}
+
+static struct gm_devmem *gm_devmem_create(struct kunit *test)
+{
+	return gm_devmem_create_owned(test, NULL, &gm_dev_ops);
 }
 
 #define GM_MAGIC	0x676d6d6967000000ULL
@@ -660,6 +693,167 @@ static void gm_devmem_fault_copy_fails(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gm_get(test, a), GM_MAGIC);
 }
 
+static int gm_mig_n(struct gm_devmem *gd, unsigned long start,
+		    unsigned long npages, unsigned long *migrated)
+{
+	return gpumirror_migrate_to_devmem(&gd->dm, current->mm, start,
+					   start + npages * PAGE_SIZE, 0,
+					   migrated);
+}
+
+/* Two peers: device memories sharing one pagemap owner. */
+static void gm_peers(struct kunit *test, struct gm_devmem **a,
+		     struct gm_devmem **b)
+{
+	void *owner = kunit_kzalloc(test, 1, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, owner);
+	*a = gm_devmem_create_owned(test, owner, &gm_peer_ops);
+	*b = gm_devmem_create_owned(test, owner, &gm_peer_ops);
+}
+
+/*
+ * Peers (one pagemap owner): pages of A move to B in one copy, read by B's
+ * engine straight from A's memory, in the same batch as the system pages
+ * beside them; A never copies them out (to_ram 0), counts them gone to a
+ * peer, and gets its device pages back. After that the pages are B's
+ * alone: A has none left to move back, B moves all four. The old code
+ * took A's pages for B's own (migrated 2, not 4) and left them in A.
+ */
+static void gm_migrate_peer_one_copy(struct kunit *test)
+{
+	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct mm_struct *mm = current->mm;
+	unsigned long migrated = ~0UL, i;
+	struct gm_devmem *a, *b;
+
+	gm_peers(test, &a, &b);
+	for (i = 0; i < 4; i++)
+		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 2, &migrated), 0);
+	KUNIT_ASSERT_EQ(test, migrated, 2);
+
+	KUNIT_EXPECT_EQ(test, gm_mig_n(b, p, 4, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 4);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.to_dev), 4);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.from_peer), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_peer), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&a->frees), 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.races), 0);
+
+	/* In B now, and B's alone. */
+	KUNIT_EXPECT_EQ(test, gm_mig_n(b, p, 4, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, mm, p,
+						       p + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&b->dm, mm, p,
+						       p + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 4);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/*
+ * Another owner's pages take the fallback: A's CPU fault path copies them
+ * out to system memory (A's to_ram), then B copies them in, two copies and
+ * no peer read.
+ */
+static void gm_migrate_foreign_bounces(struct kunit *test)
+{
+	struct gm_devmem *a = gm_devmem_create_owned(test, NULL, &gm_peer_ops);
+	struct gm_devmem *b = gm_devmem_create_owned(test, NULL, &gm_peer_ops);
+	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	unsigned long migrated = ~0UL, i;
+
+	for (i = 0; i < 4; i++)
+		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 4, &migrated), 0);
+	KUNIT_ASSERT_EQ(test, migrated, 4);
+
+	KUNIT_EXPECT_EQ(test, gm_mig_n(b, p, 4, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 4);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 4);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.from_peer), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
+				GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.to_ram), 4);
+}
+
+/*
+ * Moving only what is in system memory leaves a peer's pages in the peer,
+ * as lib/test_hmm's MIGRATE_TO_DEV does with any device page.
+ */
+static void gm_migrate_peer_system_only(struct kunit *test)
+{
+	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	struct mm_struct *mm = current->mm;
+	unsigned long migrated = ~0UL, i;
+	struct gm_devmem *a, *b;
+
+	gm_peers(test, &a, &b);
+	for (i = 0; i < 4; i++)
+		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 2, &migrated), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&b->dm, mm, p,
+							  p + 4 * PAGE_SIZE,
+							  GPUMIRROR_MIGRATE_SYSTEM_ONLY,
+							  &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.from_peer), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, mm, p,
+						       p + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 2);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/*
+ * A CPU fault on A's page brings back A's pages of its window, not the
+ * peer B's pages in the same window (the old code took every page of the
+ * owner for A's and copied B's out with A's engine).
+ */
+static void gm_devmem_fault_leaves_peers(struct kunit *test)
+{
+	/* A's window: the 4 aligned pages around a fault, inside the VMA. */
+	unsigned long p = ALIGN(gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW),
+				4 * PAGE_SIZE);
+	struct mm_struct *mm = current->mm;
+	unsigned long migrated = ~0UL, i;
+	struct gm_devmem *a, *b;
+	struct page *page;
+
+	gm_peers(test, &a, &b);
+	a->dm.fault_order = 2;
+	for (i = 0; i < 4; i++)
+		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 1, &migrated), 0);
+	page = READ_ONCE(a->last);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p + PAGE_SIZE, 1, &migrated), 0);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(b, p + 2 * PAGE_SIZE, 2, &migrated), 0);
+
+	KUNIT_EXPECT_EQ(test, (__force u32)gm_cpu_fault(test, a, p, page), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&b->dm, mm, p,
+						       p + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 2);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
 static struct kunit_case gm_migrate_cases[] = {
 	KUNIT_CASE_PARAM(gm_migrate_protocol, gm_mig_gen_params),
 	KUNIT_CASE(gm_migrate_bad_args),
@@ -669,6 +863,10 @@ static struct kunit_case gm_migrate_cases[] = {
 	KUNIT_CASE(gm_migrate_pinned_escalates),
 	KUNIT_CASE(gm_migrate_resident_untouched),
 	KUNIT_CASE(gm_devmem_fault_copy_fails),
+	KUNIT_CASE(gm_migrate_peer_one_copy),
+	KUNIT_CASE(gm_migrate_foreign_bounces),
+	KUNIT_CASE(gm_migrate_peer_system_only),
+	KUNIT_CASE(gm_devmem_fault_leaves_peers),
 	{}
 };
 

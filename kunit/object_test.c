@@ -535,6 +535,104 @@ static void gm_retry_whole_set(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* gm_remap_fails(): device @gdev refuses the pages of @obj's retry. */
+struct gm_refuse {
+	struct gm_race race;
+	struct gpumirror_object *obj;
+	struct gpumirror_device *gdev;
+	int refused;
+};
+
+static int gm_refuse_fault(struct gpumirror_object *obj,
+			   struct hmm_range *range,
+			   const struct hmm_range_slice *slices,
+			   unsigned int nr, unsigned int *done)
+{
+	struct gm_refuse *rf = kunit_get_current_test()->priv;
+	int ret = hmm_range_fault_slices(range, slices, nr, done);
+
+	if (!ret && slices[0].start == rf->race.b && !rf->race.replaced++)
+		gm_race_replace_a(kunit_get_current_test(), &rf->race,
+				  obj->mirror->mm);
+	return ret;
+}
+
+static bool gm_refuse_retry(struct gpumirror_device *gdev, struct page *page,
+			    dma_addr_t dma)
+{
+	struct gm_refuse *rf = kunit_get_current_test()->priv;
+
+	if (gdev != rf->gdev || atomic64_read(&rf->obj->walks) < 2)
+		return true;
+	rf->refused++;
+	return false;
+}
+
+/*
+ * A retry's re-map of the one segment it walked fails (device 0 refuses
+ * A's new page): the map fails with that error and leaves nothing mapped,
+ * neither the rest of device 0's set nor device 3's, built by the first
+ * try and never committed (every DMA mapping made is unmapped once). The
+ * next map builds both sets from scratch and commits them.
+ */
+static void gm_remap_fails(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
+	struct gpumirror_segment r[2] = {
+		{ addr, PAGE_SIZE },				/* A */
+		{ addr + PAGE_SIZE + gap, 2 * PAGE_SIZE },	/* B */
+	};
+	struct gm_refuse rf = {
+		.race = { .a = r[0].addr, .b = r[1].addr },
+		.gdev = &ctx->td[0]->gdev,
+	};
+	const u32 tags[2] = { 2, 1 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_object *obj;
+	int i;
+
+	gm_fill(test, r[0].addr, r[0].len, 1);
+	gm_fill(test, r[1].addr, r[1].len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	rf.obj = obj;
+
+	test->priv = &rf;
+	kunit_activate_static_stub(test, gpumirror_hmm_fault, gm_refuse_fault);
+	kunit_activate_static_stub(test, gpumirror_dma_shared,
+				   gm_refuse_retry);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(3), 0),
+			-EOPNOTSUPP);
+	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
+	kunit_deactivate_static_stub(test, gpumirror_hmm_fault);
+	test->priv = ctx;
+
+	/* The retry walked A alone and refused its one new page. */
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 2LL);
+	KUNIT_EXPECT_EQ(test, rf.refused, 1);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
+	for (i = 0; i < 4; i += 3) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.faults, 0ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_maps, 3ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, 3ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_refused, i ? 0ULL : 1ULL);
+	}
+
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(3), 0),
+			0);
+	for (i = 0; i < 4; i += 3) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		KUNIT_EXPECT_EQ(test, c.faults, 1ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_maps - c.dma_unmaps, 3ULL);
+		gm_check_set(test, obj, ctx->td[i], r, 2, tags);
+	}
+	gm_fixture_done(test);
+}
+
 /*
  * A chain of races for gm_rewalk_chain(): when the walk reaches segment
  * @at[i] for the first time in try i, segment @victim[i] is replaced by a
@@ -1157,6 +1255,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_rewalk_chain),
+	KUNIT_CASE(gm_remap_fails),
 	KUNIT_CASE(gm_four_devices),
 	KUNIT_CASE(gm_pages_run),
 	KUNIT_CASE(gm_one_page_sets),

@@ -281,6 +281,8 @@ struct gpumirror_mig {
 	unsigned long nomem;
 	/* pages moved by the whole call */
 	unsigned long moved;
+	/* peers' pages move too (not for %GPUMIRROR_MIGRATE_SYSTEM_ONLY) */
+	bool take_peers;
 };
 
 /* What a migration attempt first evicts to system memory. */

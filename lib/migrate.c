@@ -40,13 +40,21 @@
  *   gpumirror_devmem_fault() is the CPU fault path a driver calls from its
  *   &dev_pagemap_ops.migrate_to_ram; gpumirror_devmem_evict() empties a
  *   pfn range of device memory, whoever maps it.
- * - Device to device goes through system memory. In 6.12 migrate_vma_setup()
- *   selects device-private pages of one pagemap owner only, and only their
- *   owner's driver can read them; so before migrating, gpumirror faults the
- *   range with hmm_range_fault() as the destination owner, which makes every
- *   other owner's pages take their own migrate_to_ram path. Pages of the
- *   destination are reported, not faulted, and stay. With a
- *   &gpumirror_devmem.fault_order of 9, each such fault brings back 2 MiB.
+ * - Device to device is one copy between peers, device memories that share
+ *   a pagemap owner because each one's copy engine reaches the others'
+ *   pages. migrate_vma_setup() selects the owner's pages beside system
+ *   pages, and gpumirror tells them apart through their pagemap
+ *   (&gpumirror_devmem_ops.page_devmem): the destination's own pages stay,
+ *   a peer's are copied straight into the destination by its
+ *   &gpumirror_devmem_ops.copy, in the same batch as system pages.
+ * - Any other owner's pages go through system memory, the fallback. In 6.12
+ *   migrate_vma_setup() selects device-private pages of one owner only, and
+ *   only their owner's driver can read them; so before migrating, gpumirror
+ *   faults the range with hmm_range_fault() as the destination's owner,
+ *   which makes every other owner's pages take their own migrate_to_ram
+ *   path; the owner's pages (the destination's and its peers') are
+ *   reported, not faulted. With a &gpumirror_devmem.fault_order of 9, each
+ *   such fault brings back 2 MiB.
  *
  * Only anonymous private memory moves to device memory: in 6.12,
  * migrate_vma_pages() refuses page-cache (file, shmem) pages, and
@@ -64,7 +72,8 @@
  * Placement: without %GPUMIRROR_MIGRATE_MIXED the result is all or nothing.
  * Either every page of the range ends up in the device memory, or the call
  * fails and moves the pages it did move back to system memory, so no range
- * is left split between the two unless the caller allows it.
+ * is left split between the two unless the caller allows it. Pages a peer
+ * gave up go to system memory too, not back to the peer.
  */
 
 /**
@@ -107,16 +116,22 @@
  * - permanent, where migrate_vma cannot ever move the page to device
  *   memory: anything in a shared file or shmem VMA (such a batch is not
  *   even set up); in another VMA that is not anonymous (a private file
- *   mapping), a page-cache page, a hole, and any page not collected; a
- *   hole in a VMA that userfaultfd watches for missing pages; a page of
- *   another owner's device-coherent (or other ZONE_DEVICE) memory, which
- *   the selection does not cover and hmm_range_fault() does not evict; a
- *   large folio mapped by PTEs, which 6.12 never collects.
+ *   mapping), a page-cache page, a hole, and any page not collected that
+ *   the snapshot did not see in the destination; a hole in a VMA that
+ *   userfaultfd watches for missing pages; a page of another owner's
+ *   device-coherent (or other ZONE_DEVICE) memory, which the selection
+ *   does not cover and hmm_range_fault() does not evict, or of the
+ *   owner's but in no peer's memory; a large folio mapped by PTEs, which
+ *   6.12 never collects.
  * - busy, a race: any other page not collected or refused, for instance
- *   one locked, pinned, isolated, being migrated or swapped out, or in
+ *   one locked, pinned, isolated, being migrated or swapped out, one the
+ *   snapshot saw in the destination (changing hands now), or one in
  *   another owner's device-private memory (unless the call is
  *   %GPUMIRROR_MIGRATE_SYSTEM_ONLY, the range was cleared of those just
  *   before, so another device took the page since).
+ *
+ * %GPUMIRROR_MIGRATE_SYSTEM_ONLY leaves peers' pages where they are, as
+ * pages already in the destination.
  *
  * The snapshot may be stale by the time migrate_vma_setup() runs: a page
  * that changes in between is a race in itself, and misjudging it costs at
@@ -177,11 +192,36 @@ static unsigned long gpumirror_select(struct gpumirror_devmem *dm)
 	       MIGRATE_VMA_SELECT_DEVICE_PRIVATE;
 }
 
-static bool gpumirror_devmem_owns(struct gpumirror_devmem *dm,
-				  struct page *page)
+/*
+ * The device memory @page is in, if it is a page of @dm's pagemap owner:
+ * @dm's own or a peer's (see &gpumirror_devmem_ops.page_devmem); else NULL.
+ */
+static struct gpumirror_devmem *gpumirror_page_devmem(struct gpumirror_devmem *dm,
+						      struct page *page)
 {
-	return page && is_zone_device_page(page) &&
-	       page->pgmap->owner == dm->owner;
+	if (!page || !is_zone_device_page(page) ||
+	    page->pgmap->owner != dm->owner)
+		return NULL;
+	return dm->ops->page_devmem ? dm->ops->page_devmem(dm, page) : dm;
+}
+
+/* @page is in @dm: a migration to @dm leaves it where it is. */
+static bool gpumirror_devmem_holds(struct gpumirror_devmem *dm,
+				   struct page *page)
+{
+	return gpumirror_page_devmem(dm, page) == dm;
+}
+
+/*
+ * @page is in a peer of @dm, private or coherent memory: a migration to
+ * @dm selects it and copies it straight into @dm.
+ */
+static bool gpumirror_peer_page(struct gpumirror_devmem *dm,
+				struct page *page)
+{
+	struct gpumirror_devmem *home = gpumirror_page_devmem(dm, page);
+
+	return home && home != dm;
 }
 
 /* What a batch's snapshot says of a page; see "Misses" in the DOC. */
@@ -198,16 +238,22 @@ enum {
  * changed meanwhile.
  */
 static unsigned long gpumirror_snap_class(struct gpumirror_devmem *dm,
-					  unsigned long hmm_pfn)
+					  unsigned long hmm_pfn, bool peers)
 {
 	struct page *page;
 
 	if (!(hmm_pfn & HMM_PFN_VALID))
 		return GPUMIRROR_SNAP_OTHER;
 	page = hmm_pfn_to_page(hmm_pfn);
-	if (gpumirror_devmem_owns(dm, page))
+	if (gpumirror_devmem_holds(dm, page))
 		return GPUMIRROR_SNAP_OWN;
-	/* Another owner's device-coherent page: not selected, not evicted. */
+	/* A peer's page: one copy away, or staying (system only). */
+	if (gpumirror_peer_page(dm, page))
+		return peers ? GPUMIRROR_SNAP_OTHER : GPUMIRROR_SNAP_OWN;
+	/*
+	 * Another owner's device-coherent page: not selected, not evicted;
+	 * nor is a page of the owner that is in no peer's memory.
+	 */
 	if (is_zone_device_page(page))
 		return GPUMIRROR_SNAP_PERMANENT;
 	/* migrate_vma_collect_pmd() skips a large folio mapped by PTEs. */
@@ -221,11 +267,12 @@ static unsigned long gpumirror_snap_class(struct gpumirror_devmem *dm,
  * Snapshot [@start, @end), with mmap_lock held for read after reading @seq
  * of @mni: hmm_range_fault() without faulting, as @dm's owner (so its
  * device-private pages are reported), then one GPUMIRROR_SNAP_* class per
- * page in @snap. All GPUMIRROR_SNAP_OTHER if the range changed meanwhile.
+ * page in @snap; @peers: peers' pages are to move. All GPUMIRROR_SNAP_OTHER
+ * if the range changed meanwhile.
  */
 static void gpumirror_snap(struct gpumirror_devmem *dm, unsigned long start,
 			   unsigned long end, struct mmu_interval_notifier *mni,
-			   unsigned long seq, unsigned long *snap)
+			   unsigned long seq, bool peers, unsigned long *snap)
 {
 	struct hmm_range range = {
 		.notifier = mni,
@@ -240,30 +287,33 @@ static void gpumirror_snap(struct gpumirror_devmem *dm, unsigned long start,
 
 	ret = hmm_range_fault(&range);
 	for (i = 0; !ret && i < n; i++)
-		snap[i] = gpumirror_snap_class(dm, snap[i]);
+		snap[i] = gpumirror_snap_class(dm, snap[i], peers);
 	if (ret || mmu_interval_check_retry(mni, seq))
 		memset(snap, 0, n * sizeof(*snap));
 }
 
 /*
- * A collected source that migrate_vma_pages() would refuse to move to
- * device memory, however often asked: a page-cache page, or a hole it
- * cannot fill.
+ * A collected source, not in @dm, that no migration to @dm can move,
+ * however often asked: a page-cache page or a hole migrate_vma_pages()
+ * refuses, or a device page of the owner that is not a peer's.
  */
-static bool gpumirror_unmovable(struct vm_area_struct *vma,
-				struct page *spage)
+static bool gpumirror_unmovable(struct gpumirror_devmem *dm,
+				struct vm_area_struct *vma, struct page *spage)
 {
 	if (!spage)
 		return !vma_is_anonymous(vma) || userfaultfd_missing(vma);
-	return !is_zone_device_page(spage) &&
-	       !folio_test_anon(page_folio(spage));
+	if (is_zone_device_page(spage))
+		return !gpumirror_peer_page(dm, spage);
+	return !folio_test_anon(page_folio(spage));
 }
 
 /*
  * Fill the destinations of a batch to @dm and copy. Pages that are in @dm
- * already stay (no destination) and count in @own; permanent misses (see
- * the DOC) get no destination either and count in @perm. @snap is the
- * batch's snapshot, from its first page.
+ * already stay (no destination) and count in @own, and so do peers' pages
+ * unless &gpumirror_mig.take_peers; permanent misses (see the DOC) get no
+ * destination either and count in @perm. @snap is the batch's snapshot,
+ * from its first page: a page it saw in @dm that was not collected is a
+ * busy miss, as it is changing hands.
  */
 static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 				 struct migrate_vma *args,
@@ -281,18 +331,18 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE)) {
 			/* Not collected: what was there just before? */
-			if (snap[i] == GPUMIRROR_SNAP_OWN)
-				(*own)++;
-			else if (snap[i] == GPUMIRROR_SNAP_PERMANENT ||
-				 !vma_is_anonymous(args->vma))
+			if (snap[i] == GPUMIRROR_SNAP_PERMANENT ||
+			    (snap[i] == GPUMIRROR_SNAP_OTHER &&
+			     !vma_is_anonymous(args->vma)))
 				(*perm)++;
 			continue;
 		}
-		if (gpumirror_devmem_owns(dm, spage)) {
+		if (gpumirror_devmem_holds(dm, spage) ||
+		    (!m->take_peers && gpumirror_peer_page(dm, spage))) {
 			(*own)++;
 			continue;
 		}
-		if (gpumirror_unmovable(args->vma, spage)) {
+		if (gpumirror_unmovable(dm, args->vma, spage)) {
 			(*perm)++;
 			continue;
 		}
@@ -325,21 +375,32 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 }
 
 /*
- * Count what a finished batch did: pages moved, and busy misses, the pages
- * that neither moved nor are in @skip (in @dm already, or permanent).
+ * Count what a finished batch did: pages moved (a device page moved came
+ * from a peer, which counts it too), and busy misses, the pages that
+ * neither moved nor are in @skip (staying where they are, or permanent).
  */
 static void gpumirror_count_batch(struct gpumirror_devmem *dm,
 				  struct migrate_vma *args,
 				  struct gpumirror_mig *m, unsigned long skip)
 {
-	unsigned long i, moved = 0;
+	unsigned long i, moved = 0, peer = 0;
 
-	for (i = 0; i < args->npages; i++)
-		if ((args->src[i] & MIGRATE_PFN_MIGRATE) && args->dst[i])
-			moved++;
+	for (i = 0; i < args->npages; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]);
+
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || !args->dst[i])
+			continue;
+		moved++;
+		if (spage && is_zone_device_page(spage)) {
+			peer++;
+			/* Still locked and referenced: finalize drops it. */
+			atomic64_inc(&gpumirror_page_devmem(dm, spage)->stats.to_peer);
+		}
+	}
 	m->moved += moved;
 	m->missed += args->npages - skip - moved;
 	atomic64_add(moved, &dm->stats.to_dev);
+	atomic64_add(peer, &dm->stats.from_peer);
 }
 
 /*
@@ -360,8 +421,13 @@ static int gpumirror_batch_to_dev(struct gpumirror_devmem *dm,
 		.src = m->src,
 		.dst = m->dst,
 		.pgmap_owner = dm->owner,
-		/* Its own pages too: they count as already there. */
-		.flags = MIGRATE_VMA_SELECT_SYSTEM | gpumirror_select(dm),
+		/*
+		 * The owner's pages of either kind: @dm's count as already
+		 * there, peers' move in one copy.
+		 */
+		.flags = MIGRATE_VMA_SELECT_SYSTEM |
+			 MIGRATE_VMA_SELECT_DEVICE_PRIVATE |
+			 MIGRATE_VMA_SELECT_DEVICE_COHERENT,
 	};
 	unsigned long own = 0, p = 0;
 	int ret;
@@ -372,7 +438,7 @@ static int gpumirror_batch_to_dev(struct gpumirror_devmem *dm,
 		return 0;
 	}
 	/* Set up, and so invalidate, only the span of pages to move. */
-	gpumirror_snap(dm, start, end, mni, seq, snap);
+	gpumirror_snap(dm, start, end, mni, seq, m->take_peers, snap);
 	for (first = 0; first < n && snap[first] == GPUMIRROR_SNAP_OWN; first++)
 		;
 	if (first == n)
@@ -508,6 +574,8 @@ VISIBLE_IF_KUNIT int gpumirror_migrate_attempt(struct gpumirror_devmem *dm,
 
 	KUNIT_STATIC_STUB_REDIRECT(gpumirror_migrate_attempt, dm, mm, start,
 				   end, evict, m);
+	/* Evicting nothing is moving what is in system memory only. */
+	m->take_peers = evict != GPUMIRROR_EVICT_NONE;
 	if (evict != GPUMIRROR_EVICT_NONE)
 		ret = gpumirror_evict_foreign(mm, start, end,
 					      evict == GPUMIRROR_EVICT_ALL ?
@@ -692,7 +760,7 @@ static int gpumirror_fill_to_ram(struct gpumirror_devmem *dm,
 
 		dst[i] = 0;
 		if (!(src[i] & MIGRATE_PFN_MIGRATE) ||
-		    !gpumirror_devmem_owns(dm, spage))
+		    !gpumirror_devmem_holds(dm, spage))
 			continue;
 		if (vma)
 			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, addr);
@@ -826,7 +894,8 @@ static void gpumirror_fault_window(struct gpumirror_devmem *dm,
  * The faulting page either moves or the fault fails: 0 is returned only
  * when it moved, or when migrate_vma_setup() could not collect it because
  * someone else holds or moves it, so that the CPU finds the new state when
- * it faults again. Other pages of the window that do not move stay in @dm.
+ * it faults again. Other pages of the window that do not move stay where
+ * they are, and so do peers' pages in it.
  *
  * Context: the page fault path, mmap_lock (or the VMA lock) held.
  * Return: 0; VM_FAULT_OOM if no system page (or no memory for the batch
@@ -849,7 +918,7 @@ vm_fault_t gpumirror_devmem_fault(struct gpumirror_devmem *dm,
 	int err;
 
 	/* Refaulting would not help a page gpumirror cannot collect. */
-	if (WARN_ON_ONCE(!gpumirror_devmem_owns(dm, vmf->page)))
+	if (WARN_ON_ONCE(!gpumirror_devmem_holds(dm, vmf->page)))
 		return VM_FAULT_SIGBUS;
 	m = kvzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m)

@@ -29,7 +29,9 @@
  * Migration is gpumirror's (gpumirror_migrate_to_devmem() and friends);
  * vgpu gives it page allocation and a copy engine (memcpy). The pagemap
  * owner is the vgpu's, which peers (vgpus in the same peer group) share: a
- * peer maps such pages natively. A CPU fault on a device-private page calls
+ * peer maps such pages natively, and its copy engine reads them, so that a
+ * migration between peers is one copy (gpumirror asks vgpu_devmem_page()
+ * whose memory a page is). A CPU fault on a device-private page calls
  * the pagemap's migrate_to_ram(), which moves that page back; nothing in it
  * depends on the process or file that migrated the page, so a page may
  * outlive both, and the process's exit frees it (page_free). The pool can
@@ -239,8 +241,8 @@ static void *vgpu_page_map(struct page *page)
 
 /*
  * gpumirror_devmem_ops.copy: the copy engine, one memcpy per page. One
- * side is this vgpu's memory or a peer's (same driver), the other system
- * memory; a NULL source zero-fills.
+ * side is this vgpu's memory; the other system memory or a peer's memory,
+ * which it reaches directly; a NULL source zero-fills.
  */
 static int vgpu_devmem_copy(struct gpumirror_devmem *dm, struct page **dst,
 			    struct page **src, unsigned long n)
@@ -262,9 +264,22 @@ static int vgpu_devmem_copy(struct gpumirror_devmem *dm, struct page **dst,
 	return 0;
 }
 
+/*
+ * gpumirror_devmem_ops.page_devmem: peers share a pagemap owner, so a page
+ * of @dm's owner may be a peer's; its chunk says whose.
+ */
+static struct gpumirror_devmem *vgpu_devmem_page(struct gpumirror_devmem *dm,
+						 struct page *page)
+{
+	struct vgpu *vgpu = vgpu_mem_page_owner(page);
+
+	return vgpu && vgpu->owner == dm->owner ? &vgpu->mem.devmem : NULL;
+}
+
 static const struct gpumirror_devmem_ops vgpu_devmem_ops = {
 	.page_alloc = vgpu_devmem_alloc,
 	.copy = vgpu_devmem_copy,
+	.page_devmem = vgpu_devmem_page,
 };
 
 /**

@@ -239,6 +239,8 @@ static void vgpu_uapi_stats(struct vgpu_file *vf, struct vgpu_stats *st)
 	st->restore_ns = c.restore_ns;
 	st->restore_failed = c.restore_failed;
 	st->queue_waits = atomic64_read(&vf->as.queue_waits);
+	st->migrations_from_peer = atomic64_read(&mem->devmem.stats.from_peer);
+	st->migrations_to_peer = atomic64_read(&mem->devmem.stats.to_peer);
 }
 
 static int vgpu_uapi_migrate(struct vgpu_file *vf, struct vgpu_migrate *a)

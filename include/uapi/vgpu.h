@@ -129,6 +129,10 @@ struct vgpu_access {
  * @restore_failed: no-fault mode: ranges given up (memory gone, or no
  *	longer reachable by the vgpu itself)
  * @queue_waits: no-fault mode: accesses that waited for a resume
+ * @migrations_from_peer: of @migrations_to_dev, the pages copied straight
+ *	from a peer vgpu's memory (whole device)
+ * @migrations_to_peer: pages that left it for a peer's memory that way
+ *	(whole device)
  */
 struct vgpu_stats {
 	__u64 faults;
@@ -147,6 +151,8 @@ struct vgpu_stats {
 	__u64 restore_ns;
 	__u64 restore_failed;
 	__u64 queue_waits;
+	__u64 migrations_from_peer;
+	__u64 migrations_to_peer;
 };
 
 /* vgpu_migrate.flags: back to system memory instead of to the vgpu */

@@ -448,6 +448,59 @@ TEST(peer_placement)
 }
 
 /*
+ * Memory on vgpu 0 migrated to its peer vgpu 4 moves in one copy: vgpu 4
+ * reads it straight from vgpu 0's memory (from_peer), vgpu 0 never copies
+ * it out (to_ram unchanged), counts it gone to a peer and holds none of it
+ * after. Migrated on to a
+ * foreign vgpu (1), it goes through system memory: vgpu 4 copies it out.
+ * The CPU reads what it wrote at the end.
+ */
+TEST(peer_migration)
+{
+	int a = vgpu_dev_open(0), p = vgpu_dev_open(4), f = vgpu_dev_open(1);
+	struct vgpu_stats a0, a1, p0, p1, p2, f0, f1;
+	uint64_t moved = 0;
+	size_t i, n = 16;
+	char *buf;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	ASSERT_GE(a, 0);
+	ASSERT_GE(p, 0);
+	ASSERT_GE(f, 0);
+	buf = region(5);
+	ASSERT_NE(buf, NULL);
+	ASSERT_EQ(migrate(a, buf, n * page_size, 0, &moved), 0);
+	ASSERT_EQ(moved, n);
+	ASSERT_EQ(st(a, &a0), 0);
+	ASSERT_EQ(st(p, &p0), 0);
+	ASSERT_EQ(st(f, &f0), 0);
+
+	ASSERT_EQ(migrate(p, buf, n * page_size, 0, &moved), 0);
+	EXPECT_EQ(moved, n);
+	ASSERT_EQ(st(a, &a1), 0);
+	ASSERT_EQ(st(p, &p1), 0);
+	EXPECT_EQ(p1.migrations_from_peer, p0.migrations_from_peer + n);
+	EXPECT_EQ(p1.migrations_to_dev, p0.migrations_to_dev + n);
+	EXPECT_EQ(a1.migrations_to_ram, a0.migrations_to_ram);
+	EXPECT_EQ(a1.migrations_to_peer, a0.migrations_to_peer + n);
+	EXPECT_EQ(a1.dev_pages + n, a0.dev_pages);
+	EXPECT_EQ(p1.dev_pages, p0.dev_pages + n);
+
+	ASSERT_EQ(migrate(f, buf, n * page_size, 0, &moved), 0);
+	EXPECT_EQ(moved, n);
+	ASSERT_EQ(st(p, &p2), 0);
+	ASSERT_EQ(st(f, &f1), 0);
+	EXPECT_EQ(p2.migrations_to_ram, p1.migrations_to_ram + n);
+	EXPECT_EQ(f1.migrations_from_peer, f0.migrations_from_peer);
+	for (i = 0; i < n; i++)
+		EXPECT_TRUE(page_is(buf + i * page_size, 5, i));
+	close(f);
+	close(p);
+	close(a);
+	munmap(buf, SZ_2M);
+}
+
+/*
  * A no-fault vgpu beside a fault-mode one: dropping a page suspends the
  * no-fault queues, its restore maps the page back, and both read what the
  * CPU wrote to the new page.
