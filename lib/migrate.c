@@ -137,9 +137,14 @@
  * that changes in between is a race in itself, and misjudging it costs at
  * most one needless retry, or an -EBUSY without one. In a private file
  * mapping, a private copy that is locked or swapped out at that moment
- * counts as permanent, which fails the call rather than retrying it. With
- * %GPUMIRROR_MIGRATE_MIXED, a call with permanent misses keeps what moved
- * and returns 0 if anything did.
+ * counts as permanent, which fails the call rather than retrying it. One
+ * misjudgement costs more: the pages the snapshot saw in the destination
+ * at either end of a batch are not set up at all (so that they raise no
+ * invalidation), and one that a peer or the CPU takes in between is not
+ * seen to go; the call may then return 0 with that page elsewhere, as if
+ * it had been taken just after the call. With %GPUMIRROR_MIGRATE_MIXED, a
+ * call with permanent misses keeps what moved and returns 0 if anything
+ * did.
  *
  * Progress: step 3 cannot be disturbed by another gpumirror migration, and
  * permanent misses never get there, so what remains to fail it is

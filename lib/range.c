@@ -111,8 +111,8 @@ static bool gpumirror_range_overlaps(struct gpumirror *mirror,
 }
 
 /*
- * The largest chunk around @addr that fits the VMA, the attributes and the
- * other ranges. Return: its start, or -errno.
+ * The largest chunk around @addr that fits the VMA, the attributes (@attrs,
+ * those at @addr) and the other ranges. Return: its start, or -errno.
  */
 static long gpumirror_chunk(struct gpumirror *mirror, unsigned long addr,
 			    const struct gpumirror_attrs *attrs,
@@ -141,11 +141,18 @@ static long gpumirror_chunk(struct gpumirror *mirror, unsigned long addr,
 		if (start < vm_start || end > vm_end ||
 		    *size > PAGE_SIZE << attrs->granularity)
 			continue;
+		/*
+		 * @addr's page: @attrs are its own (they cannot change under
+		 * the range_lock), and gpumirror_object_make() refuses a
+		 * range that another fault made meanwhile.
+		 */
+		if (*size == PAGE_SIZE)
+			return start;
 		if (gpumirror_attrs_uniform(mirror, start, end, attrs) &&
 		    !gpumirror_range_overlaps(mirror, start, end))
 			return start;
 	}
-	/* A 4K chunk always fits the VMA; another range took it meanwhile. */
+	/* Another range took every larger chunk, and the page is in none. */
 	return -EAGAIN;
 }
 
@@ -160,7 +167,7 @@ static struct gpumirror_object *gpumirror_range_find(struct gpumirror *mirror,
 	return it ? container_of(it, struct gpumirror_object, range_it) : NULL;
 }
 
-/* Find the range covering @addr, or make one. */
+/* Find the range covering @addr, or make one with @attrs, those at @addr. */
 struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 					     unsigned long addr,
 					     const struct gpumirror_attrs *attrs)
