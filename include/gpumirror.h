@@ -623,8 +623,10 @@ struct vm_fault;
  * fault may call with gpumirror's locks held, see gpumirror_fault()),
  * gpumirror_migrate_to_ram() and gpumirror_devmem_fault() (which the page
  * walk of a device fault may reach, with gpumirror's locks held too);
- * gpumirror_devmem_evict() calls them without the mmap_lock. So they must
- * not take the mmap_lock nor call back into gpumirror.
+ * gpumirror_devmem_evict() calls them without the mmap_lock. Migrations
+ * call them with the driver_migrate_lock held, for read or for write. So
+ * they must not take the mmap_lock, call back into gpumirror, nor wait for
+ * another task's migration.
  */
 struct gpumirror_devmem_ops {
 	/**
@@ -651,7 +653,8 @@ struct gpumirror_devmem_ops {
 	 * alone: the page may be one a snapshot saw, unreferenced. NULL for
 	 * a page in no peer's memory: a migration to @dm then fails on it
 	 * as on any page it can never move. Without @page_devmem, every page
-	 * of the owner counts as @dm's.
+	 * of the owner counts as @dm's. With it, a pagemap's migrate_to_ram
+	 * must pass gpumirror_devmem_fault() the page's own device memory.
 	 */
 	struct gpumirror_devmem *(*page_devmem)(struct gpumirror_devmem *dm,
 						struct page *page);

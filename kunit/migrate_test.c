@@ -40,12 +40,22 @@ struct gm_mig_case {
 	unsigned long migrated;
 	u64 races;
 	u64 busy;
+	bool coherent;	/* the device memory is coherent */
 };
 
 static const struct gm_mig_case gm_mig_cases[] = {
 	{ "clean", 0, { { 0 } }, 0, 1, { GPUMIRROR_EVICT_FOREIGN }, 0, 0, 0 },
-	{ "race_then_exclusive_ok", 0, { { 0, 3 }, { 0, 0, 0, 8 } }, 0, 2,
+	/* The exclusive retry evicts the 5 pages the first attempt moved. */
+	{ "race_then_exclusive_ok", 0, { { 0, 3, 0, 5 }, { 0, 0, 0, 8 } }, 0, 2,
 	  { GPUMIRROR_EVICT_FOREIGN, GPUMIRROR_EVICT_ALL }, 8, 1, 0 },
+	/*
+	 * Coherent memory is not evicted: the 5 pages stay and count (the
+	 * old code reported 3 of 8).
+	 */
+	{ "coherent_keeps_first_attempt", 0,
+	  { { 0, 3, 0, 5 }, { 0, 0, 0, 3 } }, 0, 2,
+	  { GPUMIRROR_EVICT_FOREIGN, GPUMIRROR_EVICT_ALL }, 8, 1, 0,
+	  .coherent = true },
 	{ "race_twice_busy", 0, { { 0, 3, 0, 5 }, { 0, 2, 0, 6 } }, -EBUSY, 2,
 	  { GPUMIRROR_EVICT_FOREIGN, GPUMIRROR_EVICT_ALL }, 0, 1, 1 },
 	{ "out_of_memory_no_retry", 0, { { 0, 2, 2, 6 } }, -ENOMEM, 1,
@@ -140,6 +150,8 @@ static void gm_migrate_protocol(struct kunit *test)
 	int ret;
 
 	gm_devmem_init(&dm);
+	if (mc->coherent)
+		dm.type = MEMORY_DEVICE_COHERENT;
 	memset(&gm_script, 0, sizeof(gm_script));
 	gm_script.mc = mc;
 	kunit_activate_static_stub(test, gpumirror_migrate_attempt,
@@ -310,6 +322,19 @@ static const struct gpumirror_devmem_ops gm_peer_ops = {
 	.page_alloc = gm_dev_alloc,
 	.copy = gm_dev_copy,
 	.page_devmem = gm_dev_page_devmem,
+};
+
+/* Knows its own pages only: any other page of the owner is in no peer. */
+static struct gpumirror_devmem *gm_dev_page_self(struct gpumirror_devmem *dm,
+						 struct page *page)
+{
+	return page->pgmap == &to_gm_devmem(dm)->pgmap ? dm : NULL;
+}
+
+static const struct gpumirror_devmem_ops gm_self_ops = {
+	.page_alloc = gm_dev_alloc,
+	.copy = gm_dev_copy,
+	.page_devmem = gm_dev_page_self,
 };
 
 static void gm_dev_page_free(struct page *page)
@@ -788,6 +813,36 @@ static void gm_migrate_foreign_bounces(struct kunit *test)
 }
 
 /*
+ * A page of the owner that page_devmem places in no peer's memory can
+ * never move to B: -EBUSY at once, no write-locked retry, nothing copied,
+ * and A still has it.
+ */
+static void gm_migrate_no_home_permanent(struct kunit *test)
+{
+	void *owner = kunit_kzalloc(test, 1, GFP_KERNEL);
+	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
+	unsigned long migrated = ~0UL, i;
+	struct gm_devmem *a, *b;
+
+	KUNIT_ASSERT_NOT_NULL(test, owner);
+	a = gm_devmem_create_owned(test, owner, &gm_self_ops);
+	b = gm_devmem_create_owned(test, owner, &gm_self_ops);
+	for (i = 0; i < 4; i++)
+		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 4, &migrated), 0);
+	gm_expect_permanent(test, b, p);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b->allocs), 0);
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, current->mm, p,
+						       p + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	KUNIT_EXPECT_EQ(test, migrated, 4);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/*
  * Moving only what is in system memory leaves a peer's pages in the peer,
  * as lib/test_hmm's MIGRATE_TO_DEV does with any device page.
  */
@@ -844,7 +899,7 @@ static void gm_devmem_fault_leaves_peers(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, (__force u32)gm_cpu_fault(test, a, p, page), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 2);
-	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&a->peer_reads), 0);
 	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&b->dm, mm, p,
 						       p + 4 * PAGE_SIZE,
 						       &migrated), 0);
@@ -866,6 +921,7 @@ static struct kunit_case gm_migrate_cases[] = {
 	KUNIT_CASE(gm_migrate_peer_one_copy),
 	KUNIT_CASE(gm_migrate_foreign_bounces),
 	KUNIT_CASE(gm_migrate_peer_system_only),
+	KUNIT_CASE(gm_migrate_no_home_permanent),
 	KUNIT_CASE(gm_devmem_fault_leaves_peers),
 	{}
 };

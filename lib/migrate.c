@@ -117,16 +117,15 @@
  *   memory: anything in a shared file or shmem VMA (such a batch is not
  *   even set up); in another VMA that is not anonymous (a private file
  *   mapping), a page-cache page, a hole, and any page not collected that
- *   the snapshot did not see in the destination; a hole in a VMA that
- *   userfaultfd watches for missing pages; a page of another owner's
+ *   the snapshot did not see in a device memory of the owner; a hole in a
+ *   VMA that userfaultfd watches for missing pages; a page of another owner's
  *   device-coherent (or other ZONE_DEVICE) memory, which the selection
  *   does not cover and hmm_range_fault() does not evict, or of the
  *   owner's but in no peer's memory; a large folio mapped by PTEs, which
  *   6.12 never collects.
  * - busy, a race: any other page not collected or refused, for instance
- *   one locked, pinned, isolated, being migrated or swapped out, one the
- *   snapshot saw in the destination (changing hands now), or one in
- *   another owner's device-private memory (unless the call is
+ *   one locked, pinned, isolated, being migrated or swapped out, a peer's
+ *   page, or one in another owner's device-private memory (unless the call is
  *   %GPUMIRROR_MIGRATE_SYSTEM_ONLY, the range was cleared of those just
  *   before, so another device took the page since).
  *
@@ -138,11 +137,13 @@
  * most one needless retry, or an -EBUSY without one. In a private file
  * mapping, a private copy that is locked or swapped out at that moment
  * counts as permanent, which fails the call rather than retrying it. One
- * misjudgement costs more: the pages the snapshot saw in the destination
- * at either end of a batch are not set up at all (so that they raise no
- * invalidation), and one that a peer or the CPU takes in between is not
- * seen to go; the call may then return 0 with that page elsewhere, as if
- * it had been taken just after the call. With %GPUMIRROR_MIGRATE_MIXED, a
+ * misjudgement costs more: a page the snapshot saw in the destination
+ * counts as there if migrate_vma_setup() does not collect it (a pin, or
+ * another path holding it for a moment) or does not even look at it (the
+ * pages at either end of a batch are not set up, so that they raise no
+ * invalidation). One that a peer or the CPU takes in between is not seen
+ * to go: the call may then return 0 with that page elsewhere, as if it
+ * had been taken just after the call. With %GPUMIRROR_MIGRATE_MIXED, a
  * call with permanent misses keeps what moved and returns 0 if anything
  * did.
  *
@@ -233,6 +234,7 @@ static bool gpumirror_peer_page(struct gpumirror_devmem *dm,
 enum {
 	GPUMIRROR_SNAP_OTHER,		/* to move, or not known */
 	GPUMIRROR_SNAP_OWN,		/* in the destination already */
+	GPUMIRROR_SNAP_PEER,		/* in a peer, to move in one copy */
 	GPUMIRROR_SNAP_PERMANENT,	/* migrate_vma cannot take it */
 };
 
@@ -254,7 +256,7 @@ static unsigned long gpumirror_snap_class(struct gpumirror_devmem *dm,
 		return GPUMIRROR_SNAP_OWN;
 	/* A peer's page: one copy away, or staying (system only). */
 	if (gpumirror_peer_page(dm, page))
-		return peers ? GPUMIRROR_SNAP_OTHER : GPUMIRROR_SNAP_OWN;
+		return peers ? GPUMIRROR_SNAP_PEER : GPUMIRROR_SNAP_OWN;
 	/*
 	 * Another owner's device-coherent page: not selected, not evicted;
 	 * nor is a page of the owner that is in no peer's memory.
@@ -317,8 +319,7 @@ static bool gpumirror_unmovable(struct gpumirror_devmem *dm,
  * already stay (no destination) and count in @own, and so do peers' pages
  * unless &gpumirror_mig.take_peers; permanent misses (see the DOC) get no
  * destination either and count in @perm. @snap is the batch's snapshot,
- * from its first page: a page it saw in @dm that was not collected is a
- * busy miss, as it is changing hands.
+ * from its first page.
  */
 static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 				 struct migrate_vma *args,
@@ -336,9 +337,11 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE)) {
 			/* Not collected: what was there just before? */
-			if (snap[i] == GPUMIRROR_SNAP_PERMANENT ||
-			    (snap[i] == GPUMIRROR_SNAP_OTHER &&
-			     !vma_is_anonymous(args->vma)))
+			if (snap[i] == GPUMIRROR_SNAP_OWN)
+				(*own)++;
+			else if (snap[i] == GPUMIRROR_SNAP_PERMANENT ||
+				 (snap[i] == GPUMIRROR_SNAP_OTHER &&
+				  !vma_is_anonymous(args->vma)))
 				(*perm)++;
 			continue;
 		}
@@ -397,9 +400,14 @@ static void gpumirror_count_batch(struct gpumirror_devmem *dm,
 			continue;
 		moved++;
 		if (spage && is_zone_device_page(spage)) {
-			peer++;
 			/* Still locked and referenced: finalize drops it. */
-			atomic64_inc(&gpumirror_page_devmem(dm, spage)->stats.to_peer);
+			struct gpumirror_devmem *home =
+				gpumirror_page_devmem(dm, spage);
+
+			peer++;
+			/* fill_to_dev() took it for a peer's: the op changed */
+			if (!WARN_ON_ONCE(!home))
+				atomic64_inc(&home->stats.to_peer);
 		}
 	}
 	m->moved += moved;
@@ -649,8 +657,12 @@ static int gpumirror_migrate_locked(struct gpumirror_devmem *dm,
 
 	m->missed = 0;
 	m->nomem = 0;
-	/* Evicting everything undoes what an earlier attempt moved. */
-	if (evict == GPUMIRROR_EVICT_ALL)
+	/*
+	 * Evicting everything undoes what an earlier attempt moved to
+	 * device-private memory; coherent memory, which the CPU maps, is
+	 * not evicted and keeps it.
+	 */
+	if (evict == GPUMIRROR_EVICT_ALL && dm->type == MEMORY_DEVICE_PRIVATE)
 		m->moved = 0;
 	ret = gpumirror_migrate_attempt(dm, mm, start, end, evict, m);
 	/* Device memory running out is no race: retrying will not help. */

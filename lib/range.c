@@ -138,22 +138,22 @@ static long gpumirror_chunk(struct gpumirror *mirror, unsigned long addr,
 		*size = gpumirror_chunks[i];
 		start = ALIGN_DOWN(addr, *size);
 		end = start + *size;
+		if (*size <= PAGE_SIZE)
+			break;
 		if (start < vm_start || end > vm_end ||
 		    *size > PAGE_SIZE << attrs->granularity)
 			continue;
-		/*
-		 * @addr's page: @attrs are its own (they cannot change under
-		 * the range_lock), and gpumirror_object_make() refuses a
-		 * range that another fault made meanwhile.
-		 */
-		if (*size == PAGE_SIZE)
-			return start;
 		if (gpumirror_attrs_uniform(mirror, start, end, attrs) &&
 		    !gpumirror_range_overlaps(mirror, start, end))
 			return start;
 	}
-	/* Another range took every larger chunk, and the page is in none. */
-	return -EAGAIN;
+	/*
+	 * @addr's page, which the VMA holds: attributes are set in whole
+	 * pages, so @attrs are the page's, and gpumirror_object_make()
+	 * refuses a range that another fault made meanwhile.
+	 */
+	*size = PAGE_SIZE;
+	return ALIGN_DOWN(addr, PAGE_SIZE);
 }
 
 static struct gpumirror_object *gpumirror_range_find(struct gpumirror *mirror,
@@ -185,8 +185,6 @@ struct gpumirror_object *gpumirror_range_get(struct gpumirror *mirror,
 		if (obj)
 			return obj;
 		start = gpumirror_chunk(mirror, addr, attrs, &r.len);
-		if (start == -EAGAIN)
-			continue;
 		if (start < 0)
 			return ERR_PTR(start);
 		r.addr = start;

@@ -197,7 +197,8 @@ static int bench_vgpu(void)
 	 * A peer step that lost a race retries through system memory: say
 	 * so, as the row then mixes one copy and two.
 	 */
-	if (from_peer(fd3) - peer0 != (long long)REPS * (SIZE / 4096))
+	if (peer0 < 0 ||
+	    from_peer(fd3) - peer0 != (long long)REPS * (SIZE / 4096))
 		printf("b6: of %lu pages, vgpu3 copied %lld from its peer\n",
 		       REPS * (SIZE / 4096), from_peer(fd3) - peer0);
 	result("vgpu", "sys_to_dev", &to_dev);

@@ -451,9 +451,8 @@ TEST(peer_placement)
  * Memory on vgpu 0 migrated to its peer vgpu 4 moves in one copy: vgpu 4
  * reads it straight from vgpu 0's memory (from_peer), vgpu 0 never copies
  * it out (to_ram unchanged), counts it gone to a peer and holds none of it
- * after. Migrated on to a
- * foreign vgpu (1), it goes through system memory: vgpu 4 copies it out.
- * The CPU reads what it wrote at the end.
+ * after. Migrated on to a foreign vgpu (1), it goes through system
+ * memory: vgpu 4 copies it out. The CPU reads what it wrote at the end.
  */
 TEST(peer_migration)
 {
