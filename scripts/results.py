@@ -204,14 +204,17 @@ def report_b6(res):
            for r in b6])
     race = [r for r in res if r['bench'] == 'B6race']
     if race:
-        table('B6  two threads migrating the same %d MiB to vgpu0 and to vgpu1 '
-              'at once (min/median/max of %d; data checked after each)'
-              % (race[0]['mib'], race[0]['reps']),
-              ['ms', 'calls EBUSY', 'retried for write', 'busy (kernel)',
-               'pages to vgpu0', 'pages to vgpu1'],
-              [['/'.join('%.1f' % x for x in r['ms']),
+        table('B6  two threads migrating the same %d MiB to two vgpus at once: '
+              'of two owners, and peers (min/median/max of %d; data checked '
+              'after each)' % (race[0]['mib'], race[0]['reps']),
+              ['vgpus', 'ms', 'calls EBUSY', 'retried for write',
+               'busy (kernel)', 'pages to each', 'of them from the peer'],
+              [['%d / %d' % tuple(r.get('vgpus', (0, 1))),
+                '/'.join('%.1f' % x for x in r['ms']),
                 '%d/%d' % (r['ebusy'], 2 * r['reps']),
-                r['races'], r['busy'], r['to_dev'][0], r['to_dev'][1]]
+                r['races'], r['busy'],
+                '%d / %d' % tuple(r['to_dev']),
+                '%d / %d' % tuple(r.get('from_peer', (0, 0)))]
                for r in race])
 
 

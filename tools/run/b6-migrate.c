@@ -7,9 +7,10 @@
  *   lib/test_hmm does),
  *   lib/test_hmm (MIGRATE_TO_DEV with that readback, MIGRATE_TO_SYS),
  *   memcpy of the same bytes (the physical limit);
- *   and two threads migrating the same 64 MiB to vgpu0 and to vgpu1 at
- *   once (the race between devices: time, and the races and busy pages
- *   the vgpus counted; the data checked after).
+ *   and two threads migrating the same 64 MiB to two vgpus at once, of
+ *   two owners (vgpu0 and vgpu1) and peers (vgpu0 and vgpu3): the race
+ *   between devices, its time, and the races, busy pages and pages from
+ *   the peer the vgpus counted; the data checked after.
  * Prints "@@RESULT {json}" lines: the median of REPS runs each, with their
  * min / median / max.
  */
@@ -306,7 +307,11 @@ static void *race_fn(void *data)
 	return NULL;
 }
 
-static int bench_race(void)
+/*
+ * Two threads migrate the same buffer to vgpu @d0 and to vgpu @d1 at once,
+ * REPS rounds; the CPU checks the data after each.
+ */
+static int bench_race(int d0, int d1)
 {
 	struct vgpu_stats a[2], b[2];
 	struct race_arm arm[2];
@@ -316,11 +321,13 @@ static int bench_race(void)
 	void *p = map_filled();
 	int i, j, ret = 0, ebusy = 0;
 	unsigned long long moved;
+	char node[32];
 
 	if (!p || pthread_barrier_init(&go, NULL, 3))
 		return -1;
 	for (j = 0; j < 2; j++) {
-		arm[j].fd = open(j ? "/dev/vgpu1" : "/dev/vgpu0", O_RDWR);
+		snprintf(node, sizeof(node), "/dev/vgpu%d", j ? d1 : d0);
+		arm[j].fd = open(node, O_RDWR);
 		arm[j].p = p;
 		arm[j].go = &go;
 		if (arm[j].fd < 0 || ioctl(arm[j].fd, VGPU_IOCTL_STATS, &a[j]))
@@ -358,8 +365,8 @@ static int bench_race(void)
 		fprintf(stderr, "b6: migration race failed (%d)\n", ret);
 		return -1;
 	}
-	printf("@@RESULT {\"bench\": \"B6race\", \"mib\": %lu, \"reps\": %d, ",
-	       SIZE >> 20, REPS);
+	printf("@@RESULT {\"bench\": \"B6race\", \"vgpus\": [%d, %d], ", d0, d1);
+	printf("\"mib\": %lu, \"reps\": %d, ", SIZE >> 20, REPS);
 	printf("\"ms\": [%.3f, %.3f, %.3f], \"ebusy\": %d, ", ms[0],
 	       ms[REPS / 2], ms[REPS - 1], ebusy);
 	printf("\"races\": %llu, \"busy\": %llu, ",
@@ -367,11 +374,16 @@ static int bench_race(void)
 				    b[1].migrate_races - a[1].migrate_races),
 	       (unsigned long long)(b[0].migrate_busy - a[0].migrate_busy +
 				    b[1].migrate_busy - a[1].migrate_busy));
-	printf("\"to_dev\": [%llu, %llu]}\n",
+	printf("\"to_dev\": [%llu, %llu], ",
 	       (unsigned long long)(b[0].migrations_to_dev -
 				    a[0].migrations_to_dev),
 	       (unsigned long long)(b[1].migrations_to_dev -
 				    a[1].migrations_to_dev));
+	printf("\"from_peer\": [%llu, %llu]}\n",
+	       (unsigned long long)(b[0].migrations_from_peer -
+				    a[0].migrations_from_peer),
+	       (unsigned long long)(b[1].migrations_from_peer -
+				    a[1].migrations_from_peer));
 	pthread_barrier_destroy(&go);
 	munmap(p, SIZE);
 	close(arm[0].fd);
@@ -386,6 +398,8 @@ int main(void)
 	ret |= bench_memcpy();
 	ret |= bench_vgpu();
 	ret |= bench_hmm_cmds();
-	ret |= bench_race();
+	/* Two owners, then two peers (vgpu.peer in scripts/run.sh). */
+	ret |= bench_race(0, 1);
+	ret |= bench_race(0, 3);
 	return ret ? 1 : 0;
 }
