@@ -459,6 +459,38 @@ static u64 gm_get(struct kunit *test, unsigned long addr)
 	return v;
 }
 
+/* The 4 pages at @addr get GM_MAGIC and their index. */
+static void gm_put4(struct kunit *test, unsigned long addr)
+{
+	unsigned long i;
+
+	for (i = 0; i < 4; i++)
+		gm_put(test, addr + i * PAGE_SIZE, GM_MAGIC | i);
+}
+
+/* The CPU reads back what gm_put4() wrote, wherever the pages are. */
+static void gm_expect4(struct kunit *test, unsigned long addr)
+{
+	unsigned long i;
+
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ(test, gm_get(test, addr + i * PAGE_SIZE),
+				GM_MAGIC | i);
+}
+
+/* Move @gd's pages among the 4 at @addr back; return how many moved. */
+static unsigned long gm_back4(struct kunit *test, struct gm_devmem *gd,
+			      unsigned long addr)
+{
+	unsigned long migrated = ~0UL;
+
+	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&gd->dm, current->mm,
+						       addr,
+						       addr + 4 * PAGE_SIZE,
+						       &migrated), 0);
+	return migrated;
+}
+
 /*
  * Migrating the 4 pages at @a fails with -EBUSY at once: nothing moved,
  * no write-locked retry (races 0), one failure counted.
@@ -489,11 +521,10 @@ static void gm_migrate_shared_permanent(struct kunit *test)
 	struct gm_devmem *gd = gm_devmem_create(test);
 	struct mm_struct *mm = gm_test_mm(test);
 	unsigned long migrated = ~0UL;
-	unsigned long a, i;
+	unsigned long a;
 
 	a = gm_mmap(test, 4 * PAGE_SIZE, MAP_SHARED | MAP_ANONYMOUS);
-	for (i = 0; i < 4; i++)
-		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, a);
 	gm_expect_permanent(test, gd, a);
 	KUNIT_EXPECT_EQ(test, atomic_read(&gd->allocs), 0);
 	/* Mixed: nothing moved is still the error, and still no retry. */
@@ -503,9 +534,7 @@ static void gm_migrate_shared_permanent(struct kunit *test)
 							  &migrated),
 			-EBUSY);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	gm_expect4(test, a);
 }
 
 /*
@@ -560,10 +589,8 @@ static void gm_migrate_pinned_escalates(struct kunit *test)
 	unsigned long a = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
 	unsigned long migrated = ~0UL;
 	struct page *pinned;
-	unsigned long i;
 
-	for (i = 0; i < 4; i++)
-		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, a);
 	KUNIT_ASSERT_EQ(test, pin_user_pages_fast(a + PAGE_SIZE, 1, FOLL_WRITE,
 						  &pinned), 1);
 	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, current->mm,
@@ -574,9 +601,7 @@ static void gm_migrate_pinned_escalates(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, migrated, 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 1);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.busy), 1);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	gm_expect4(test, a);
 }
 
 /* Counts the invalidations of a range and the span they covered. */
@@ -621,10 +646,8 @@ static void gm_migrate_resident_untouched(struct kunit *test)
 	struct mm_struct *mm = current->mm;
 	unsigned long migrated = ~0UL;
 	struct gm_inval gi = { };
-	unsigned long i;
 
-	for (i = 0; i < 4; i++)
-		gm_put(test, a + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, a);
 	KUNIT_ASSERT_EQ(test, gpumirror_migrate_to_devmem(&gd->dm, mm, a,
 							  a + 4 * PAGE_SIZE,
 							  0, &migrated), 0);
@@ -656,9 +679,7 @@ static void gm_migrate_resident_untouched(struct kunit *test)
 
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.to_dev), 5);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&gd->dm.stats.races), 0);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, a + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	gm_expect4(test, a);
 }
 
 /* The CPU fault path, called as do_swap_page() calls migrate_to_ram. */
@@ -748,13 +769,11 @@ static void gm_peers(struct kunit *test, struct gm_devmem **a,
 static void gm_migrate_peer_one_copy(struct kunit *test)
 {
 	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	struct mm_struct *mm = current->mm;
-	unsigned long migrated = ~0UL, i;
+	unsigned long migrated = ~0UL;
 	struct gm_devmem *a, *b;
 
 	gm_peers(test, &a, &b);
-	for (i = 0; i < 4; i++)
-		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, p);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 2, &migrated), 0);
 	KUNIT_ASSERT_EQ(test, migrated, 2);
 
@@ -771,17 +790,9 @@ static void gm_migrate_peer_one_copy(struct kunit *test)
 	/* In B now, and B's alone. */
 	KUNIT_EXPECT_EQ(test, gm_mig_n(b, p, 4, &migrated), 0);
 	KUNIT_EXPECT_EQ(test, migrated, 0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, mm, p,
-						       p + 4 * PAGE_SIZE,
-						       &migrated), 0);
-	KUNIT_EXPECT_EQ(test, migrated, 0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&b->dm, mm, p,
-						       p + 4 * PAGE_SIZE,
-						       &migrated), 0);
-	KUNIT_EXPECT_EQ(test, migrated, 4);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, gm_back4(test, a, p), 0);
+	KUNIT_EXPECT_EQ(test, gm_back4(test, b, p), 4);
+	gm_expect4(test, p);
 }
 
 /*
@@ -794,10 +805,9 @@ static void gm_migrate_foreign_bounces(struct kunit *test)
 	struct gm_devmem *a = gm_devmem_create_owned(test, NULL, &gm_peer_ops);
 	struct gm_devmem *b = gm_devmem_create_owned(test, NULL, &gm_peer_ops);
 	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	unsigned long migrated = ~0UL, i;
+	unsigned long migrated = ~0UL;
 
-	for (i = 0; i < 4; i++)
-		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, p);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 4, &migrated), 0);
 	KUNIT_ASSERT_EQ(test, migrated, 4);
 
@@ -806,9 +816,7 @@ static void gm_migrate_foreign_bounces(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 4);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.from_peer), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	gm_expect4(test, p);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.to_ram), 4);
 }
 
@@ -821,25 +829,19 @@ static void gm_migrate_no_home_permanent(struct kunit *test)
 {
 	void *owner = kunit_kzalloc(test, 1, GFP_KERNEL);
 	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
-	unsigned long migrated = ~0UL, i;
+	unsigned long migrated = ~0UL;
 	struct gm_devmem *a, *b;
 
 	KUNIT_ASSERT_NOT_NULL(test, owner);
 	a = gm_devmem_create_owned(test, owner, &gm_self_ops);
 	b = gm_devmem_create_owned(test, owner, &gm_self_ops);
-	for (i = 0; i < 4; i++)
-		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, p);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 4, &migrated), 0);
 	gm_expect_permanent(test, b, p);
 	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&b->allocs), 0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, current->mm, p,
-						       p + 4 * PAGE_SIZE,
-						       &migrated), 0);
-	KUNIT_EXPECT_EQ(test, migrated, 4);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, gm_back4(test, a, p), 4);
+	gm_expect4(test, p);
 }
 
 /*
@@ -850,12 +852,11 @@ static void gm_migrate_peer_system_only(struct kunit *test)
 {
 	unsigned long p = gm_test_mmap(test, 4 * PAGE_SIZE, GM_RW);
 	struct mm_struct *mm = current->mm;
-	unsigned long migrated = ~0UL, i;
+	unsigned long migrated = ~0UL;
 	struct gm_devmem *a, *b;
 
 	gm_peers(test, &a, &b);
-	for (i = 0; i < 4; i++)
-		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, p);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 2, &migrated), 0);
 	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_devmem(&b->dm, mm, p,
 							  p + 4 * PAGE_SIZE,
@@ -864,13 +865,8 @@ static void gm_migrate_peer_system_only(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, migrated, 2);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&b->dm.stats.from_peer), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&b->peer_reads), 0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&a->dm, mm, p,
-						       p + 4 * PAGE_SIZE,
-						       &migrated), 0);
-	KUNIT_EXPECT_EQ(test, migrated, 2);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, gm_back4(test, a, p), 2);
+	gm_expect4(test, p);
 }
 
 /*
@@ -883,15 +879,13 @@ static void gm_devmem_fault_leaves_peers(struct kunit *test)
 	/* A's window: the 4 aligned pages around a fault, inside the VMA. */
 	unsigned long p = ALIGN(gm_test_mmap(test, 8 * PAGE_SIZE, GM_RW),
 				4 * PAGE_SIZE);
-	struct mm_struct *mm = current->mm;
-	unsigned long migrated = ~0UL, i;
+	unsigned long migrated = ~0UL;
 	struct gm_devmem *a, *b;
 	struct page *page;
 
 	gm_peers(test, &a, &b);
 	a->dm.fault_order = 2;
-	for (i = 0; i < 4; i++)
-		gm_put(test, p + i * PAGE_SIZE, GM_MAGIC | i);
+	gm_put4(test, p);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p, 1, &migrated), 0);
 	page = READ_ONCE(a->last);
 	KUNIT_ASSERT_EQ(test, gm_mig_n(a, p + PAGE_SIZE, 1, &migrated), 0);
@@ -900,13 +894,8 @@ static void gm_devmem_fault_leaves_peers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, (__force u32)gm_cpu_fault(test, a, p, page), 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&a->dm.stats.to_ram), 2);
 	KUNIT_EXPECT_EQ(test, atomic_read(&a->peer_reads), 0);
-	KUNIT_EXPECT_EQ(test, gpumirror_migrate_to_ram(&b->dm, mm, p,
-						       p + 4 * PAGE_SIZE,
-						       &migrated), 0);
-	KUNIT_EXPECT_EQ(test, migrated, 2);
-	for (i = 0; i < 4; i++)
-		KUNIT_EXPECT_EQ(test, gm_get(test, p + i * PAGE_SIZE),
-				GM_MAGIC | i);
+	KUNIT_EXPECT_EQ(test, gm_back4(test, b, p), 2);
+	gm_expect4(test, p);
 }
 
 static struct kunit_case gm_migrate_cases[] = {

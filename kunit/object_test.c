@@ -456,6 +456,28 @@ static int gm_race_fault(struct gpumirror_object *obj, struct hmm_range *range,
 	return ret;
 }
 
+/*
+ * Segments A (one page) and B (two pages), far enough apart to be walked
+ * as two hmm ranges and filled with tag 1, in an object; @r gets them.
+ */
+static struct gpumirror_object *gm_race_object(struct kunit *test,
+					       struct gpumirror_segment r[2])
+{
+	struct gm_fixture *ctx = test->priv;
+	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
+	struct gpumirror_object *obj;
+
+	r[0] = (struct gpumirror_segment){ addr, PAGE_SIZE };
+	r[1] = (struct gpumirror_segment){ addr + PAGE_SIZE + gap,
+					   2 * PAGE_SIZE };
+	gm_fill(test, r[0].addr, r[0].len, 1);
+	gm_fill(test, r[1].addr, r[1].len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	return obj;
+}
+
 struct gm_race_case {
 	const char *name;
 	bool at_commit;
@@ -487,23 +509,12 @@ static void gm_retry_whole_set(struct kunit *test)
 {
 	const struct gm_race_case *rc = test->param_value;
 	struct gm_fixture *ctx = test->priv;
-	/* Far enough apart to be walked as two hmm ranges. */
-	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
-	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
-	struct gpumirror_segment r[2] = {
-		{ addr, PAGE_SIZE },				/* A */
-		{ addr + PAGE_SIZE + gap, 2 * PAGE_SIZE },	/* B */
-	};
+	struct gpumirror_segment r[2];
+	struct gpumirror_object *obj = gm_race_object(test, r);
 	struct gm_race race = { .a = r[0].addr, .b = r[1].addr };
 	const u32 tags[2] = { 2, 1 };
 	struct gpumirror_device_counters c;
-	struct gpumirror_object *obj;
 	int i;
-
-	gm_fill(test, r[0].addr, r[0].len, 1);
-	gm_fill(test, r[1].addr, r[1].len, 1);
-	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 
 	test->priv = &race;
 	if (rc->at_commit)
@@ -535,7 +546,10 @@ static void gm_retry_whole_set(struct kunit *test)
 	gm_fixture_done(test);
 }
 
-/* gm_remap_fails(): device @gdev refuses the pages of @obj's retry. */
+/*
+ * gm_remap_fails(): the race of gm_race_fault() (test->priv points at
+ * @race), and device @gdev refuses the pages of @obj's retry.
+ */
 struct gm_refuse {
 	struct gm_race race;
 	struct gpumirror_object *obj;
@@ -543,24 +557,11 @@ struct gm_refuse {
 	int refused;
 };
 
-static int gm_refuse_fault(struct gpumirror_object *obj,
-			   struct hmm_range *range,
-			   const struct hmm_range_slice *slices,
-			   unsigned int nr, unsigned int *done)
-{
-	struct gm_refuse *rf = kunit_get_current_test()->priv;
-	int ret = hmm_range_fault_slices(range, slices, nr, done);
-
-	if (!ret && slices[0].start == rf->race.b && !rf->race.replaced++)
-		gm_race_replace_a(kunit_get_current_test(), &rf->race,
-				  obj->mirror->mm);
-	return ret;
-}
-
 static bool gm_refuse_retry(struct gpumirror_device *gdev, struct page *page,
 			    dma_addr_t dma)
 {
-	struct gm_refuse *rf = kunit_get_current_test()->priv;
+	struct gm_refuse *rf = container_of(kunit_get_current_test()->priv,
+					    struct gm_refuse, race);
 
 	if (gdev != rf->gdev || atomic64_read(&rf->obj->walks) < 2)
 		return true;
@@ -578,29 +579,19 @@ static bool gm_refuse_retry(struct gpumirror_device *gdev, struct page *page,
 static void gm_remap_fails(struct kunit *test)
 {
 	struct gm_fixture *ctx = test->priv;
-	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
-	unsigned long addr = gm_test_mmap(test, 3 * PAGE_SIZE + gap, GM_RW);
-	struct gpumirror_segment r[2] = {
-		{ addr, PAGE_SIZE },				/* A */
-		{ addr + PAGE_SIZE + gap, 2 * PAGE_SIZE },	/* B */
-	};
+	struct gpumirror_segment r[2];
+	struct gpumirror_object *obj = gm_race_object(test, r);
 	struct gm_refuse rf = {
 		.race = { .a = r[0].addr, .b = r[1].addr },
+		.obj = obj,
 		.gdev = &ctx->td[0]->gdev,
 	};
 	const u32 tags[2] = { 2, 1 };
 	struct gpumirror_device_counters c;
-	struct gpumirror_object *obj;
 	int i;
 
-	gm_fill(test, r[0].addr, r[0].len, 1);
-	gm_fill(test, r[1].addr, r[1].len, 1);
-	obj = gpumirror_object_create(&ctx->mirror, r, 2, 0);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
-	rf.obj = obj;
-
-	test->priv = &rf;
-	kunit_activate_static_stub(test, gpumirror_hmm_fault, gm_refuse_fault);
+	test->priv = &rf.race;
+	kunit_activate_static_stub(test, gpumirror_hmm_fault, gm_race_fault);
 	kunit_activate_static_stub(test, gpumirror_dma_shared,
 				   gm_refuse_retry);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(3), 0),

@@ -218,18 +218,6 @@ static bool gpumirror_devmem_holds(struct gpumirror_devmem *dm,
 	return gpumirror_page_devmem(dm, page) == dm;
 }
 
-/*
- * @page is in a peer of @dm, private or coherent memory: a migration to
- * @dm selects it and copies it straight into @dm.
- */
-static bool gpumirror_peer_page(struct gpumirror_devmem *dm,
-				struct page *page)
-{
-	struct gpumirror_devmem *home = gpumirror_page_devmem(dm, page);
-
-	return home && home != dm;
-}
-
 /* What a batch's snapshot says of a page; see "Misses" in the DOC. */
 enum {
 	GPUMIRROR_SNAP_OTHER,		/* to move, or not known */
@@ -237,6 +225,23 @@ enum {
 	GPUMIRROR_SNAP_PEER,		/* in a peer, to move in one copy */
 	GPUMIRROR_SNAP_PERMANENT,	/* migrate_vma cannot take it */
 };
+
+/*
+ * The class of a ZONE_DEVICE page for a migration to @dm: in @dm; in a
+ * peer's memory, private or coherent, to copy straight in (staying where
+ * it is unless @peers); or never to move: another owner's coherent page,
+ * which the selection does not cover and hmm_range_fault() does not evict,
+ * or a page of the owner in no peer's memory.
+ */
+static unsigned long gpumirror_device_class(struct gpumirror_devmem *dm,
+					    struct page *page, bool peers)
+{
+	struct gpumirror_devmem *home = gpumirror_page_devmem(dm, page);
+
+	if (home == dm || (home && !peers))
+		return GPUMIRROR_SNAP_OWN;
+	return home ? GPUMIRROR_SNAP_PEER : GPUMIRROR_SNAP_PERMANENT;
+}
 
 /*
  * The class of one hmm pfn of the snapshot. The page is not referenced:
@@ -252,17 +257,8 @@ static unsigned long gpumirror_snap_class(struct gpumirror_devmem *dm,
 	if (!(hmm_pfn & HMM_PFN_VALID))
 		return GPUMIRROR_SNAP_OTHER;
 	page = hmm_pfn_to_page(hmm_pfn);
-	if (gpumirror_devmem_holds(dm, page))
-		return GPUMIRROR_SNAP_OWN;
-	/* A peer's page: one copy away, or staying (system only). */
-	if (gpumirror_peer_page(dm, page))
-		return peers ? GPUMIRROR_SNAP_PEER : GPUMIRROR_SNAP_OWN;
-	/*
-	 * Another owner's device-coherent page: not selected, not evicted;
-	 * nor is a page of the owner that is in no peer's memory.
-	 */
 	if (is_zone_device_page(page))
-		return GPUMIRROR_SNAP_PERMANENT;
+		return gpumirror_device_class(dm, page, peers);
 	/* migrate_vma_collect_pmd() skips a large folio mapped by PTEs. */
 	if (folio_test_large(page_folio(page)) &&
 	    !hmm_pfn_to_map_order(hmm_pfn))
@@ -300,18 +296,21 @@ static void gpumirror_snap(struct gpumirror_devmem *dm, unsigned long start,
 }
 
 /*
- * A collected source, not in @dm, that no migration to @dm can move,
- * however often asked: a page-cache page or a hole migrate_vma_pages()
- * refuses, or a device page of the owner that is not a peer's.
+ * The class of a source migrate_vma_setup() collected for a batch to @dm,
+ * as the snapshot's: a page-cache page or a hole migrate_vma_pages()
+ * refuses to move to device memory, however often asked, is permanent.
  */
-static bool gpumirror_unmovable(struct gpumirror_devmem *dm,
-				struct vm_area_struct *vma, struct page *spage)
+static unsigned long gpumirror_collected_class(struct gpumirror_devmem *dm,
+					       struct vm_area_struct *vma,
+					       struct page *spage, bool peers)
 {
 	if (!spage)
-		return !vma_is_anonymous(vma) || userfaultfd_missing(vma);
+		return !vma_is_anonymous(vma) || userfaultfd_missing(vma) ?
+		       GPUMIRROR_SNAP_PERMANENT : GPUMIRROR_SNAP_OTHER;
 	if (is_zone_device_page(spage))
-		return !gpumirror_peer_page(dm, spage);
-	return !folio_test_anon(page_folio(spage));
+		return gpumirror_device_class(dm, spage, peers);
+	return folio_test_anon(page_folio(spage)) ?
+	       GPUMIRROR_SNAP_OTHER : GPUMIRROR_SNAP_PERMANENT;
 }
 
 /*
@@ -333,6 +332,7 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 	for (i = 0; i < args->npages; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]);
 		struct page *dpage;
+		unsigned long cls;
 
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE)) {
@@ -345,12 +345,13 @@ static int gpumirror_fill_to_dev(struct gpumirror_devmem *dm,
 				(*perm)++;
 			continue;
 		}
-		if (gpumirror_devmem_holds(dm, spage) ||
-		    (!m->take_peers && gpumirror_peer_page(dm, spage))) {
+		cls = gpumirror_collected_class(dm, args->vma, spage,
+						m->take_peers);
+		if (cls == GPUMIRROR_SNAP_OWN) {
 			(*own)++;
 			continue;
 		}
-		if (gpumirror_unmovable(dm, args->vma, spage)) {
+		if (cls == GPUMIRROR_SNAP_PERMANENT) {
 			(*perm)++;
 			continue;
 		}

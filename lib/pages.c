@@ -358,7 +358,7 @@ int gpumirror_pages_remap(struct gpumirror_object *obj,
 		n = (obj->segs[s].it.last + 1 - obj->segs[s].it.start) >>
 		    PAGE_SHIFT;
 		gpumirror_unmap_entries(gdev, e, n);
-		memset(e, 0, n * sizeof(*e));
+		/* Every entry is written again, or zeroed on error. */
 		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
 					    map_flags, &mapped);
 		if (ret) {
