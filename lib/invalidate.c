@@ -194,6 +194,14 @@ void gpumirror_object_revoke(struct gpumirror_object *obj,
 {
 	struct gpumirror *mirror = obj->mirror;
 
+	/*
+	 * No valid set of @devices: nothing to take away, and no need to
+	 * stop every reader of the mirror for it. A set that a commit makes
+	 * valid right after this read is as if it came after the revoke,
+	 * which the locked test could not rule out either.
+	 */
+	if (!(devices & READ_ONCE(obj->valid)))
+		return;
 	down_write(&mirror->notifier_lock);
 	if (gpumirror_object_revoke_start(obj, devices))
 		gpumirror_finish_pending(mirror);

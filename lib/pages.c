@@ -150,8 +150,9 @@ static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
  */
 static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 				const unsigned long *hmm_pfns,
-				unsigned long max, gpumirror_addr_t *set,
-				unsigned int map_flags, unsigned long *mapped)
+				unsigned long max, size_t dma_max,
+				gpumirror_addr_t *set, unsigned int map_flags,
+				unsigned long *mapped)
 {
 	struct page *page;
 	unsigned int order;
@@ -183,10 +184,9 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 			 GPUMIRROR_ADDR_DEVICE;
 		return 1;
 	}
-	/* gpumirror_dma_max() is asked once per mapping: a KUnit hook. */
 	order = gpumirror_block_order(page_to_pfn(page),
 				      hmm_pfn_to_map_order(hmm_pfns[0]), max,
-				      gpumirror_dma_max(gdev->dev));
+				      dma_max);
 	n = 1UL << order;
 	if (gpumirror_should_fail(GPUMIRROR_FAIL_DMA_MAP))
 		return -ENOMEM;
@@ -218,12 +218,17 @@ static int gpumirror_map_segment(struct gpumirror_object *obj,
 	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index) + seg->first_page;
 	const unsigned long *pfns = obj->pfns + seg->first_page;
 	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
+	/*
+	 * Asked once per segment, not per page: it does not change while
+	 * the device is attached, and each answer walks the DMA ops.
+	 */
+	size_t dma_max = gpumirror_dma_max(gdev->dev);
 	unsigned long i;
 	long ret = 0;
 
 	for (i = 0; i < n; i += ret) {
-		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, set + i,
-					  map_flags, mapped);
+		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, dma_max,
+					  set + i, map_flags, mapped);
 		if (ret < 0) {
 			gpumirror_unmap_entries(gdev, set, i);
 			return ret;

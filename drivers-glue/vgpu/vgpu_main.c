@@ -238,6 +238,14 @@ static int vgpu_setup(struct vgpu *vgpu)
 		vgpu->dma_dev = vgpu_pci_dma_dev();
 	else
 		vgpu->dma_dev = &vgpu->pdev->dev;
+	/*
+	 * What a driver's probe does, as vgpu_pci_probe() does: the DMA API
+	 * then knows the device needs no syncs (dma_need_sync()) without
+	 * asking its DMA ops on every mapping.
+	 */
+	ret = dma_set_mask_and_coherent(vgpu->dma_dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
 	vgpu->nofault = id < BITS_PER_LONG && (nofault_mask & BIT(id));
 	ret = vgpu_mem_init(vgpu, id < ncoherent ? coherent_addr[id] : 0);
 	if (ret)
