@@ -249,11 +249,14 @@ static unsigned long gm_locked_max;
 static unsigned long gm_locked_cpu_read;
 
 /*
- * Called per DMA mapping, between the walk and the commit: counts the
- * object's locked pages, and once, reads a page from the CPU, which takes
- * its exclusive entry back (and waits for its page lock).
+ * Stands in for gpumirror_dma_shared(), so it runs after every DMA mapping
+ * of a system page, between the walk and the commit: counts the object's
+ * locked pages, and once, reads a page from the CPU, which takes its
+ * exclusive entry back (and waits for its page lock). The test device is
+ * direct and coherent: every mapping reaches its page.
  */
-static size_t gm_dma_max_count_locked(struct device *dev)
+static bool gm_shared_count_locked(struct gpumirror_device *gdev,
+				   struct page *page, dma_addr_t dma)
 {
 	unsigned long i, locked = 0;
 	u64 v;
@@ -274,7 +277,7 @@ static size_t gm_dma_max_count_locked(struct device *dev)
 		if (copy_from_user(&v, (void __user *)addr, sizeof(v)))
 			gm_locked_max = ULONG_MAX;
 	}
-	return SIZE_MAX;
+	return true;
 }
 
 /*
@@ -306,11 +309,11 @@ static void gm_map_exclusive_batches(struct kunit *test)
 	gm_locked_cpu_read = a + 150 * PAGE_SIZE;
 	gpumirror_device_stats_read(&td->gdev, &c);
 	retries = c.retries;
-	kunit_activate_static_stub(test, gpumirror_dma_max,
-				   gm_dma_max_count_locked);
+	kunit_activate_static_stub(test, gpumirror_dma_shared,
+				   gm_shared_count_locked);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0),
 						   GPUMIRROR_MAP_EXCLUSIVE), 0);
-	kunit_deactivate_static_stub(test, gpumirror_dma_max);
+	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
 	KUNIT_EXPECT_EQ(test, gm_locked_max, 0UL);
 	KUNIT_EXPECT_EQ(test, gm_locked_cpu_read, 0UL);
 	gpumirror_device_stats_read(&td->gdev, &c);

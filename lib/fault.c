@@ -923,13 +923,6 @@ static int gpumirror_map_once(struct gpumirror_object *obj,
 	return ret;
 }
 
-/* Does @flags hold both @a and @b? (No popcount call on every map.) */
-static bool gpumirror_flags_both(unsigned int flags, unsigned int a,
-				 unsigned int b)
-{
-	return (flags & (a | b)) == (a | b);
-}
-
 /* Check the arguments; for exclusive access, get the page array. */
 static int gpumirror_map_prepare(struct gpumirror_object *obj,
 				 unsigned long devices, unsigned int flags,
@@ -942,10 +935,10 @@ static int gpumirror_map_prepare(struct gpumirror_object *obj,
 	if (flags & ~(GPUMIRROR_MAP_WRITE | GPUMIRROR_MAP_DEVMEM |
 		      GPUMIRROR_MAP_EXCLUSIVE | GPUMIRROR_MAP_PARTIAL |
 		      GPUMIRROR_MAP_READ_ONLY) ||
-	    gpumirror_flags_both(flags, GPUMIRROR_MAP_DEVMEM,
-				 GPUMIRROR_MAP_EXCLUSIVE) ||
-	    gpumirror_flags_both(flags, GPUMIRROR_MAP_WRITE,
-				 GPUMIRROR_MAP_READ_ONLY))
+	    hweight_long(flags & (GPUMIRROR_MAP_DEVMEM |
+				  GPUMIRROR_MAP_EXCLUSIVE)) > 1 ||
+	    hweight_long(flags & (GPUMIRROR_MAP_WRITE |
+				  GPUMIRROR_MAP_READ_ONLY)) > 1)
 		return -EINVAL;
 	/* Devices cannot leave while we hold obj->lock, see detach. */
 	down_read(&mirror->notifier_lock);

@@ -196,9 +196,12 @@ void gpumirror_object_revoke(struct gpumirror_object *obj,
 
 	/*
 	 * No valid set of @devices: nothing to take away, and no need to
-	 * stop every reader of the mirror for it. A set that a commit makes
-	 * valid right after this read is as if it came after the revoke,
-	 * which the locked test could not rule out either.
+	 * stop every reader of the mirror for it. Valid bits are set only
+	 * by a commit, under the object lock, and cleared only under the
+	 * notifier lock held for write. A caller holding the object lock
+	 * reads a 0 no commit can overtake; for the others a commit right
+	 * after this read is one that came after the revoke, as it could
+	 * after up_write() below.
 	 */
 	if (!(devices & READ_ONCE(obj->valid)))
 		return;

@@ -240,13 +240,15 @@ static int vgpu_b1w_map(struct vgpu_b1w *w, unsigned long first,
 			unsigned long n)
 {
 	unsigned long p, pfn, end = first + n;
+	/* Once per call, as gpumirror asks it once per pass. */
+	size_t dma_max = dma_max_mapping_size(w->dev);
 	unsigned int order;
 
 	for (p = first; p < end; p += BIT(w->order[p])) {
 		pfn = page_to_pfn(hmm_pfn_to_page(w->pfns[p]));
 		order = hmm_pfn_to_map_order(w->pfns[p]);
 		w->order[p] = gpumirror_block_order(pfn, order, end - p,
-						    dma_max_mapping_size(w->dev));
+						    dma_max);
 		w->dma[p] = dma_map_page_attrs(w->dev,
 					       hmm_pfn_to_page(w->pfns[p]), 0,
 					       PAGE_SIZE << w->order[p],

@@ -234,18 +234,24 @@ static int vgpu_setup(struct vgpu *vgpu)
 		return -EINVAL;
 	vgpu->owner = group ? (void *)&vgpu_groups[group] : (void *)vgpu;
 	/* vgpu_init() bound the PCI function first. */
-	if (iommu_vgpu >= 0 && id == (unsigned int)iommu_vgpu)
+	if (iommu_vgpu >= 0 && id == (unsigned int)iommu_vgpu) {
+		/* Its mask is vgpu_pci_probe()'s business. */
 		vgpu->dma_dev = vgpu_pci_dma_dev();
-	else
+	} else {
 		vgpu->dma_dev = &vgpu->pdev->dev;
-	/*
-	 * What a driver's probe does, as vgpu_pci_probe() does: the DMA API
-	 * then knows the device needs no syncs (dma_need_sync()) without
-	 * asking its DMA ops on every mapping.
-	 */
-	ret = dma_set_mask_and_coherent(vgpu->dma_dev, DMA_BIT_MASK(64));
-	if (ret)
-		return ret;
+		/*
+		 * platform_device_register_full() sets the mask without
+		 * dma_set_mask(), so the DMA API never learnt that the
+		 * device is coherent: dma_need_sync() then asks the DMA ops
+		 * on every mapping, as no driver's device makes it do. A
+		 * bounce through swiotlb still clears the device's flag,
+		 * and dma_need_sync() checks that mapping itself.
+		 */
+		ret = dma_set_mask_and_coherent(vgpu->dma_dev,
+						DMA_BIT_MASK(64));
+		if (ret)
+			return ret;
+	}
 	vgpu->nofault = id < BITS_PER_LONG && (nofault_mask & BIT(id));
 	ret = vgpu_mem_init(vgpu, id < ncoherent ? coherent_addr[id] : 0);
 	if (ret)
