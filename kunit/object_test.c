@@ -1102,11 +1102,12 @@ static void gm_map_incoherent(struct kunit *test)
 	for (i = 0; i < 2; i++) {
 		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
 		/*
-		 * Device 1's 11th mapping was made, refused and released;
-		 * the test device's DMA-API debugging check on unbind sees
-		 * any mapping left.
+		 * One pass over the pfns maps each page for both devices:
+		 * device 1's 11th mapping was made, refused and released
+		 * after device 0's 11th. The test device's DMA-API
+		 * debugging check on unbind sees any mapping left.
 		 */
-		KUNIT_EXPECT_EQ(test, c.dma_maps, i ? 10ULL : 12ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_maps, i ? 10ULL : 11ULL);
 		KUNIT_EXPECT_EQ(test, c.dma_refused, i ? 1ULL : 0ULL);
 		KUNIT_EXPECT_EQ(test, c.dma_unmaps, c.dma_maps);
 	}
@@ -1119,6 +1120,49 @@ static void gm_map_incoherent(struct kunit *test)
 	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
 	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(1), 0), 0);
 	gm_check_set(test, obj, ctx->td[1], r, 2, tags);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
+/*
+ * The sets of both devices are built in one pass over the pfns. Rebuilt
+ * for write access with device 1 refused midway, each set is unmapped up
+ * to where the pass got and no further: past it the sets still hold the
+ * entries of the read build, whose mappings went before the pass.
+ */
+static void gm_map_pass_fails_midway(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	const u32 tags[2] = { 7, 7 };
+	struct gpumirror_device_counters c;
+	struct gpumirror_segment r[2];
+	struct gpumirror_object *obj;
+	int i;
+
+	obj = gm_two_segments(test, r, 7);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
+	gm_bounce_dev = &ctx->td[1]->gdev;
+	gm_bounce_after = 10;
+	kunit_activate_static_stub(test, gpumirror_dma_shared,
+				   gm_dma_shared_until);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
+						   GPUMIRROR_MAP_WRITE),
+			-EOPNOTSUPP);
+	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
+	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
+	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
+	for (i = 0; i < 2; i++) {
+		gpumirror_device_stats_read(&ctx->td[i]->gdev, &c);
+		/* 12 read mappings, then 11 and 10 for write. */
+		KUNIT_EXPECT_EQ(test, c.dma_maps, i ? 22ULL : 23ULL);
+		KUNIT_EXPECT_EQ(test, c.dma_unmaps, c.dma_maps);
+		KUNIT_EXPECT_EQ(test, c.dma_refused, i ? 1ULL : 0ULL);
+	}
+
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
+						   GPUMIRROR_MAP_WRITE), 0);
+	for (i = 0; i < 2; i++)
+		gm_check_set(test, obj, ctx->td[i], r, 2, tags);
 	gpumirror_object_destroy(obj);
 	gm_fixture_done(test);
 }
@@ -1255,6 +1299,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_holes_untouched),
 	KUNIT_CASE(gm_map_dma_max),
 	KUNIT_CASE(gm_map_incoherent),
+	KUNIT_CASE(gm_map_pass_fails_midway),
 	KUNIT_CASE(gm_walk_batch_bound),
 	{}
 };

@@ -790,6 +790,7 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 			      struct gpumirror_rewalk *rw)
 {
 	struct gpumirror *mirror = obj->mirror;
+	unsigned long build = 0;
 	unsigned int i;
 	int ret;
 
@@ -800,22 +801,28 @@ static int gpumirror_map_sets(struct gpumirror_object *obj,
 	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
 		if (test_bit(i, &obj->valid))
 			continue;
-		if (rw->on && (rw->built & BIT(i))) {
-			ret = gpumirror_pages_remap(obj, mirror->devices[i],
-						    rw->walked, flags);
-		} else {
-			ret = gpumirror_pages_map(obj, mirror->devices[i],
-						  flags);
-			if (!ret)
-				rw->built |= BIT(i);
+		if (!rw->on || !(rw->built & BIT(i))) {
+			__set_bit(i, &build);
+			continue;
 		}
+		ret = gpumirror_pages_remap(obj, mirror->devices[i],
+					    rw->walked, flags);
 		if (ret)
 			return ret;
-		__assign_bit(i, &obj->sparse,
-			     (flags & (GPUMIRROR_MAP_PARTIAL |
-				       GPUMIRROR_MAP_DEVMEM)) &&
-			     gpumirror_set_sparse(obj, i));
 	}
+	/* The sets built whole share passes over the pfns. */
+	if (build) {
+		ret = gpumirror_pages_map(obj, build, flags);
+		if (ret)
+			return ret;
+		rw->built |= build;
+	}
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES)
+		if (!test_bit(i, &obj->valid))
+			__assign_bit(i, &obj->sparse,
+				     (flags & (GPUMIRROR_MAP_PARTIAL |
+					       GPUMIRROR_MAP_DEVMEM)) &&
+				     gpumirror_set_sparse(obj, i));
 	if (rw->on && rw->walked)
 		bitmap_zero(rw->walked, obj->nsegs);
 	return 0;

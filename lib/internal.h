@@ -316,8 +316,8 @@ int gpumirror_pages_remap(struct gpumirror_object *obj,
 			  struct gpumirror_device *gdev,
 			  const unsigned long *segs, unsigned int map_flags);
 void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot);
-int gpumirror_pages_map(struct gpumirror_object *obj,
-			struct gpumirror_device *gdev, unsigned int map_flags);
+int gpumirror_pages_map(struct gpumirror_object *obj, unsigned long devices,
+			unsigned int map_flags);
 void gpumirror_pages_unmap(struct gpumirror_object *obj,
 			   struct gpumirror_device *gdev);
 

@@ -209,34 +209,6 @@ static long gpumirror_map_chunk(struct gpumirror_device *gdev,
 	return n;
 }
 
-/* Map @seg into @gdev's set; *@mapped grows by the pages DMA-mapped. */
-static int gpumirror_map_segment(struct gpumirror_object *obj,
-				 struct gpumirror_device *gdev,
-				 const struct gpumirror_segment_node *seg,
-				 unsigned int map_flags, unsigned long *mapped)
-{
-	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index) + seg->first_page;
-	const unsigned long *pfns = obj->pfns + seg->first_page;
-	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
-	/*
-	 * Asked once per segment, not per page: it does not change while
-	 * the device is attached, and each answer walks the DMA ops.
-	 */
-	size_t dma_max = gpumirror_dma_max(gdev->dev);
-	unsigned long i;
-	long ret = 0;
-
-	for (i = 0; i < n; i += ret) {
-		ret = gpumirror_map_chunk(gdev, pfns + i, n - i, dma_max,
-					  set + i, map_flags, mapped);
-		if (ret < 0) {
-			gpumirror_unmap_entries(gdev, set, i);
-			return ret;
-		}
-	}
-	return 0;
-}
-
 /**
  * gpumirror_sets_reserve() - make room for the sets of slots below @nr
  * @obj: the object
@@ -304,38 +276,134 @@ void gpumirror_set_free(struct gpumirror_object *obj, unsigned int slot)
 	WRITE_ONCE(obj->sets[slot], NULL);
 }
 
-/*
- * Build @gdev's set from the object's pfns, replacing a stale one;
- * @map_flags are those of gpumirror_object_map(). On error nothing of the
- * new set stays mapped.
- */
-int gpumirror_pages_map(struct gpumirror_object *obj,
-			struct gpumirror_device *gdev, unsigned int map_flags)
-{
-	unsigned long mapped = 0;
+/* How many devices' sets one pass over the pfns builds at most. */
+#define GPUMIRROR_MAP_PASS	8
+
+/* One device's part of a pass: its set, and how far the set is mapped. */
+struct gpumirror_map_dev {
+	struct gpumirror_device *gdev;
 	gpumirror_addr_t *set;
-	unsigned int s;
+	size_t dma_max;
+	unsigned long next;	/* the first entry not mapped yet */
+	unsigned long mapped;	/* pages DMA-mapped */
+};
+
+/*
+ * Map segment @seg for every device of @md in one pass over its pfns: a
+ * page's mappings for all of them are made one after the other, while the
+ * page, its pfn and its struct page are fresh, instead of one walk over
+ * the pfns per device. A huge page may be mapped in blocks of another
+ * size for each device (gpumirror_dma_max()), so each one keeps its own
+ * place; gpumirror_dma_max() is asked once per device and pass, as it
+ * does not change while the device is attached and each answer walks the
+ * DMA ops. On error, every device's entries of @seg before its place are
+ * mapped, and nothing else of @seg.
+ */
+static int gpumirror_map_segment_pass(struct gpumirror_object *obj,
+				      struct gpumirror_map_dev *md,
+				      unsigned int nr,
+				      const struct gpumirror_segment_node *seg,
+				      unsigned int map_flags)
+{
+	const unsigned long *pfns = obj->pfns + seg->first_page;
+	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
+	unsigned long i;
+	unsigned int d;
+	long ret;
+
+	for (d = 0; d < nr; d++)
+		md[d].next = 0;
+	for (i = 0; i < n; i++) {
+		for (d = 0; d < nr; d++) {
+			if (md[d].next > i)
+				continue;
+			ret = gpumirror_map_chunk(md[d].gdev, pfns + i, n - i,
+						  md[d].dma_max,
+						  md[d].set + seg->first_page + i,
+						  map_flags, &md[d].mapped);
+			if (ret < 0)
+				return ret;
+			md[d].next = i + ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the sets of the @nr devices of @md from the object's pfns,
+ * replacing stale ones. On error nothing of the new sets stays mapped.
+ */
+static int gpumirror_pages_map_pass(struct gpumirror_object *obj,
+				    struct gpumirror_map_dev *md,
+				    unsigned int nr, unsigned int map_flags)
+{
+	unsigned int s, d;
+	unsigned long end;
 	int ret = 0;
 
-	lockdep_assert_held(&obj->lock);
-	gpumirror_pages_unmap(obj, gdev);
-	set = gpumirror_set(obj, gdev->index) ?:
-	      gpumirror_set_alloc(obj, gdev->index);
-	if (!set)
-		return -ENOMEM;
-	for (s = 0; s < obj->nsegs && !ret; s++)
-		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
-					    map_flags, &mapped);
-	/*
-	 * One atomic per set, not one per mapping; on error, the unmaps
-	 * below count what was mapped.
-	 */
-	atomic64_add(mapped, &gdev->stats.dma_maps);
-	if (ret) {
-		gpumirror_unmap_entries(gdev, set, obj->segs[s - 1].first_page);
-		return ret;
+	for (d = 0; d < nr; d++) {
+		gpumirror_pages_unmap(obj, md[d].gdev);
+		md[d].set = gpumirror_set(obj, md[d].gdev->index) ?:
+			    gpumirror_set_alloc(obj, md[d].gdev->index);
+		if (!md[d].set)
+			return -ENOMEM;
+		md[d].dma_max = gpumirror_dma_max(md[d].gdev->dev);
+		md[d].mapped = 0;
 	}
-	__set_bit(gdev->index, &obj->mapped);
+	for (s = 0; s < obj->nsegs && !ret; s++)
+		ret = gpumirror_map_segment_pass(obj, md, nr, &obj->segs[s],
+						 map_flags);
+	for (d = 0; d < nr; d++) {
+		/*
+		 * One atomic per set, not one per mapping; on error, the
+		 * unmaps below count what was mapped.
+		 */
+		atomic64_add(md[d].mapped, &md[d].gdev->stats.dma_maps);
+		if (!ret) {
+			__set_bit(md[d].gdev->index, &obj->mapped);
+			continue;
+		}
+		/*
+		 * Up to its place in the segment that failed (its chunks
+		 * tile the segment, so that is where the one that failed
+		 * stopped): the set may hold old entries past it.
+		 */
+		end = obj->segs[s - 1].first_page + md[d].next;
+		gpumirror_unmap_entries(md[d].gdev, md[d].set, end);
+	}
+	return ret;
+}
+
+/**
+ * gpumirror_pages_map() - build page sets from the object's pfns
+ * @obj: the object
+ * @devices: the slots whose sets are built, replacing stale ones
+ * @map_flags: those of gpumirror_object_map()
+ *
+ * Up to %GPUMIRROR_MAP_PASS devices share each pass over the pfns.
+ *
+ * Context: @obj->lock held.
+ * Return: 0, or -errno: then the sets built by passes before the one that
+ * failed stay mapped (not valid, for the caller to release), and nothing
+ * of the failing pass's sets stays mapped.
+ */
+int gpumirror_pages_map(struct gpumirror_object *obj, unsigned long devices,
+			unsigned int map_flags)
+{
+	struct gpumirror_map_dev md[GPUMIRROR_MAP_PASS];
+	unsigned int i, nr = 0;
+	int ret;
+
+	lockdep_assert_held(&obj->lock);
+	for_each_set_bit(i, &devices, GPUMIRROR_MAX_DEVICES) {
+		md[nr++].gdev = obj->mirror->devices[i];
+		if (nr < ARRAY_SIZE(md) && i != __fls(devices))
+			continue;
+		ret = gpumirror_pages_map_pass(obj, md, nr, map_flags);
+		if (ret)
+			return ret;
+		nr = 0;
+	}
 	return 0;
 }
 
@@ -351,27 +419,32 @@ int gpumirror_pages_remap(struct gpumirror_object *obj,
 			  struct gpumirror_device *gdev,
 			  const unsigned long *segs, unsigned int map_flags)
 {
-	gpumirror_addr_t *set = gpumirror_set(obj, gdev->index);
-	unsigned long mapped = 0, n;
+	struct gpumirror_map_dev md = {
+		.gdev = gdev,
+		.set = gpumirror_set(obj, gdev->index),
+		.dma_max = gpumirror_dma_max(gdev->dev),
+	};
+	unsigned long n;
 	gpumirror_addr_t *e;
 	unsigned int s;
 	int ret = 0;
 
 	lockdep_assert_held(&obj->lock);
 	for_each_set_bit(s, segs, obj->nsegs) {
-		e = set + obj->segs[s].first_page;
+		e = md.set + obj->segs[s].first_page;
 		n = (obj->segs[s].it.last + 1 - obj->segs[s].it.start) >>
 		    PAGE_SHIFT;
 		gpumirror_unmap_entries(gdev, e, n);
 		/* Every entry is written again, or zeroed on error. */
-		ret = gpumirror_map_segment(obj, gdev, &obj->segs[s],
-					    map_flags, &mapped);
+		ret = gpumirror_map_segment_pass(obj, &md, 1, &obj->segs[s],
+						 map_flags);
 		if (ret) {
+			gpumirror_unmap_entries(gdev, e, md.next);
 			memset(e, 0, n * sizeof(*e));
 			break;
 		}
 	}
-	atomic64_add(mapped, &gdev->stats.dma_maps);
+	atomic64_add(md.mapped, &gdev->stats.dma_maps);
 	return ret;
 }
 
