@@ -1071,6 +1071,25 @@ static bool gm_dma_shared_until(struct gpumirror_device *gdev,
 }
 
 /*
+ * Map @obj for write on devices 0 and 1 with device 1's mappings bouncing
+ * from its @n'th on: the map must fail with -EOPNOTSUPP. The stub stays
+ * active for the caller's further maps.
+ */
+static void gm_map_refused_after(struct kunit *test,
+				 struct gpumirror_object *obj, unsigned int n)
+{
+	struct gm_fixture *ctx = test->priv;
+
+	gm_bounce_dev = &ctx->td[1]->gdev;
+	gm_bounce_after = n;
+	kunit_activate_static_stub(test, gpumirror_dma_shared,
+				   gm_dma_shared_until);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
+						   GPUMIRROR_MAP_WRITE),
+			-EOPNOTSUPP);
+}
+
+/*
  * A mapping that would need syncing is refused: the map fails with
  * -EOPNOTSUPP for every device and no set keeps a mapping, made before
  * the refusal or by another device.
@@ -1085,13 +1104,7 @@ static void gm_map_incoherent(struct kunit *test)
 	int i;
 
 	obj = gm_two_segments(test, r, 7);
-	gm_bounce_dev = &ctx->td[1]->gdev;
-	gm_bounce_after = 10;
-	kunit_activate_static_stub(test, gpumirror_dma_shared,
-				   gm_dma_shared_until);
-	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
-						   GPUMIRROR_MAP_WRITE),
-			-EOPNOTSUPP);
+	gm_map_refused_after(test, obj, 10);
 	gpumirror_notifier_lock(&ctx->mirror);
 	for (i = 0; i < 2; i++) {
 		struct gpumirror_device *gdev = &ctx->td[i]->gdev;
@@ -1141,13 +1154,7 @@ static void gm_map_pass_fails_midway(struct kunit *test)
 
 	obj = gm_two_segments(test, r, 7);
 	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, 0x3, 0), 0);
-	gm_bounce_dev = &ctx->td[1]->gdev;
-	gm_bounce_after = 10;
-	kunit_activate_static_stub(test, gpumirror_dma_shared,
-				   gm_dma_shared_until);
-	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, 0x3,
-						   GPUMIRROR_MAP_WRITE),
-			-EOPNOTSUPP);
+	gm_map_refused_after(test, obj, 10);
 	kunit_deactivate_static_stub(test, gpumirror_dma_shared);
 	KUNIT_EXPECT_EQ(test, obj->valid, 0UL);
 	KUNIT_EXPECT_EQ(test, obj->mapped, 0UL);
