@@ -2,7 +2,7 @@
 #
 # gpumirror: what a user types. See README.md.
 
-.PHONY: all check run fuzz cross patches verify-series tree deps clean distclean
+.PHONY: all check run profile fuzz cross patches verify-series tree deps clean distclean
 
 all: check
 
@@ -21,6 +21,10 @@ cross:
 ## make run - boot the gpumirror + vgpu kernel, run workloads and benchmarks
 run:
 	@scripts/run.sh
+
+## make profile - sample the fault and mapping paths with perf in QEMU
+profile:
+	@scripts/profile.sh
 
 ## make patches - write the upstream series to patches/
 patches: tree
@@ -41,7 +45,7 @@ deps:
 
 ## make clean - drop the build outputs, keep the unpacked trees
 clean:
-	rm -rf build/kunit build/run build/check build/arm64 build/verify-series patches results
+	rm -rf build/kunit build/run build/profile build/perf build/check build/arm64 build/verify-series patches results
 
 distclean:
 	rm -rf build patches results

@@ -133,78 +133,105 @@ VISIBLE_IF_KUNIT bool gpumirror_dma_shared(struct gpumirror_device *gdev,
 }
 EXPORT_SYMBOL_IF_KUNIT(gpumirror_dma_shared);
 
-/* Does %GPUMIRROR_MAP_DEVMEM map @page for @gdev? */
-static bool gpumirror_devmem_page(struct gpumirror_device *gdev,
-				  struct page *page)
+/*
+ * What one pfn of the walk says about its page, the same for every device
+ * of a pass: read once per page, however many devices map it.
+ */
+struct gpumirror_map_pfn {
+	/* the page; NULL for a hole (not faulted, or not faultable) */
+	struct page *page;
+	/* its pagemap's owner for a ZONE_DEVICE page, or NULL */
+	void *owner;
+	/* GPUMIRROR_ADDR_WRITE and GPUMIRROR_ADDR_EXCLUSIVE, as mapped */
+	gpumirror_addr_t flags;
+	/* the CPU's naturally aligned block at the page, within the segment */
+	unsigned int order;
+	/* a device-private page: mapped natively, never DMA-mapped */
+	bool device_private;
+};
+
+/* Classify the page of @hmm_pfns[0], at most @max pages of which remain. */
+static void gpumirror_map_pfn_get(const unsigned long *hmm_pfns,
+				  unsigned long max, unsigned int map_flags,
+				  struct gpumirror_map_pfn *p)
 {
-	return gdev->pagemap_owner && is_zone_device_page(page) &&
-	       page->pgmap->owner == gdev->pagemap_owner;
+	unsigned long hmm_pfn = hmm_pfns[0];
+	struct page *page;
+
+	p->page = NULL;
+	if ((hmm_pfn & (HMM_PFN_VALID | HMM_PFN_ERROR)) != HMM_PFN_VALID)
+		return;
+	page = hmm_pfn_to_page(hmm_pfn);
+	p->page = page;
+	p->flags = 0;
+	if ((hmm_pfn & HMM_PFN_WRITE) && !(map_flags & GPUMIRROR_MAP_READ_ONLY))
+		p->flags |= GPUMIRROR_ADDR_WRITE;
+	if (map_flags & GPUMIRROR_MAP_EXCLUSIVE)
+		p->flags |= GPUMIRROR_ADDR_EXCLUSIVE;
+	p->owner = is_zone_device_page(page) ? page->pgmap->owner : NULL;
+	p->device_private = is_device_private_page(page);
+	/* Without a device's limit yet: see gpumirror_map_chunk(). */
+	p->order = p->device_private ? 0 :
+		   gpumirror_block_order(page_to_pfn(page),
+					 hmm_pfn_to_map_order(hmm_pfn), max,
+					 SIZE_MAX);
 }
 
 /*
- * Map the pages from @hmm_pfns on, at most @max of them: a device-private
- * page, or a page or an aligned block of a huge page with one DMA mapping;
- * with %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it does not map.
- * *@mapped grows by the pages DMA-mapped.
+ * Map the page @p classified, for @gdev: a device-private page, or a page
+ * or an aligned block of a huge page with one DMA mapping, no larger than
+ * @dma_max bytes; with %GPUMIRROR_MAP_DEVMEM an entry of 0 for a page it
+ * does not map. *@mapped grows by the pages DMA-mapped.
  * Return: the number of entries filled, or -errno.
  */
 static long gpumirror_map_chunk(struct gpumirror_device *gdev,
-				const unsigned long *hmm_pfns,
-				unsigned long max, size_t dma_max,
-				gpumirror_addr_t *set, unsigned int map_flags,
-				unsigned long *mapped)
+				const struct gpumirror_map_pfn *p,
+				size_t dma_max, gpumirror_addr_t *set,
+				unsigned int map_flags, unsigned long *mapped)
 {
-	struct page *page;
-	unsigned int order;
-	gpumirror_addr_t flags = 0;
-	unsigned long i, n;
+	/* What this device takes in one piece, as gpumirror_block_order(). */
+	unsigned long limit = dma_max >> PAGE_SHIFT, i, n;
+	unsigned int order = 0;
 	dma_addr_t dma;
 
-	if ((hmm_pfns[0] & (HMM_PFN_VALID | HMM_PFN_ERROR)) != HMM_PFN_VALID) {
-		/* Not faulted (DEVMEM) or not faultable (PARTIAL): a hole. */
+	/*
+	 * A hole, or with %GPUMIRROR_MAP_DEVMEM a page not in memory of the
+	 * device's own pagemap owner: an empty entry.
+	 */
+	if (!p->page || ((map_flags & GPUMIRROR_MAP_DEVMEM) &&
+			 (!gdev->pagemap_owner ||
+			  p->owner != gdev->pagemap_owner))) {
 		set[0] = 0;
 		return 1;
 	}
-	page = hmm_pfn_to_page(hmm_pfns[0]);
-	if ((map_flags & GPUMIRROR_MAP_DEVMEM) &&
-	    !gpumirror_devmem_page(gdev, page)) {
-		set[0] = 0;
-		return 1;
-	}
-	if ((hmm_pfns[0] & HMM_PFN_WRITE) &&
-	    !(map_flags & GPUMIRROR_MAP_READ_ONLY))
-		flags |= GPUMIRROR_ADDR_WRITE;
-	if (map_flags & GPUMIRROR_MAP_EXCLUSIVE)
-		flags |= GPUMIRROR_ADDR_EXCLUSIVE;
-	if (is_device_private_page(page)) {
-		if (!gdev->pagemap_owner ||
-		    page->pgmap->owner != gdev->pagemap_owner)
+	if (p->device_private) {
+		if (!gdev->pagemap_owner || p->owner != gdev->pagemap_owner)
 			return -EXDEV;
-		set[0] = PFN_PHYS(page_to_pfn(page)) | flags |
+		set[0] = PFN_PHYS(page_to_pfn(p->page)) | p->flags |
 			 GPUMIRROR_ADDR_DEVICE;
 		return 1;
 	}
-	order = gpumirror_block_order(page_to_pfn(page),
-				      hmm_pfn_to_map_order(hmm_pfns[0]), max,
-				      dma_max);
+	if (limit)
+		order = min_t(unsigned int, p->order, ilog2(limit));
 	n = 1UL << order;
 	if (gpumirror_should_fail(GPUMIRROR_FAIL_DMA_MAP))
 		return -ENOMEM;
-	dma = dma_map_page_attrs(gdev->dev, page, 0, PAGE_SIZE << order,
-				 gpumirror_dir(flags), DMA_ATTR_SKIP_CPU_SYNC);
+	dma = dma_map_page_attrs(gdev->dev, p->page, 0, PAGE_SIZE << order,
+				 gpumirror_dir(p->flags),
+				 DMA_ATTR_SKIP_CPU_SYNC);
 	if (dma_mapping_error(gdev->dev, dma))
 		return -ENOMEM;
-	if (!gpumirror_dma_shared(gdev, page, dma)) {
+	if (!gpumirror_dma_shared(gdev, p->page, dma)) {
 		/* Not shared memory (see the DOC above): never used. */
 		dma_unmap_page_attrs(gdev->dev, dma, PAGE_SIZE << order,
-				     gpumirror_dir(flags),
+				     gpumirror_dir(p->flags),
 				     DMA_ATTR_SKIP_CPU_SYNC);
 		atomic64_inc(&gdev->stats.dma_refused);
 		return -EOPNOTSUPP;
 	}
-	set[0] = dma | flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
+	set[0] = dma | p->flags | FIELD_PREP(GPUMIRROR_ADDR_ORDER, order);
 	for (i = 1; i < n; i++)
-		set[i] = (dma + i * PAGE_SIZE) | flags | GPUMIRROR_ADDR_TAIL;
+		set[i] = (dma + i * PAGE_SIZE) | p->flags | GPUMIRROR_ADDR_TAIL;
 	*mapped += n;
 	return n;
 }
@@ -290,9 +317,9 @@ struct gpumirror_map_dev {
 
 /*
  * Map segment @seg for every device of @md in one pass over its pfns: a
- * page's mappings for all of them are made one after the other, while the
- * page, its pfn and its struct page are fresh, instead of one walk over
- * the pfns per device. A huge page may be mapped in blocks of another
+ * page is classified once (its pfn and its struct page read once) and
+ * its mappings for all of them are made one after the other, instead of
+ * one walk over the pfns per device. A huge page may be mapped in blocks of another
  * size for each device (gpumirror_dma_max()), so each one keeps its own
  * place; gpumirror_dma_max() is asked once per device and pass, as it
  * does not change while the device is attached and each answer walks the
@@ -307,6 +334,8 @@ static int gpumirror_map_segment_pass(struct gpumirror_object *obj,
 {
 	const unsigned long *pfns = obj->pfns + seg->first_page;
 	unsigned long n = (seg->it.last + 1 - seg->it.start) >> PAGE_SHIFT;
+	struct gpumirror_map_pfn p;
+	bool classified;
 	unsigned long i;
 	unsigned int d;
 	long ret;
@@ -314,11 +343,16 @@ static int gpumirror_map_segment_pass(struct gpumirror_object *obj,
 	for (d = 0; d < nr; d++)
 		md[d].next = 0;
 	for (i = 0; i < n; i++) {
+		classified = false;
 		for (d = 0; d < nr; d++) {
 			if (md[d].next > i)
 				continue;
-			ret = gpumirror_map_chunk(md[d].gdev, pfns + i, n - i,
-						  md[d].dma_max,
+			if (!classified) {
+				gpumirror_map_pfn_get(pfns + i, n - i,
+						      map_flags, &p);
+				classified = true;
+			}
+			ret = gpumirror_map_chunk(md[d].gdev, &p, md[d].dma_max,
 						  md[d].set + seg->first_page + i,
 						  map_flags, &md[d].mapped);
 			if (ret < 0)

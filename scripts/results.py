@@ -184,6 +184,50 @@ def report_b8(res):
                 r['maple_leaves'] * r['maple_node_bytes'], r['ranges']))]
            for r in b8])
 
+# drm_gpusvm's footprint for the same range, one device (one drm_gpusvm per
+# GPU VM), from its structures' sizes on x86_64 without debug options (it
+# is not in the 6.12 tree, so nothing here can measure it): Xe's range
+# (struct xe_svm_range: struct drm_gpusvm_range, 120 bytes, and Xe's
+# fields, 144 bytes) in kmalloc-192, and the range's array of one
+# struct drm_pagemap_addr (16 bytes) per page, kvmalloc()ed for every page
+# of the range; its notifiers (kmalloc-256, one per 512 MiB window) left
+# out. A second device mirrors the same memory with ranges of its own.
+GPUSVM_RANGE_BYTES = 192
+GPUSVM_ADDR_BYTES = 16
+
+
+def kmalloc_bucket(n):
+    """The size kmalloc() rounds @n bytes up to (x86_64, no debug)."""
+    for b in (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096,
+              8192):
+        if n <= b:
+            return b
+    return (n + 4095) // 4096 * 4096
+
+
+def report_b9(res):
+    b9 = [r for r in res if r['bench'] == 'B9']
+    if not b9:
+        return
+    rows = []
+    for r in b9:
+        n = r['pages']
+        gpusvm = (GPUSVM_RANGE_BYTES +
+                  kmalloc_bucket(GPUSVM_ADDR_BYTES * n)) / n
+        rows.append(['%d KiB' % r['chunk_kib'], n,
+                     '%.1f' % (r['one_device_bytes'] / n),
+                     '%.1f' % ((r['two_devices_bytes'] -
+                                r['one_device_bytes']) / n),
+                     '%.1f' % (r['two_devices_bytes'] / n / 2),
+                     '%.1f' % gpusvm])
+    table('B9  kernel memory per mirrored 4K page per device: a fault-mode '
+          'range mapped for one vgpu, then a second (every allocation as the '
+          'allocator rounds it), against drm_gpusvm\'s range and DMA '
+          'address array for the same range from its structures\' sizes '
+          '(Xe; one set of ranges per device, notifiers left out)',
+          ['range', 'pages', 'B/page 1 dev', 'B/page 2nd dev',
+           'B/page/dev at 2', 'drm_gpusvm B/page/dev'], rows)
+
 
 def report_b6(res):
     b6 = [r for r in res if r['bench'] == 'B6']
@@ -345,6 +389,7 @@ def main():
     report_b6(res)
     report_b7(res)
     report_b8(res)
+    report_b9(res)
     plot(res, outdir)
     print('\nresults: %s/results.json, %s/scaling.svg' % (outdir, outdir))
     for e in errors:

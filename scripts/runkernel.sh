@@ -3,16 +3,22 @@
 # runkernel.sh config|build [make args...]: the `make run` kernel in
 # build/run, configured from allnoconfig + scripts/run.config (again whenever
 # the fragment changes; every option of it must take). With KERNEL=selftest:
-# the selftest kernel, build/selftest from scripts/selftest.config.
+# the selftest kernel, build/selftest from scripts/selftest.config; with
+# KERNEL=profile: build/profile from scripts/run.config and
+# scripts/profile.config together.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 tree=$(scripts/tree.py where | sed -n 2p)
 name=${KERNEL:-run}
-frag=scripts/$name.config
 kb=$top/build/$name
 mkdir -p "$kb"
+frag=scripts/$name.config
+if [ "$name" = profile ]; then
+	frag=build/profile/want.config
+	cat scripts/run.config scripts/profile.config >"$frag"
+fi
 what=$1
 shift
 

@@ -1502,6 +1502,105 @@ static int vgpu_b8_show(struct seq_file *m, void *unused)
 	return ret;
 }
 
+/*
+ * B9: kernel memory per mirrored 4K page per device. A fault-mode range of
+ * each chunk size is made as gpumirror_fault() makes it, mapped for one
+ * vgpu and then for a second one; every allocation it holds is counted as
+ * the allocator rounds it (ksize() of each, a whole number of pages for a
+ * vmalloc()ed one). The vgpu's own page table is not counted: a driver
+ * has one with or without the library.
+ */
+static size_t vgpu_b9_alloc(const void *p, size_t size)
+{
+	return is_vmalloc_addr(p) ? PAGE_ALIGN(size) : ksize(p);
+}
+
+static size_t vgpu_b9_bytes(struct gpumirror_object *obj)
+{
+	size_t n = ksize(obj);
+	unsigned int i;
+
+	if (obj->segs != &obj->inline_seg)
+		n += vgpu_b9_alloc(obj->segs, obj->nsegs * sizeof(*obj->segs));
+	if (obj->by_addr != &obj->inline_by_addr)
+		n += vgpu_b9_alloc(obj->by_addr,
+				   obj->nsegs * sizeof(*obj->by_addr));
+	if (obj->pfns != &obj->inline_pfn)
+		n += vgpu_b9_alloc(obj->pfns, obj->npages * sizeof(*obj->pfns));
+	if (obj->scratch)
+		n += vgpu_b9_alloc(obj->scratch,
+				   obj->scratch_pages * sizeof(*obj->scratch));
+	if (obj->stale_segs)
+		n += vgpu_b9_alloc(obj->stale_segs,
+				   BITS_TO_LONGS(obj->nsegs) * sizeof(long));
+	if (obj->sets != obj->inline_sets)
+		n += vgpu_b9_alloc(obj->sets, obj->nr_sets * sizeof(*obj->sets));
+	for (i = 0; i < obj->nr_sets; i++)
+		if (obj->sets[i] && obj->sets[i] != &obj->inline_set)
+			n += vgpu_b9_alloc(obj->sets[i],
+					   obj->npages * sizeof(*obj->sets[i]));
+	return n;
+}
+
+static int vgpu_b9_case(struct seq_file *m, struct vgpu_bench *b,
+			unsigned long addr, unsigned long chunk)
+{
+	struct gpumirror_segment r = { addr, chunk };
+	struct gpumirror_object *obj;
+	size_t bytes[3];
+	int ret;
+
+	obj = gpumirror_object_make(&b->mirror, &r, 1, addr, true);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	/* The range stays in the mirror: gpumirror_fini() destroys it. */
+	bytes[0] = vgpu_b9_bytes(obj);
+	ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
+	if (ret)
+		return ret;
+	bytes[1] = vgpu_b9_bytes(obj);
+	ret = gpumirror_object_map(obj, BIT(1), GPUMIRROR_MAP_WRITE);
+	if (ret)
+		return ret;
+	bytes[2] = vgpu_b9_bytes(obj);
+	seq_printf(m, "{\"bench\":\"B9\",\"chunk_kib\":%lu,\"pages\":%lu,\"range_bytes\":%zu,\"one_device_bytes\":%zu,\"two_devices_bytes\":%zu}\n",
+		   chunk >> 10, obj->npages, bytes[0], bytes[1], bytes[2]);
+	return 0;
+}
+
+static int vgpu_b9_show(struct seq_file *m, void *unused)
+{
+	/* Side by side in one mapping: the 2M range 2M-aligned, first. */
+	static const struct {
+		unsigned long offset, chunk;
+	} ranges[] = {
+		{ SZ_2M + SZ_64K, SZ_4K },
+		{ SZ_2M, SZ_64K },
+		{ 0, SZ_2M },
+	};
+	unsigned long addr, len = 3 * SZ_2M;
+	struct vgpu_bench *b;
+	unsigned int i;
+	int ret = 0;
+
+	if (vgpu_count() < 2)
+		return -ENODEV;
+	addr = vgpu_bench_mmap(len);
+	if (!addr)
+		return -ENOMEM;
+	b = vgpu_bench_setup(2);
+	if (IS_ERR(b)) {
+		vm_munmap(addr, len);
+		return PTR_ERR(b);
+	}
+	for (i = 0; i < ARRAY_SIZE(ranges) && !ret; i++)
+		ret = vgpu_b9_case(m, b, ALIGN(addr, SZ_2M) + ranges[i].offset,
+				   ranges[i].chunk);
+	vgpu_bench_teardown(b);
+	vm_munmap(addr, len);
+	return ret;
+}
+
 /* ---- debugfs ------------------------------------------------------------ */
 
 #define VGPU_BENCH_FILE(name)						\
@@ -1526,6 +1625,7 @@ VGPU_BENCH_FILE(vgpu_b3);
 VGPU_BENCH_FILE(vgpu_b4);
 VGPU_BENCH_FILE(vgpu_b5);
 VGPU_BENCH_FILE(vgpu_b8);
+VGPU_BENCH_FILE(vgpu_b9);
 
 /**
  * vgpu_bench_init() - create /sys/kernel/debug/vgpu/bench/
@@ -1546,6 +1646,7 @@ int vgpu_bench_init(void)
 	debugfs_create_file("b4", 0400, dir, NULL, &vgpu_b4_fops);
 	debugfs_create_file("b5", 0400, dir, NULL, &vgpu_b5_fops);
 	debugfs_create_file("b8", 0400, dir, NULL, &vgpu_b8_fops);
+	debugfs_create_file("b9", 0400, dir, NULL, &vgpu_b9_fops);
 	return 0;
 }
 
