@@ -319,9 +319,9 @@ struct gpumirror_map_dev {
  * Map segment @seg for every device of @md in one pass over its pfns: a
  * page is classified once (its pfn and its struct page read once) and
  * its mappings for all of them are made one after the other, instead of
- * one walk over the pfns per device. A huge page may be mapped in blocks of another
- * size for each device (gpumirror_dma_max()), so each one keeps its own
- * place; gpumirror_dma_max() is asked once per device and pass, as it
+ * one walk over the pfns per device. A huge page may be mapped in blocks
+ * of another size for each device (gpumirror_dma_max()), so each one
+ * keeps its own place; gpumirror_dma_max() is asked once per device and pass, as it
  * does not change while the device is attached and each answer walks the
  * DMA ops. On error, every device's entries of @seg before its place are
  * mapped, and nothing else of @seg.

@@ -9,29 +9,48 @@ ended in, disassembled. Exits non-zero if a workload failed or left no
 sample below its root."""
 
 import collections
+import re
 import subprocess
 import sys
 
 
+FOLDED = re.compile(r'^\d+ \S+$')
+LEAF = re.compile(r'^\d+ [0-9a-f]+ \S+$')
+
+
 def sections(path):
     """Yield (name, root, folded lines, leaf lines, failed) per @@PROFILE
-    section."""
-    cur = None
+    section; a section the console ends in (the VM died in it) failed.
+    Lines of the kernel log in between are skipped."""
+    cur, pattern = None, FOLDED
     for line in open(path, errors='replace'):
         line = line.rstrip('\r\n')
         if line.startswith('@@PROFILE '):
+            if cur:
+                cur[4] = True
+                yield tuple(cur)
             _, name, root = line.split()
             cur = [name, root, [], [], False]
-            lines = cur[2]
+            lines, pattern = cur[2], FOLDED
         elif cur and line.startswith('@@LEAVES '):
-            lines = cur[3]
+            lines, pattern = cur[3], LEAF
         elif cur and line.startswith('@@ERROR '):
             cur[4] = True
         elif cur and line.startswith('@@ENDPROFILE '):
             yield tuple(cur)
             cur = None
-        elif cur and line[:1].isdigit():
+        elif cur and pattern.match(line):
             lines.append(line)
+    if cur:
+        cur[4] = True
+        yield tuple(cur)
+
+
+def finished(path):
+    """Did the VM get through every workload (@@END)?"""
+    return any(line.startswith('@@END') and
+               not line.startswith('@@ENDPROFILE')
+               for line in open(path, errors='replace'))
 
 
 def disassemble(vmlinux, ip):
@@ -110,6 +129,9 @@ def main():
             print('== %s: the workload failed' % name)
     if not seen:
         print('no profile in %s' % sys.argv[1])
+    if not finished(sys.argv[1]):
+        print('the VM did not finish; see %s' % sys.argv[1])
+        ok = False
     return 0 if ok and seen else 1
 
 

@@ -197,12 +197,16 @@ GPUSVM_ADDR_BYTES = 16
 
 
 def kmalloc_bucket(n):
-    """The size kmalloc() rounds @n bytes up to (x86_64, no debug)."""
+    """The size kmalloc() rounds @n bytes up to (x86_64, no debug): a slab
+    size up to 8 KiB, then a power-of-two number of pages."""
     for b in (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096,
               8192):
         if n <= b:
             return b
-    return (n + 4095) // 4096 * 4096
+    b = 8192
+    while b < n:
+        b *= 2
+    return b
 
 
 def report_b9(res):

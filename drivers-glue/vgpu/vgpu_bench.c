@@ -1506,18 +1506,19 @@ static int vgpu_b8_show(struct seq_file *m, void *unused)
  * B9: kernel memory per mirrored 4K page per device. A fault-mode range of
  * each chunk size is made as gpumirror_fault() makes it, mapped for one
  * vgpu and then for a second one; every allocation it holds is counted as
- * the allocator rounds it (ksize() of each, a whole number of pages for a
- * vmalloc()ed one). The vgpu's own page table is not counted: a driver
+ * the allocator rounds it (kmalloc_size_roundup() of each, a whole number
+ * of pages for a vmalloc()ed one). The vgpu's own page table is not counted: a driver
  * has one with or without the library.
  */
 static size_t vgpu_b9_alloc(const void *p, size_t size)
 {
-	return is_vmalloc_addr(p) ? PAGE_ALIGN(size) : ksize(p);
+	return is_vmalloc_addr(p) ? PAGE_ALIGN(size) :
+				    kmalloc_size_roundup(size);
 }
 
 static size_t vgpu_b9_bytes(struct gpumirror_object *obj)
 {
-	size_t n = ksize(obj);
+	size_t n = kmalloc_size_roundup(sizeof(*obj));
 	unsigned int i;
 
 	if (obj->segs != &obj->inline_seg)
@@ -1550,22 +1551,33 @@ static int vgpu_b9_case(struct seq_file *m, struct vgpu_bench *b,
 	size_t bytes[3];
 	int ret;
 
+	/*
+	 * The range belongs to the mirror (gpumirror_fini() destroys it);
+	 * the garbage collector may destroy it sooner, after an munmap(),
+	 * unless the range lock is held for read, as a fault holds it.
+	 */
+	down_read(&b->mirror.priv->range_lock);
 	obj = gpumirror_object_make(&b->mirror, &r, 1, addr, true);
-	if (IS_ERR(obj))
-		return PTR_ERR(obj);
-	/* The range stays in the mirror: gpumirror_fini() destroys it. */
+	if (IS_ERR(obj)) {
+		ret = PTR_ERR(obj);
+		goto out_unlock;
+	}
 	bytes[0] = vgpu_b9_bytes(obj);
-	ret = gpumirror_object_map(obj, BIT(0), GPUMIRROR_MAP_WRITE);
+	ret = gpumirror_object_map(obj, BIT(b->as[0].gdev.index),
+				   GPUMIRROR_MAP_WRITE);
 	if (ret)
-		return ret;
+		goto out_unlock;
 	bytes[1] = vgpu_b9_bytes(obj);
-	ret = gpumirror_object_map(obj, BIT(1), GPUMIRROR_MAP_WRITE);
+	ret = gpumirror_object_map(obj, BIT(b->as[1].gdev.index),
+				   GPUMIRROR_MAP_WRITE);
 	if (ret)
-		return ret;
+		goto out_unlock;
 	bytes[2] = vgpu_b9_bytes(obj);
 	seq_printf(m, "{\"bench\":\"B9\",\"chunk_kib\":%lu,\"pages\":%lu,\"range_bytes\":%zu,\"one_device_bytes\":%zu,\"two_devices_bytes\":%zu}\n",
 		   chunk >> 10, obj->npages, bytes[0], bytes[1], bytes[2]);
-	return 0;
+out_unlock:
+	up_read(&b->mirror.priv->range_lock);
+	return ret;
 }
 
 static int vgpu_b9_show(struct seq_file *m, void *unused)

@@ -56,16 +56,20 @@ static int round_trip(int vgpu, double *us)
 	const char *node = vgpu ? "/dev/vgpu0" : "/dev/hmm_dmirror0";
 	size_t len = NPAGES * SZ_4K + SZ_2M;
 	static char buf[SZ_4K];
+	int fd, i, ret = -1;
 	char *m, *p;
 	double t;
-	int fd, i;
 
 	fd = open(node, O_RDWR);
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (fd < 0 || m == MAP_FAILED) {
+	if (fd < 0) {
 		perror(node);
 		return -1;
+	}
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		perror("mmap");
+		goto out_close;
 	}
 	p = (char *)(((uintptr_t)m + SZ_2M - 1) & ~(SZ_2M - 1));
 	memset(p, 1, NPAGES * SZ_4K);
@@ -79,19 +83,22 @@ static int round_trip(int vgpu, double *us)
 
 		if (ioctl(fd, VGPU_IOCTL_SVM_ATTR, &attr)) {
 			perror("SVM_ATTR");
-			return -1;
+			goto out_unmap;
 		}
 	}
 	t = now_us();
 	for (i = 0; i < NPAGES; i++)
 		if (read_page(fd, vgpu, p + i * SZ_4K, buf)) {
 			perror("read");
-			return -1;
+			goto out_unmap;
 		}
 	*us += now_us() - t;
-	close(fd);
+	ret = 0;
+out_unmap:
 	munmap(m, len);
-	return 0;
+out_close:
+	close(fd);
+	return ret;
 }
 
 int main(int argc, char **argv)
