@@ -7,6 +7,7 @@
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
+#include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/hmm.h>
 #include <linux/io.h>
@@ -1051,6 +1052,61 @@ static void gm_map_thp_blocks(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/* Device 1 takes 16K at most, the others what their DMA ops say. */
+static size_t gm_dma_max_16k_dev1(struct device *dev)
+{
+	struct gm_fixture *ctx = kunit_get_current_test()->priv;
+
+	return dev == ctx->td[1]->gdev.dev ? SZ_16K : dma_max_mapping_size(dev);
+}
+
+/*
+ * One pass over the pfns for two devices that take a huge page in blocks
+ * of different sizes: in a 64K segment of a THP, device 0 maps one order-4
+ * block while device 1 maps four order-2 blocks, so that the two stand at
+ * different places in the same huge page; every entry of both sets holds
+ * its own page.
+ */
+static void gm_map_pass_two_limits(struct kunit *test)
+{
+	static const u8 orders0[] = { 4 }, orders1[] = { 2, 2, 2, 2 };
+	struct gm_fixture *ctx = test->priv;
+	unsigned long addr = ALIGN(gm_test_mmap(test, 2 * SZ_2M, GM_RW), SZ_2M);
+	struct gpumirror_segment r = { addr + SZ_64K, SZ_64K };
+	struct gpumirror_object *obj;
+	const u32 tag = 12;
+	unsigned int d, p;
+	gpumirror_addr_t e;
+
+	KUNIT_ASSERT_EQ(test, do_madvise(current->mm, addr, SZ_2M,
+					 MADV_HUGEPAGE), 0);
+	gm_fill(test, addr, SZ_2M, tag);
+	kunit_activate_static_stub(test, gpumirror_dma_max,
+				   gm_dma_max_16k_dev1);
+	obj = gpumirror_object_create(&ctx->mirror, &r, 1, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+	KUNIT_ASSERT_EQ(test, gpumirror_object_map(obj, BIT(0) | BIT(1),
+						   GPUMIRROR_MAP_WRITE), 0);
+	KUNIT_ASSERT_EQ(test, hmm_pfn_to_map_order(obj->pfns[0]),
+			(unsigned int)(PMD_SHIFT - PAGE_SHIFT));
+	gm_expect_orders(test, obj, &ctx->td[0]->gdev, orders0,
+			 ARRAY_SIZE(orders0));
+	gm_expect_orders(test, obj, &ctx->td[1]->gdev, orders1,
+			 ARRAY_SIZE(orders1));
+	gpumirror_notifier_lock(&ctx->mirror);
+	for (d = 0; d < 2; d++)
+		for (p = 0; p < obj->npages; p++) {
+			e = gpumirror_object_page(obj, &ctx->td[d]->gdev, p);
+			KUNIT_EXPECT_EQ_MSG(test, gm_read(e),
+					    ((u64)tag << 32) |
+					    ((SZ_64K >> PAGE_SHIFT) + p),
+					    "device %u page %u", d, p);
+		}
+	gpumirror_notifier_unlock(&ctx->mirror);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 static struct gpumirror_device *gm_bounce_dev;
 static unsigned int gm_bounce_after;
 
@@ -1293,6 +1349,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE_PARAM(gm_map_segments, gm_segs_gen_params),
 	KUNIT_CASE(gm_map_thp),
 	KUNIT_CASE(gm_map_thp_blocks),
+	KUNIT_CASE(gm_map_pass_two_limits),
 	KUNIT_CASE_PARAM(gm_map_backings, gm_backing_gen_params),
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
