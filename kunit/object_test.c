@@ -715,6 +715,82 @@ static void gm_rewalk_chain(struct kunit *test)
 	gm_fixture_done(test);
 }
 
+/*
+ * gm_rewalk_sorted(): after the walk of segment @c in try 1, segments @a
+ * and @b (in CPU VA order) get new pages; then the hmm calls of try 2 are
+ * counted, and those that read @a and @b together.
+ */
+struct gm_sorted {
+	unsigned long a, b, c;
+	bool replaced;
+	unsigned int after;
+	unsigned int joined;
+};
+
+static int gm_sorted_fault(struct gpumirror_object *obj,
+			   struct hmm_range *range,
+			   const struct hmm_range_slice *slices,
+			   unsigned int nr, unsigned int *done)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct gm_sorted *st = test->priv;
+	int ret = hmm_range_fault_slices(range, slices, nr, done);
+
+	if (st->replaced) {
+		st->after++;
+		st->joined += slices[0].start == st->a &&
+			      slices[nr - 1].end == st->b + PAGE_SIZE;
+	} else if (!ret && slices[0].start == st->c) {
+		gm_replace_page(test, obj->mirror->mm, st->a, 2);
+		gm_replace_page(test, obj->mirror->mm, st->b, 3);
+		st->replaced = true;
+	}
+	return ret;
+}
+
+/*
+ * A retry walks its stale segments in CPU VA order whatever their order in
+ * GPU VA: segments B, A, C (GPU order) with A and B close in CPU VA; when
+ * A and B go stale together, try 2 reads them with one walk, as the first
+ * try did, and every page is the new one.
+ */
+static void gm_rewalk_sorted(struct kunit *test)
+{
+	struct gm_fixture *ctx = test->priv;
+	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE + gap, GM_RW);
+	struct gm_sorted st = {
+		.a = addr,
+		.b = addr + 2 * PAGE_SIZE,
+		.c = addr + 3 * PAGE_SIZE + gap,
+	};
+	struct gpumirror_segment r[3] = {
+		{ st.b, PAGE_SIZE }, { st.a, PAGE_SIZE }, { st.c, PAGE_SIZE },
+	};
+	const u32 tags[3] = { 3, 2, 1 };
+	struct gpumirror_object *obj;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		gm_fill(test, r[i].addr, r[i].len, 1);
+	obj = gpumirror_object_create(&ctx->mirror, r, 3, 0);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
+
+	test->priv = &st;
+	kunit_activate_static_stub(test, gpumirror_hmm_fault, gm_sorted_fault);
+	KUNIT_EXPECT_EQ(test, gpumirror_object_map(obj, BIT(0), 0), 0);
+	kunit_deactivate_static_stub(test, gpumirror_hmm_fault);
+	test->priv = ctx;
+
+	KUNIT_EXPECT_TRUE(test, st.replaced);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 2LL);
+	KUNIT_EXPECT_EQ(test, st.after, 1U);
+	KUNIT_EXPECT_EQ(test, st.joined, 1U);
+	gm_check_set(test, obj, ctx->td[0], r, 3, tags);
+	gpumirror_object_destroy(obj);
+	gm_fixture_done(test);
+}
+
 /* ---- several devices ---------------------------------------------------- */
 
 /*
@@ -1354,6 +1430,7 @@ static struct kunit_case gm_object_cases[] = {
 	KUNIT_CASE(gm_hole_invalidation),
 	KUNIT_CASE_PARAM(gm_retry_whole_set, gm_race_gen_params),
 	KUNIT_CASE(gm_rewalk_chain),
+	KUNIT_CASE(gm_rewalk_sorted),
 	KUNIT_CASE(gm_remap_fails),
 	KUNIT_CASE(gm_four_devices),
 	KUNIT_CASE(gm_pages_run),

@@ -13,6 +13,7 @@
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 
 #include "internal.h"
 
@@ -739,12 +740,47 @@ static void gpumirror_take_stale(struct gpumirror_object *obj,
 
 	down_read(&obj->mirror->notifier_lock);
 	for (w = 0; w < BITS_TO_LONGS(obj->nsegs); w++) {
-		bits = xchg(&obj->stale_segs[w], 0);
+		/* Most words are clear: no atomic for them. */
+		bits = READ_ONCE(obj->stale_segs[w]);
+		if (bits)
+			bits = xchg(&obj->stale_segs[w], 0);
 		/* The first try walks every segment: no need to keep them. */
 		if (snap)
 			snap[w] = bits;
 	}
 	up_read(&obj->mirror->notifier_lock);
+}
+
+static int gpumirror_seg_cmp(const void *a, const void *b)
+{
+	const struct gpumirror_segment_node *x = *(const void * const *)a;
+	const struct gpumirror_segment_node *y = *(const void * const *)b;
+
+	return x->it.start < y->it.start ? -1 : x->it.start > y->it.start;
+}
+
+/*
+ * The stale segments of @snap in @todo, in CPU VA order as the walk wants
+ * them: work that grows with the segments an event hit, not with the
+ * object. Return: their number.
+ */
+static unsigned int gpumirror_stale_todo(struct gpumirror_object *obj,
+					 const unsigned long *snap,
+					 struct gpumirror_segment_node **todo)
+{
+	unsigned int n = 0, i;
+	bool sorted = true;
+
+	for_each_set_bit(i, snap, obj->nsegs) {
+		todo[n] = &obj->segs[i];
+		if (n && todo[n]->it.start < todo[n - 1]->it.start)
+			sorted = false;
+		n++;
+	}
+	/* Segments in GPU VA order are often in CPU VA order too. */
+	if (!sorted)
+		sort(todo, n, sizeof(*todo), gpumirror_seg_cmp, NULL);
+	return n;
 }
 
 /*
@@ -763,9 +799,7 @@ static int gpumirror_rewalk(struct gpumirror_object *obj,
 
 	gpumirror_take_stale(obj, again ? rw->snap : NULL);
 	if (again) {
-		for (i = 0, n = 0; i < obj->nsegs; i++)
-			if (test_bit(obj->by_addr[i] - obj->segs, rw->snap))
-				rw->todo[n++] = obj->by_addr[i];
+		n = gpumirror_stale_todo(obj, rw->snap, rw->todo);
 		segs = rw->todo;
 	}
 	ret = gpumirror_walk(obj, segs, n, seq, hmm_flags, owner, false,

@@ -56,7 +56,9 @@
  * walk, marking the segments again; an event whose marks it does not take
  * fails its commit and leaves them for the next try. So the walking and
  * DMA mapping of a retry grow with the segments invalidated; what is
- * left of the number of segments is a scan of the bitmap.
+ * left of the number of segments is a scan of the bitmap, a word at a
+ * time (the walk wants the stale segments in CPU VA order: they are
+ * sorted, unless their order in GPU VA is that order already).
  * Maps with %GPUMIRROR_MAP_PARTIAL, %GPUMIRROR_MAP_DEVMEM or
  * %GPUMIRROR_MAP_EXCLUSIVE walk the whole object on every try.
  */
