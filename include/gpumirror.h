@@ -505,8 +505,10 @@ struct gpumirror_object {
 	 * since they were last walked, which the next try of a map walks
 	 * again (see the "Objects and the single sequence number" DOC); set
 	 * by the notifier callback with the notifier lock held for write, in
-	 * the same hold that moves the sequence; taken with xchg() by the
-	 * map under @lock and the notifier lock held for read. NULL for a
+	 * the same hold that moves the sequence; taken by the map under
+	 * @lock and the notifier lock held for read (xchg() of each word
+	 * that reads non-zero), and set again with set_bit() under @lock
+	 * alone for the segments a failed walk did not get to. NULL for a
 	 * one-segment object.
 	 */
 	unsigned long *stale_segs;

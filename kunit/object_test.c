@@ -738,8 +738,9 @@ static int gm_sorted_fault(struct gpumirror_object *obj,
 
 	if (st->replaced) {
 		st->after++;
-		st->joined += slices[0].start == st->a &&
-			      slices[nr - 1].end == st->b + PAGE_SIZE;
+		/* One range over both, the hole between them included. */
+		st->joined += nr == 1 && slices[0].start == st->a &&
+			      slices[0].end == st->b + PAGE_SIZE;
 	} else if (!ret && slices[0].start == st->c) {
 		gm_replace_page(test, obj->mirror->mm, st->a, 2);
 		gm_replace_page(test, obj->mirror->mm, st->b, 3);
@@ -749,31 +750,37 @@ static int gm_sorted_fault(struct gpumirror_object *obj,
 }
 
 /*
- * A retry walks its stale segments in CPU VA order whatever their order in
- * GPU VA: segments B, A, C (GPU order) with A and B close in CPU VA; when
- * A and B go stale together, try 2 reads them with one walk, as the first
- * try did, and every page is the new one.
+ * gm_rewalk_sorted() with @extra more segments, below A and B in CPU VA
+ * and after C in GPU VA, walked by the first try only: none makes the
+ * stale segments few enough to be sorted, three make them few enough.
  */
-static void gm_rewalk_sorted(struct kunit *test)
+static void gm_rewalk_sorted_case(struct kunit *test, unsigned int extra)
 {
 	struct gm_fixture *ctx = test->priv;
-	const unsigned long gap = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
-	unsigned long addr = gm_test_mmap(test, 4 * PAGE_SIZE + gap, GM_RW);
+	/* A hole too wide to walk across, and a segment with one. */
+	const unsigned long far = (GPUMIRROR_WALK_GAP + 1) * PAGE_SIZE;
+	const unsigned long step = PAGE_SIZE + far;
+	unsigned long base = gm_test_mmap(test, extra * step +
+					  4 * PAGE_SIZE + far, GM_RW);
+	unsigned long a = base + extra * step;
 	struct gm_sorted st = {
-		.a = addr,
-		.b = addr + 2 * PAGE_SIZE,
-		.c = addr + 3 * PAGE_SIZE + gap,
+		.a = a,
+		.b = a + 2 * PAGE_SIZE,
+		.c = a + 3 * PAGE_SIZE + far,
 	};
-	struct gpumirror_segment r[3] = {
+	struct gpumirror_segment r[6] = {
 		{ st.b, PAGE_SIZE }, { st.a, PAGE_SIZE }, { st.c, PAGE_SIZE },
 	};
-	const u32 tags[3] = { 3, 2, 1 };
+	const u32 tags[6] = { 3, 2, 1, 1, 1, 1 };
 	struct gpumirror_object *obj;
-	int i;
+	unsigned int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < extra; i++)
+		r[3 + i] = (struct gpumirror_segment){ base + i * step,
+						       PAGE_SIZE };
+	for (i = 0; i < 3 + extra; i++)
 		gm_fill(test, r[i].addr, r[i].len, 1);
-	obj = gpumirror_object_create(&ctx->mirror, r, 3, 0);
+	obj = gpumirror_object_create(&ctx->mirror, r, 3 + extra, 0);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, obj);
 
 	test->priv = &st;
@@ -782,12 +789,29 @@ static void gm_rewalk_sorted(struct kunit *test)
 	kunit_deactivate_static_stub(test, gpumirror_hmm_fault);
 	test->priv = ctx;
 
-	KUNIT_EXPECT_TRUE(test, st.replaced);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&obj->walks), 2LL);
-	KUNIT_EXPECT_EQ(test, st.after, 1U);
-	KUNIT_EXPECT_EQ(test, st.joined, 1U);
-	gm_check_set(test, obj, ctx->td[0], r, 3, tags);
+	KUNIT_EXPECT_TRUE_MSG(test, st.replaced, "extra %u", extra);
+	KUNIT_EXPECT_EQ_MSG(test, atomic64_read(&obj->walks), 2LL,
+			    "extra %u", extra);
+	KUNIT_EXPECT_EQ_MSG(test, st.after, 1U, "extra %u", extra);
+	KUNIT_EXPECT_EQ_MSG(test, st.joined, 1U, "extra %u", extra);
+	gm_check_set(test, obj, ctx->td[0], r, 3 + extra, tags);
 	gpumirror_object_destroy(obj);
+}
+
+/*
+ * A retry walks its stale segments in CPU VA order whatever their order in
+ * GPU VA: segments B, A, C (GPU order) with A and B close in CPU VA; when
+ * A and B go stale together, try 2 reads them with one walk, as the first
+ * try did, and every page is the new one. Both ways of ordering them are
+ * taken: a scan of the object (many stale segments for its size) and a
+ * sort of the stale ones (few).
+ */
+static void gm_rewalk_sorted(struct kunit *test)
+{
+	/* A and B, one page apart, are walked together. */
+	BUILD_BUG_ON(GPUMIRROR_WALK_GAP < 1);
+	gm_rewalk_sorted_case(test, 0);
+	gm_rewalk_sorted_case(test, 3);
 	gm_fixture_done(test);
 }
 

@@ -762,7 +762,8 @@ static int gpumirror_seg_cmp(const void *a, const void *b)
 /*
  * The stale segments of @snap in @todo, in CPU VA order as the walk wants
  * them: work that grows with the segments an event hit, not with the
- * object. Return: their number.
+ * object, unless so many are stale that sorting them would cost more than
+ * a scan of the whole object in CPU VA order. Return: their number.
  */
 static unsigned int gpumirror_stale_todo(struct gpumirror_object *obj,
 					 const unsigned long *snap,
@@ -778,8 +779,15 @@ static unsigned int gpumirror_stale_todo(struct gpumirror_object *obj,
 		n++;
 	}
 	/* Segments in GPU VA order are often in CPU VA order too. */
-	if (!sorted)
+	if (sorted)
+		return n;
+	if ((unsigned long)n * (ilog2(n) + 1) < obj->nsegs) {
 		sort(todo, n, sizeof(*todo), gpumirror_seg_cmp, NULL);
+		return n;
+	}
+	for (i = 0, n = 0; i < obj->nsegs; i++)
+		if (test_bit(obj->by_addr[i] - obj->segs, snap))
+			todo[n++] = obj->by_addr[i];
 	return n;
 }
 
