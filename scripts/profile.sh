@@ -41,11 +41,8 @@ scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/profile/init \
 	"tools/profile/fold.awk:workloads/fold.awk" \
 	"tools/profile/leaf.awk:workloads/leaf.awk"
 
-echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $res/profile-console.log)"
-timeout 1800 qemu-system-x86_64 -nodefaults -nographic -no-reboot \
-	-accel tcg -m 2048 -smp 2 -bios qboot.rom \
-	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 ignore_loglevel nokaslr vgpu.ndevs=8 vgpu.peer=1,0,0,1 vgpu.nofault_mask=0x80 transparent_hugepage=always" \
-	-serial stdio >"$res/profile-console.log" 2>&1 || true
+# nokaslr: vmlinux disassembles the sampled addresses.
+KERNEL=profile scripts/runkernel.sh boot "$kb/initramfs.cpio.gz" \
+	"$res/profile-console.log" nokaslr
 
 scripts/profile.py "$res/profile-console.log" "$kb/vmlinux" | tee "$res/profile.txt"

@@ -27,11 +27,6 @@ scripts/mkinitramfs.sh "$kb/initramfs.cpio.gz" tools/run/init \
 	"$kb/b6-migrate:workloads/b6-migrate" \
 	"$kb/b7-fault:workloads/b7-fault"
 
-echo "  QEMU    2 vCPUs, 2 GiB, TCG (console: $res/console.log)"
-timeout 1800 qemu-system-x86_64 -nodefaults -nographic -no-reboot \
-	-accel tcg -m 2048 -smp 2 -bios qboot.rom \
-	-kernel "$kb/arch/x86/boot/bzImage" -initrd "$kb/initramfs.cpio.gz" \
-	-append "console=ttyS0 panic=-1 ignore_loglevel vgpu.ndevs=8 vgpu.peer=1,0,0,1 vgpu.nofault_mask=0x80 transparent_hugepage=always" \
-	-serial stdio >"$res/console.log" 2>&1 || true
+scripts/runkernel.sh boot "$kb/initramfs.cpio.gz" "$res/console.log"
 
 scripts/results.py "$res/console.log" "$res"
